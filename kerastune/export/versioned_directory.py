@@ -1,0 +1,58 @@
+"""`saved_models/<name>/<version>/` written atomically (temporary directory, then rename)."""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+
+def _versions(model_dir):
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(n) for n in os.listdir(model_dir) if n.isdigit())
+
+
+def next_version(model_dir):
+    """Returns 1 + the highest integer version under `model_dir` (1 when there is none)."""
+    versions = _versions(model_dir)
+    return versions[-1] + 1 if versions else 1
+
+
+@contextlib.contextmanager
+def atomic_version_directory(model_dir, version=None):
+    """Yields a temporary directory that becomes `model_dir/<version>` only when the block succeeds.
+
+    TF Serving loads any integer-named directory it sees, so a version must never appear
+    half-written: everything is written into a hidden sibling directory and renamed into place
+    (an atomic `rename` on one file system). On error the temporary directory is removed and no
+    version appears. An existing version is never overwritten.
+
+    Args:
+        model_dir: str, e.g. `"saved_models/gpt"`.
+        version: positive int, or None for the next free version.
+
+    Example:
+
+    >>> with atomic_version_directory("/tmp/demo_models/x") as path:  # doctest: +SKIP
+    ...     tf.saved_model.save(module, path)
+    """
+    if version is None:
+        version = next_version(model_dir)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be a positive integer (TF Serving's layout); received {version!r}")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(
+            f"export version {final!r} already exists; versions are never overwritten. Pass "
+            f"version={next_version(model_dir)} (the next free one) or version=None, or remove it first."
+        )
+    os.makedirs(model_dir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
+    try:
+        yield tmp
+        if os.path.exists(final):  # another writer won the race while we were writing
+            raise FileExistsError(f"export version {final!r} appeared while writing; nothing was overwritten")
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,147 @@
+"""The shared body of the encoder and decoder blocks: attention and feed-forward sublayers,
+each wrapped in a residual connection and layer normalisation."""
+
+import keras
+
+from kerastune.layers.multi_head_attention import MultiHeadAttention
+
+
+class TransformerBlock(keras.layers.Layer):
+    """Base class; use `TransformerEncoderBlock` or `TransformerDecoderBlock`.
+
+    Pre-LN (`normalize_first=True`, GPT-2 and most modern models, stable without warmup tricks):
+        x = x + Dropout(Attention(LN(x)));  x = x + Dropout(FFN(LN(x)))
+    Post-LN (`normalize_first=False`, the original Transformer and BERT):
+        x = LN(x + Dropout(Attention(x)));  x = LN(x + Dropout(FFN(x)))
+    with `FFN(x) = W_2 activation(W_1 x + b_1) + b_2`.
+    """
+
+    causal = False
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        activation="gelu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=True,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        output_kernel_initializer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for arg, value in (("num_heads", num_heads), ("intermediate_dim", intermediate_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{arg} must be a positive integer; received {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); received {dropout!r}")
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = normalize_first
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.output_kernel_initializer = keras.initializers.get(
+            output_kernel_initializer or kernel_initializer
+        )
+        self.supports_masking = True
+
+    def _initializer(self, initializer):
+        # A fresh instance per sublayer, so seeded initializers don't repeat the same draw.
+        return keras.initializers.get(keras.initializers.serialize(initializer))
+
+    def build(self, input_shape):
+        hidden_dim = input_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"hidden size {hidden_dim} is not divisible by num_heads={self.num_heads}; "
+                f"choose num_heads that divides it"
+            )
+        common = {"dtype": self.dtype_policy}
+        self.self_attention = MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=hidden_dim // self.num_heads,
+            dropout=self.dropout,
+            use_bias=self.use_bias,
+            kernel_initializer=self._initializer(self.kernel_initializer),
+            output_kernel_initializer=self._initializer(self.output_kernel_initializer),
+            name="self_attention",
+            **common,
+        )
+        self.self_attention.build(input_shape, input_shape)
+        self.self_attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="self_attention_norm", **common
+        )
+        self.self_attention_norm.build(input_shape)
+        self.feed_forward_intermediate = keras.layers.Dense(
+            self.intermediate_dim,
+            activation=self.activation,
+            use_bias=self.use_bias,
+            kernel_initializer=self._initializer(self.kernel_initializer),
+            name="feed_forward_intermediate",
+            **common,
+        )
+        self.feed_forward_intermediate.build(input_shape)
+        self.feed_forward_output = keras.layers.Dense(
+            hidden_dim,
+            use_bias=self.use_bias,
+            kernel_initializer=self._initializer(self.output_kernel_initializer),
+            name="feed_forward_output",
+            **common,
+        )
+        self.feed_forward_output.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
+        self.feed_forward_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, name="feed_forward_norm", **common
+        )
+        self.feed_forward_norm.build(input_shape)
+        self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout", **common)
+        self.built = True
+
+    def call(self, inputs, padding_mask=None, attention_mask=None, key_prefix=None, value_prefix=None, training=None):
+        x = inputs  # (batch, seq, hidden)
+        # Attention sublayer.
+        h = self.self_attention_norm(x) if self.normalize_first else x
+        h = self.self_attention(
+            h,
+            h,
+            padding_mask=padding_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=self.causal,
+            key_prefix=key_prefix,
+            value_prefix=value_prefix,
+            training=training,
+        )
+        x = x + self.residual_dropout(h, training=training)
+        if not self.normalize_first:
+            x = self.self_attention_norm(x)
+        # Feed-forward sublayer.
+        h = self.feed_forward_norm(x) if self.normalize_first else x
+        h = self.feed_forward_output(self.feed_forward_intermediate(h))
+        x = x + self.residual_dropout(h, training=training)
+        if not self.normalize_first:
+            x = self.feed_forward_norm(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "normalize_first": self.normalize_first,
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
+            }
+        )
+        return config

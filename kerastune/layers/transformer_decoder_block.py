@@ -1,0 +1,45 @@
+"""Causal Transformer decoder block (GPT): masked self-attention + feed-forward."""
+
+from kerastune.api import register
+from kerastune.layers.transformer_block import TransformerBlock
+
+
+@register
+class TransformerDecoderBlock(TransformerBlock):
+    """A causal (decoder-only, GPT-style) Transformer block: position t attends only to
+    positions <= t, then a position-wise feed-forward network; each sublayer has a residual
+    connection and layer normalisation (pre-LN by default as in GPT-2, post-LN available).
+
+    Because of the causal mask, the output at position t does not depend on inputs after t.
+
+    Args:
+        num_heads: int, attention heads; must divide the hidden size.
+        intermediate_dim: int, the feed-forward network's inner size (usually 4 x hidden).
+        dropout: float, dropout on attention weights and on each sublayer's output.
+        activation: feed-forward activation (default exact GELU).
+        layer_norm_epsilon: float.
+        normalize_first: bool, pre-LN (True) or post-LN (False).
+        use_bias: bool, biases in projections.
+        kernel_initializer: initializer for the kernels.
+        output_kernel_initializer: initializer for the residual-branch output kernels (GPT-2 uses
+            `kernel_initializer`'s stddev / sqrt(2 * num_layers)).
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: (batch, seq, hidden).
+        padding_mask: optional (batch, seq) bool/int, True/1 for real tokens.
+        attention_mask: optional (batch, seq, seq) bool, combined with the causal mask.
+        key_prefix, value_prefix: optional prefix-tuning vectors (see `MultiHeadAttention`).
+        training: bool.
+
+    Returns:
+        (batch, seq, hidden).
+
+    Example:
+
+    >>> x = keras.random.normal((2, 7, 32))
+    >>> TransformerDecoderBlock(num_heads=4, intermediate_dim=64)(x).shape
+    (2, 7, 32)
+    """
+
+    causal = True

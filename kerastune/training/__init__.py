@@ -1,0 +1,6 @@
+"""Optimizers and learning-rate schedules shared by every recipe."""
+
+from kerastune.training.schedules import WarmupLinearDecay
+from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
+
+__all__ = ["WarmupLinearDecay", "adamw", "NO_DECAY_NAMES"]

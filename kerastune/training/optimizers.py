@@ -1,0 +1,51 @@
+"""AdamW configured the way Transformer training expects."""
+
+import keras
+
+# Weight decay applies to matrices (projections, feed-forward kernels, embeddings) and not to
+# biases or layer-norm scales/offsets, as in BERT and nanoGPT. Keras matches these patterns against
+# each variable's short name (`variable.name`): Dense biases are "bias", LayerNormalization's
+# scale/offset are "gamma"/"beta".
+NO_DECAY_NAMES = ("bias", "gamma", "beta")
+
+
+def adamw(
+    learning_rate,
+    weight_decay=0.01,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    global_clipnorm=None,
+    gradient_accumulation_steps=None,
+    exclude_from_weight_decay=NO_DECAY_NAMES,
+):
+    """Returns `keras.optimizers.AdamW` with weight decay off for biases and layer norms.
+
+    Args:
+        learning_rate: float or a `keras.optimizers.schedules.LearningRateSchedule`.
+        weight_decay: float, decoupled weight decay (Loshchilov & Hutter, 2019).
+        beta_1, beta_2, epsilon: Adam moments.
+        global_clipnorm: float or None, clip the global gradient norm to this value.
+        gradient_accumulation_steps: int or None, Keras's own gradient accumulation.
+        exclude_from_weight_decay: variable-name patterns that get no weight decay.
+
+    Example:
+
+    >>> opt = adamw(1e-3, weight_decay=0.1, global_clipnorm=1.0)
+    >>> opt.weight_decay
+    0.1
+    """
+    if gradient_accumulation_steps is not None and gradient_accumulation_steps < 2:
+        gradient_accumulation_steps = None
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
+        global_clipnorm=global_clipnorm,
+        gradient_accumulation_steps=gradient_accumulation_steps,
+    )
+    if exclude_from_weight_decay:
+        optimizer.exclude_from_weight_decay(var_names=list(exclude_from_weight_decay))
+    return optimizer

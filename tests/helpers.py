@@ -1,0 +1,41 @@
+"""Shared checks for every public layer and model: config round-trip, `.keras` save/load."""
+
+import numpy as np
+import keras
+
+
+def assert_config_round_trip(obj):
+    """`get_config()` -> `from_config()` -> the same config."""
+    config = obj.get_config()
+    clone = obj.__class__.from_config(config)
+    assert clone.get_config() == config
+    return clone
+
+
+def assert_keras_save_load(model, inputs, tmp_path, atol=1e-6):
+    """`model.save(x.keras)` -> `load_model` -> identical outputs on `inputs`."""
+    expected = model(inputs, training=False)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    actual = loaded(inputs, training=False)
+    for e, a in zip(keras.tree.flatten(expected), keras.tree.flatten(actual)):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(e), atol=atol
+        )
+    return loaded
+
+
+def assert_layer_saves(layer, inputs, tmp_path, call_kwargs=None, atol=1e-6):
+    """Wraps `layer` in a functional model over `inputs` and checks config and `.keras` save/load."""
+    assert_config_round_trip(layer)
+    call_kwargs = call_kwargs or {}
+    flat = keras.tree.flatten(inputs)
+    symbolic = [keras.Input(shape=x.shape[1:], dtype=str(x.dtype)) for x in flat]
+    packed = keras.tree.pack_sequence_as(inputs, symbolic)
+    if isinstance(packed, (list, tuple)):
+        out = layer(*packed, **call_kwargs)
+    else:
+        out = layer(packed, **call_kwargs)
+    model = keras.Model(symbolic if len(symbolic) > 1 else symbolic[0], out)
+    return assert_keras_save_load(model, flat if len(flat) > 1 else flat[0], tmp_path, atol)

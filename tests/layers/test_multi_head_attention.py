@@ -1,0 +1,78 @@
+import numpy as np
+import keras
+import pytest
+
+from kerastune.layers import MultiHeadAttention
+from tests.helpers import assert_layer_saves
+
+
+def copy_from_keras(ours, reference):
+    for name in ("query", "key", "value"):
+        src = getattr(reference, f"_{name}_dense")
+        dst = getattr(ours, name)
+        dst.kernel.assign(src.kernel)
+        dst.bias.assign(src.bias)
+    ours.attention_output.kernel.assign(reference._output_dense.kernel)
+    ours.attention_output.bias.assign(reference._output_dense.bias)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_matches_keras_multi_head_attention_with_copied_weights(causal):
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=(3, 7, 16)).astype("float32")
+    value = query if causal else rng.normal(size=(3, 9, 16)).astype("float32")
+    reference = keras.layers.MultiHeadAttention(num_heads=4, key_dim=5)
+    expected = reference(query, value, use_causal_mask=causal)
+    ours = MultiHeadAttention(num_heads=4, key_dim=5)
+    ours(query, value)
+    assert [w.shape for w in ours.weights] == [w.shape for w in reference.weights]
+    copy_from_keras(ours, reference)
+    actual = ours(query, value, use_causal_mask=causal)
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), atol=1e-5)
+
+
+def test_padding_mask_matches_keras_attention_mask():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6, 8)).astype("float32")
+    padding = np.array([[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool)
+    reference = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+    expected = reference(x, x, attention_mask=np.broadcast_to(padding[:, None, :], (2, 6, 6)))
+    ours = MultiHeadAttention(num_heads=2, key_dim=4)
+    ours(x, x)
+    copy_from_keras(ours, reference)
+    np.testing.assert_allclose(np.asarray(ours(x, x, padding_mask=padding)), np.asarray(expected), atol=1e-5)
+
+
+def test_prefix_is_attended_by_every_query_including_under_causal_mask():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    prefix_k = rng.normal(size=(1, 3, 2, 4)).astype("float32")
+    prefix_v = rng.normal(size=(1, 3, 2, 4)).astype("float32")
+    out, weights = layer(
+        x, x, use_causal_mask=True, key_prefix=prefix_k, value_prefix=prefix_v, return_attention_scores=True
+    )
+    weights = np.asarray(weights)
+    assert weights.shape == (2, 2, 5, 8)
+    assert np.all(weights[..., :3] > 0)  # every query sees every prefix slot
+    assert np.all(weights[:, :, 0, 4:] == 0)  # the first query still sees only itself among tokens
+
+
+def test_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="num_heads must be a positive integer; received 0"):
+        MultiHeadAttention(num_heads=0, key_dim=4)
+
+
+def test_serialization(tmp_path):
+    x = np.random.default_rng(0).normal(size=(2, 4, 8)).astype("float32")
+    assert_layer_saves(MultiHeadAttention(num_heads=2, key_dim=4), (x, x), tmp_path)
+
+
+def test_runs_under_mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    x = np.random.default_rng(0).normal(size=(2, 4, 8)).astype("float32")
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    out = layer(x, x, use_causal_mask=True)
+    assert out.dtype == "bfloat16"
+    assert layer.query.kernel.dtype == "float32"
+    assert np.all(np.isfinite(np.asarray(keras.ops.cast(out, "float32"))))

@@ -2,5 +2,6 @@
 
 from kerastune.training.schedules import WarmupLinearDecay
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
+from kerastune.training.callbacks import PrintSamples
 
-__all__ = ["WarmupLinearDecay", "adamw", "NO_DECAY_NAMES"]
+__all__ = ["WarmupLinearDecay", "adamw", "NO_DECAY_NAMES", "PrintSamples"]

@@ -1,0 +1,3 @@
+from kerastune.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""Next-token (inputs, targets) windows over one token array, sliced inside tf.data as nanoGPT's `get_batch` does."""
+
+import fractions
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+SAMPLINGS = ("random", "sequential")
+
+
+def split_tokens(token_ids, validation_fraction=0.1):
+    """Splits a 1-D token array into its first part (train) and last part (validation), no shuffling.
+
+    The boundary is `floor(len(token_ids) * (1 - validation_fraction))`, computed in exact decimal
+    arithmetic (so `0.9` of 50 tokens is 45, not 44), nanoGPT's `int(n * 0.9)` for the default
+    fraction: Tiny Shakespeare's 1,115,394 characters split at 1,003,854.
+
+    Args:
+        token_ids: 1-D array-like of integer token ids (numpy array, list or `tf.Tensor`).
+        validation_fraction: float in `[0, 1)`, the share of tokens kept for validation.
+
+    Returns:
+        `(train_ids, validation_ids)`, slices of `token_ids` (same type).
+
+    Example:
+
+    >>> train, val = split_tokens(np.arange(10))
+    >>> train.tolist(), val.tolist()
+    ([0, 1, 2, 3, 4, 5, 6, 7, 8], [9])
+    """
+    _check_fraction(validation_fraction)
+    shape = np.shape(token_ids)
+    if len(shape) != 1:
+        raise ValueError(f"token_ids must be a 1-D sequence of token ids; received shape {tuple(shape)}")
+    # Fraction(repr(0.1)) is exactly 1/10, so float rounding never moves the boundary by a token.
+    boundary = int(shape[0] * (1 - fractions.Fraction(repr(float(validation_fraction)))))
+    return token_ids[:boundary], token_ids[boundary:]
+
+
+def causal_lm_datasets(
+    token_ids,
+    sequence_length,
+    batch_size,
+    validation_fraction=0.1,
+    seed=1337,
+    sampling="random",
+    validation_batches=None,
+):
+    """Returns `(train_ds, val_ds)` of `(inputs, targets)` int32 batches for next-token prediction.
+
+    The token array is held once as a 1-D tensor; each element of a dataset is a batch of windows
+    sliced from it inside `tf.data` (no window is ever materialised up front). A window starting at
+    offset `i` is `inputs = ids[i : i + sequence_length]`, `targets = ids[i + 1 : i + 1 + sequence_length]`.
+
+    - `sampling="random"` (nanoGPT's `get_batch`): training offsets drawn uniformly from
+      `[0, len(train) - sequence_length)` by a seeded `tf.data.Dataset.random`, an infinite stream:
+      pass `steps_per_epoch` to `fit`. Each new iteration draws a new, seeded, sequence.
+    - `sampling="sequential"`: every non-overlapping training window (offsets `0, T, 2T, ...`),
+      shuffled with `seed` and reshuffled each epoch; finite.
+
+    Validation always uses the non-overlapping windows of the last `validation_fraction` of the
+    tokens in order (no shuffling), finite, and the first `validation_batches` batches of them when
+    that is set. Batches drop the remainder so that shapes are fixed (XLA), and the datasets
+    prefetch and use the `DATA` auto-shard policy so they shard under any `tf.distribute` strategy.
+
+    Args:
+        token_ids: 1-D array-like of integer token ids, the whole corpus.
+        sequence_length: int, tokens per window (the model's context, nanoGPT's `block_size`).
+        batch_size: int, windows per batch (the global batch under a strategy).
+        validation_fraction: float in `[0, 1)`; `0` gives no validation set (`val_ds` is `None`).
+        seed: int (or `None` for unseeded), the random offsets / shuffle seed.
+        sampling: `"random"` or `"sequential"`.
+        validation_batches: optional int, the most validation batches to keep.
+
+    Returns:
+        `(train_ds, val_ds)`: `tf.data.Dataset`s of `(inputs, targets)`, each int32 of shape
+        `(batch_size, sequence_length)`.
+
+    Example:
+
+    >>> train_ds, val_ds = causal_lm_datasets(np.arange(1000), sequence_length=8, batch_size=4)
+    >>> inputs, targets = next(iter(train_ds))
+    >>> inputs.shape, bool((inputs[:, 1:] == targets[:, :-1]).numpy().all())
+    (TensorShape([4, 8]), True)
+    """
+    sequence_length = _check_positive_int("sequence_length", sequence_length)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    _check_fraction(validation_fraction)
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}; received {sampling!r}")
+    if validation_batches is not None:
+        validation_batches = _check_positive_int("validation_batches", validation_batches)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an integer or None; received {seed!r}")
+    token_ids = _as_token_array(token_ids)
+    _check_long_enough("the corpus", len(token_ids), sequence_length, "use a longer corpus")
+
+    train_ids, val_ids = split_tokens(token_ids, validation_fraction)
+    fix = "lower validation_fraction" if validation_fraction else "use a longer corpus"
+    _check_long_enough("the training split", len(train_ids), sequence_length, fix)
+    if sampling == "random":
+        train_ds = _random_windows(train_ids, sequence_length, batch_size, seed)
+    else:
+        train_ds = _sequential_windows(
+            train_ids, sequence_length, batch_size, "training split", shuffle=True, seed=seed
+        )
+
+    val_ds = None
+    if validation_fraction:
+        _check_long_enough("the validation split", len(val_ids), sequence_length, "raise validation_fraction")
+        val_ds = _sequential_windows(
+            val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None
+        )
+        if validation_batches is not None:
+            val_ds = val_ds.take(validation_batches)
+    return _finish(train_ds), (None if val_ds is None else _finish(val_ds))
+
+
+def _random_windows(ids, sequence_length, batch_size, seed):
+    """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`."""
+    num_offsets = len(ids) - sequence_length
+    offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    offsets = offsets.map(lambda x: tf.math.floormod(x, num_offsets))  # bias < 2^-40: negligible
+    return _batched_windows(offsets, ids, sequence_length, batch_size)
+
+
+def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed):
+    """The non-overlapping windows `0, T, 2T, ...` (each needs T + 1 tokens), optionally shuffled."""
+    num_windows = (len(ids) - 1) // sequence_length
+    if num_windows < batch_size:
+        raise ValueError(
+            f"the {split_name} has {len(ids)} tokens, {num_windows} window(s) of sequence_length="
+            f"{sequence_length} + 1 tokens, fewer than batch_size={batch_size}, so it would give no "
+            "full batch; lower batch_size or sequence_length, or use more tokens"
+        )
+    offsets = tf.data.Dataset.range(num_windows).map(lambda i: i * sequence_length)
+    if shuffle:
+        # Shuffles window offsets (int64 scalars), not windows: the buffer holds every offset once.
+        offsets = offsets.shuffle(num_windows, seed=seed, reshuffle_each_iteration=True)
+    return _batched_windows(offsets, ids, sequence_length, batch_size)
+
+
+def _batched_windows(offsets, ids, sequence_length, batch_size):
+    tokens = tf.constant(ids, dtype=tf.int32)  # (num_tokens,), captured once by the map function
+    window = tf.range(sequence_length + 1, dtype=tf.int64)  # (T + 1,)
+
+    def slice_windows(starts):  # starts: (batch,)
+        chunk = tf.gather(tokens, starts[:, None] + window[None, :])  # (batch, T + 1)
+        return chunk[:, :-1], chunk[:, 1:]  # inputs, targets: (batch, T) each
+
+    offsets = offsets.batch(batch_size, drop_remainder=True)
+    return offsets.map(slice_windows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _finish(dataset):
+    options = tf.data.Options()
+    # FILE sharding cannot split range/random sources; DATA shards the stream element-wise.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _as_token_array(token_ids):
+    if isinstance(token_ids, (tf.Tensor, tf.Variable)):
+        token_ids = token_ids.numpy()
+    array = np.asarray(token_ids)
+    if array.ndim != 1:
+        raise ValueError(
+            f"token_ids must be a 1-D array of token ids (the whole corpus, e.g. "
+            f"tokenizer.encode_text(text)); received shape {array.shape}"
+        )
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"token_ids must hold integers; received dtype {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() > np.iinfo(np.int32).max):
+        raise ValueError(
+            f"token_ids must be in [0, 2**31); received values from {array.min()} to {array.max()}"
+        )
+    return array.astype(np.int32, copy=False)
+
+
+def _check_long_enough(what, num_tokens, sequence_length, fix):
+    needed = sequence_length + 1
+    if num_tokens < needed:
+        raise ValueError(
+            f"{what} has {num_tokens} tokens but one window of sequence_length={sequence_length} needs "
+            f"{needed} (inputs plus the one-token shift); lower sequence_length or {fix}"
+        )
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; received {value!r}")
+    return int(value)
+
+
+def _check_fraction(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"validation_fraction must be a number in [0, 1); received {value!r}")

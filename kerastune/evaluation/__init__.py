@@ -1,0 +1,1 @@
+"""kerastune.evaluation."""

@@ -1,0 +1,126 @@
+"""Export a causal LM (e.g. `kerastune.models.GPT`) as a string-in SavedModel for TF Serving."""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.models.text_generation import generate_token_ids, make_sampler
+
+
+def export_causal_lm(
+    model,
+    export_dir="saved_models",
+    name="gpt",
+    version=None,
+    tokenizer=None,
+    max_new_tokens=200,
+    sampler="greedy",
+    temperature=1.0,
+    seed=None,
+    config=None,
+):
+    """Writes `export_dir/name/version/`, a SavedModel with two signatures:
+
+    - `serving_default`: `prompts` (tf.string, [batch]) -> `generated_text` (prompt + continuation)
+      and `completion` (the continuation alone), both tf.string [batch]. Tokenisation, the
+      decoding loop (`max_new_tokens` steps of `sampler`) and detokenisation run inside the graph.
+    - `next_token_logits`: `token_ids` (int32, [batch, length]) -> `logits` (float32,
+      [batch, length, vocab]) and `next_token_logits` ([batch, vocab], the last position's).
+
+    The tokenizer vocabulary (`assets.extra/tokenizer.json`) and the resolved config
+    (`assets.extra/config.json`) are saved beside it. The version directory is written to a
+    temporary directory and renamed into place, so TF Serving never sees a half-written version;
+    an existing version is never overwritten.
+
+    Args:
+        model: the causal LM; called on (batch, length) int ids, returns float logits.
+        export_dir: str, the root (TF Serving's model base path is `export_dir/name`).
+        name: str, the model name.
+        version: positive int or None (the next free version).
+        tokenizer: tokenizer layer with `tokenize`/`detokenize`; default `model.tokenizer`.
+        max_new_tokens: int, tokens generated per request.
+        sampler, temperature, seed: decoding settings (see `GPT.generate`); greedy by default.
+        config: optional dict (e.g. the recipe's resolved config) saved as `config.json`.
+
+    Returns:
+        The path of the written version directory.
+
+    Example:
+
+    >>> path = export_causal_lm(gpt, export_dir="saved_models", name="shakespeare")  # doctest: +SKIP
+    """
+    tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
+    if tokenizer is None:
+        raise ValueError("export_causal_lm needs a tokenizer to take strings: pass tokenizer= or build the model with one")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer; received {max_new_tokens!r}")
+    if not name or os.sep in name or name.startswith("."):
+        raise ValueError(f"name must be a plain directory name like 'gpt'; received {name!r}")
+    model_dir = os.path.join(export_dir, name)
+    version = next_version(model_dir) if version is None else version
+    sampler = make_sampler(sampler, temperature=temperature, seed=seed)
+
+    def serve(prompts):
+        ragged = tokenizer.tokenize(prompts)  # (batch, None) int32
+        lengths = ragged.row_lengths()
+        check = tf.debugging.assert_greater(
+            tf.reduce_min(tf.concat([lengths, [1]], 0)),
+            tf.constant(0, lengths.dtype),
+            message="every prompt needs at least one character/token to continue; received an empty prompt",
+        )
+        with tf.control_dependencies([check]):
+            token_ids = tf.cast(ragged.to_tensor(0), "int32")
+        padding_mask = tf.sequence_mask(lengths, maxlen=tf.shape(token_ids)[1])
+        ids, total_lengths = generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler)
+        ids = tf.convert_to_tensor(ids)
+        generated = tokenizer.detokenize(tf.RaggedTensor.from_tensor(ids, lengths=total_lengths))
+        positions = tf.cast(lengths, "int32")[:, None] + tf.range(max_new_tokens)[None, :]
+        completion = tokenizer.detokenize(tf.gather(ids, positions, batch_dims=1))
+        return {"generated_text": generated, "completion": completion}
+
+    def logits(token_ids):
+        out = tf.convert_to_tensor(model(token_ids, training=False))
+        return {"logits": out, "next_token_logits": out[:, -1, :]}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    for resource in _lookup_resources(tokenizer):
+        archive.track(resource)
+    if sampler.variables:
+        archive._tf_trackable.sampler_variables = list(sampler.variables)
+    archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="prompts")])
+    archive.add_endpoint(
+        "next_token_logits", logits, input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")]
+    )
+    with atomic_version_directory(model_dir, version) as tmp:
+        archive.write_out(tmp, verbose=False)
+        extra = os.path.join(tmp, "assets.extra")
+        os.makedirs(extra, exist_ok=True)
+        with open(os.path.join(extra, "tokenizer.json"), "w", encoding="utf-8") as f:
+            json.dump(keras.saving.serialize_keras_object(tokenizer), f, ensure_ascii=False, indent=1)
+        with open(os.path.join(extra, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(
+                {
+                    "model": model.get_config() if hasattr(model, "get_config") else None,
+                    "max_new_tokens": max_new_tokens,
+                    "sampler": keras.saving.serialize_keras_object(sampler),
+                    "recipe": config,
+                },
+                f,
+                indent=1,
+                default=str,
+            )
+    return os.path.join(model_dir, str(version))
+
+
+def _lookup_resources(layer):
+    """TF resources (lookup tables) held directly by a tokenizer layer, which must be tracked."""
+    found = []
+    for value in vars(layer).values():
+        if isinstance(value, tf.lookup.StaticHashTable) or isinstance(value, tf.lookup.experimental.MutableHashTable):
+            found.append(value)
+    return found

@@ -1,0 +1,3 @@
+"""kerastune.models."""
+
+from kerastune.models.gpt import GPT

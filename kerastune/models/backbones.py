@@ -1,0 +1,90 @@
+"""One entry point for the encoders a text task fine-tunes: `load_backbone(name_or_dir)`.
+
+- a KerasHub preset name (`"bert_tiny_en_uncased"`, `"hf://google-bert/bert-base-uncased"`, ...),
+  downloaded by KerasHub (online, as on Colab);
+- a local directory, either a KerasHub preset or Hugging Face format (`config.json` with
+  `model_type: bert`, `model.safetensors`, `vocab.txt`), e.g. `../shared/models/all-MiniLM-L6-v2`,
+  read offline by KerasHub's converters;
+- `"kerastune_bert"`: kerastune's own `BertEncoder`, randomly initialised from flat arguments, with
+  a WordPiece tokenizer built from a vocabulary (a `vocab.txt`, a directory holding one, or a list).
+
+Every backbone returned takes `{"token_ids", "segment_ids", "padding_mask"}` and returns
+`{"sequence_output", "pooled_output"}`, so the same task head and recipe fine-tune any of them.
+"""
+
+import json
+import os
+
+import keras_hub
+
+OWN_ENCODER = "kerastune_bert"
+
+
+def _hf_model_type(path):
+    config = os.path.join(path, "config.json")
+    if not os.path.exists(config):
+        return None
+    with open(config, encoding="utf-8") as f:
+        return json.load(f).get("model_type")
+
+
+def _vocabulary(vocabulary):
+    if isinstance(vocabulary, (list, tuple)):
+        return list(vocabulary)
+    if vocabulary is None:
+        raise ValueError(f"load_backbone({OWN_ENCODER!r}) needs vocabulary= (a vocab.txt, a directory holding one, or a list)")
+    path = str(vocabulary)
+    if os.path.isdir(path):
+        path = os.path.join(path, "vocab.txt")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such vocabulary file; pass vocabulary= a vocab.txt")
+    return path
+
+
+def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
+    """Returns `(backbone, tokenizer)` for a preset name, a local directory or kerastune's encoder.
+
+    Args:
+        name_or_dir: str, a KerasHub preset name or handle, a local preset / Hugging Face
+            directory, or `"kerastune_bert"`.
+        vocabulary: for `"kerastune_bert"` only: a `vocab.txt`, a directory holding one, or a list
+            of WordPieces.
+        lowercase: for `"kerastune_bert"` only: whether the tokenizer lower-cases.
+        **kwargs: constructor arguments: for a preset they override its config (e.g.
+            `dropout=0.1`); for `"kerastune_bert"` they are `BertEncoder`'s (`num_layers`,
+            `num_heads`, `hidden_dim`, `intermediate_dim`, `max_sequence_length`, `dropout`).
+
+    Example:
+
+    >>> backbone, tokenizer = load_backbone("../shared/models/all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> backbone.max_sequence_length  # doctest: +SKIP
+    512
+    """
+    name = str(name_or_dir)
+    if name == OWN_ENCODER:
+        from kerastune.models.bert_encoder import BertEncoder
+
+        tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=_vocabulary(vocabulary), lowercase=lowercase)
+        kwargs.setdefault("vocabulary_size", tokenizer.vocabulary_size())
+        return BertEncoder(**kwargs), tokenizer
+    if os.path.isdir(name):
+        model_type = _hf_model_type(name)
+        if model_type is not None and model_type != "bert":
+            raise ValueError(
+                f"{name}: config.json has model_type {model_type!r}; load_backbone reads BERT-architecture "
+                "models (model_type 'bert') from Hugging Face directories"
+            )
+        if model_type is None and not os.path.exists(os.path.join(name, "metadata.json")):
+            raise FileNotFoundError(
+                f"{name}: neither a Hugging Face directory (config.json) nor a KerasHub preset (metadata.json)"
+            )
+    elif os.path.sep in name and "://" not in name:
+        raise FileNotFoundError(f"{name}: no such directory (and not a preset name)")
+    backbone = keras_hub.models.BertBackbone.from_preset(name, **kwargs)
+    tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(name)
+    return backbone, tokenizer
+
+
+def max_sequence_length(backbone, default=512):
+    """The longest input the backbone's position embedding takes."""
+    return int(getattr(backbone, "max_sequence_length", None) or default)

@@ -1,0 +1,116 @@
+"""A classification head over any BERT-style backbone (KerasHub `BertBackbone` or kerastune's own)."""
+
+import keras
+from keras import ops
+
+from kerastune.api import register
+from kerastune.training import adamw
+
+POOLINGS = ("pooled", "mean", "cls")
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+@register
+class MaskedMeanPooling(keras.layers.Layer):
+    """Mean of the sequence output over real (unpadded) positions.
+
+    Call arguments:
+        sequence_output: float tensor (batch, seq, hidden).
+        padding_mask: int/bool tensor (batch, seq), 1 for real tokens.
+
+    Returns:
+        (batch, hidden).
+    """
+
+    def call(self, sequence_output, padding_mask):
+        mask = ops.cast(padding_mask, sequence_output.dtype)[:, :, None]  # (batch, seq, 1)
+        total = ops.sum(sequence_output * mask, axis=1)  # (batch, hidden)
+        count = ops.maximum(ops.sum(mask, axis=1), 1.0)  # (batch, 1)
+        return total / count
+
+    def compute_output_shape(self, sequence_output_shape, padding_mask_shape=None):
+        return (sequence_output_shape[0], sequence_output_shape[-1])
+
+
+@register
+class TextClassifier(keras.Model):
+    """Backbone -> pooling -> dropout -> dense logits, for single texts and text pairs.
+
+    The model outputs logits (batch, num_classes); probabilities are `softmax(logits)` (the export
+    adds them). Logits stay the output so distillation and FGM can use them.
+
+    Args:
+        backbone: a `keras.Model` taking `{"token_ids", "segment_ids", "padding_mask"}` and returning
+            `{"sequence_output", "pooled_output"}` (KerasHub `BertBackbone`, kerastune `BertEncoder`).
+        num_classes: int.
+        pooling: `"pooled"` (the backbone's tanh pooler on [CLS], as BERT), `"mean"` (masked mean of
+            the sequence output, as sentence-transformers) or `"cls"` (the raw [CLS] vector).
+        dropout: float, dropout before the output layer.
+
+    Call arguments:
+        inputs: dict of int32 (batch, seq) tensors `token_ids`, `segment_ids`, `padding_mask`.
+
+    Returns:
+        logits, float (batch, num_classes).
+
+    Example:
+
+    >>> import numpy as np, keras_hub
+    >>> backbone = keras_hub.models.BertBackbone(100, 1, 2, 8, 16, max_sequence_length=16)
+    >>> model = TextClassifier(backbone, num_classes=3, pooling="mean")
+    >>> x = {k: np.ones((2, 5), "int32") for k in ("token_ids", "segment_ids", "padding_mask")}
+    >>> model(x).shape
+    TensorShape([2, 3])
+    """
+
+    def __init__(self, backbone, num_classes, pooling="pooled", dropout=0.1, **kwargs):
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}; received {pooling!r}")
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2; received {num_classes!r}")
+        inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
+        features = backbone(inputs)
+        if pooling == "pooled":
+            pooled = features["pooled_output"]
+        elif pooling == "cls":
+            pooled = features["sequence_output"][:, 0, :]
+        else:
+            pooled = MaskedMeanPooling(name="mean_pooling")(features["sequence_output"], inputs["padding_mask"])
+        x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)
+        logits = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="logits",
+            dtype="float32",  # float32 logits under mixed precision
+        )(x)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.pooling = pooling
+        self.dropout = dropout
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits, accuracy."""
+        if optimizer == "auto":
+            optimizer = adamw(5e-5)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_config(self):
+        return {
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "pooling": self.pooling,
+            "dropout": self.dropout,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,238 @@
+"""Recipe: a GPT trained from scratch on a text corpus (nanoGPT's job, in Keras `fit`)."""
+
+import dataclasses
+import json
+import os
+import sys
+from typing import Optional
+
+import keras
+import numpy as np
+
+from kerastune.data.causal_lm_dataset import causal_lm_datasets
+from kerastune.data.character_tokenizer import CharacterTokenizer
+from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
+from kerastune.data.text_source import load_text
+from kerastune.distribute.strategy import get_strategy
+from kerastune.export.causal_lm_export import export_causal_lm
+from kerastune.models.gpt import GPT
+from kerastune.recipes.config import as_dict, resolve
+from kerastune.training.callbacks import PrintSamples
+from kerastune.training.optimizers import adamw
+
+
+@dataclasses.dataclass
+class CausalLMConfig:
+    """Every setting of the `causal_lm` recipe (flat, typed: a TOML file or `--key=value` sets them).
+
+    Defaults are nanoGPT's CPU Shakespeare-char configuration, sized to finish in minutes.
+    """
+
+    name: str = "gpt"
+    data: str = "pydoc"  # "pydoc" (built in), a text file path, or "tfds:NAME"
+    data_dir: Optional[str] = None  # TFDS data_dir
+    tokenizer: str = "character"  # "character" or "sentencepiece"
+    vocabulary_size: int = 1000  # sentencepiece only
+    sequence_length: int = 64
+    batch_size: int = 12
+    num_layers: int = 4
+    num_heads: int = 4
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+    dropout: float = 0.0
+    tie_embeddings: bool = True
+    learning_rate: float = 1e-3
+    min_learning_rate: float = 1e-4
+    warmup_steps: int = 100
+    total_steps: int = 2000  # cosine decay ends here (nanoGPT's lr_decay_iters)
+    weight_decay: float = 0.1
+    beta_1: float = 0.9
+    beta_2: float = 0.99
+    global_clipnorm: float = 1.0
+    gradient_accumulation_steps: int = 1
+    epochs: int = 10
+    steps_per_epoch: int = 200  # epochs * steps_per_epoch training steps
+    validation_fraction: float = 0.1
+    validation_batches: int = 50
+    sampling: str = "random"  # "random" (nanoGPT) or "sequential"
+    seed: int = 1337
+    strategy: str = "auto"
+    mixed_precision: str = "float32"  # or "mixed_bfloat16", "mixed_float16"
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    sample_prompt: str = "\n"
+    sample_tokens: int = 200
+    sampler: str = "top_k"  # for printed samples: "greedy", "top_k", "top_p", "random"
+    top_k: int = 10
+    temperature: float = 0.8
+    export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with
+    export_dir: str = "saved_models"
+    max_new_tokens: int = 200
+    run_dir: str = "runs"
+
+
+@dataclasses.dataclass
+class CausalLMRun:
+    """What `causal_lm` returns: call `model.fit(train_ds, ...)` yourself, or `train()`.
+
+    Attributes:
+        model: the compiled `kerastune.models.GPT` (holds its tokenizer).
+        tokenizer: the tokenizer layer.
+        train_ds, val_ds: `tf.data.Dataset`s of (inputs, targets).
+        config: the resolved `CausalLMConfig`.
+        strategy: the `tf.distribute.Strategy` the model was built under.
+    """
+
+    model: GPT
+    tokenizer: object
+    train_ds: object
+    val_ds: object
+    config: CausalLMConfig
+    strategy: object
+
+    def callbacks(self, checkpoints=True, tensorboard=True, samples=True):
+        """The callbacks `train()` uses: samples, checkpoints, TensorBoard logs, backup-and-restore."""
+        c = self.config
+        run = os.path.join(c.run_dir, c.name)
+        callbacks = []
+        if samples and c.sample_tokens:
+            callbacks.append(
+                PrintSamples(
+                    c.sample_prompt,
+                    c.sample_tokens,
+                    every_n_epochs=max(1, c.epochs // 3),
+                    **self.sampler_arguments(),
+                )
+            )
+        if checkpoints:
+            callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(run, "backup")))
+            callbacks.append(
+                keras.callbacks.ModelCheckpoint(os.path.join(run, "checkpoint.weights.h5"), save_weights_only=True)
+            )
+        if tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(run, "logs")))
+        return callbacks
+
+    def sampler_arguments(self):
+        """The configured sampler as `GPT.generate` keyword arguments."""
+        c = self.config
+        arguments = {"sampler": c.sampler, "temperature": c.temperature, "seed": c.seed}
+        if c.sampler in ("top_k", "top_p"):
+            arguments["k"] = c.top_k
+        return arguments
+
+    def train(self, callbacks=None, verbose="auto"):
+        """`fit` with a progress bar, sample printing, checkpoints and TensorBoard logs under
+        `run_dir/name/`; the resolved config is saved there as `config.json`. Returns the History."""
+        c = self.config
+        run = os.path.join(c.run_dir, c.name)
+        os.makedirs(run, exist_ok=True)
+        with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(as_dict(c), f, indent=1)
+        if verbose == "auto":
+            verbose = 1 if sys.stdout.isatty() else 2
+        history = self.model.fit(
+            self.train_ds,
+            epochs=c.epochs,
+            steps_per_epoch=c.steps_per_epoch,
+            validation_data=self.val_ds,
+            callbacks=self.callbacks() + list(callbacks or []),
+            verbose=verbose,
+            shuffle=False,  # the datasets shuffle themselves, seeded
+        )
+        return history
+
+    def export(self, version=None, **kwargs):
+        """String-in SavedModel under `export_dir/name/version/` (see `export_causal_lm`)."""
+        c = self.config
+        kwargs.setdefault("max_new_tokens", c.max_new_tokens)
+        kwargs.setdefault("sampler", c.export_sampler)
+        return export_causal_lm(
+            self.model, export_dir=c.export_dir, name=c.name, version=version, config=as_dict(c), **kwargs
+        )
+
+
+def build_tokenizer(kind, text, vocabulary_size=1000, seed=0):
+    """A tokenizer learned from `text`: `"character"` (nanoGPT) or `"sentencepiece"` (subword)."""
+    if kind == "character":
+        return CharacterTokenizer.from_corpus(text)
+    if kind == "sentencepiece":
+        return train_sentencepiece_tokenizer([text], vocabulary_size=vocabulary_size)
+    raise ValueError(f"tokenizer must be 'character' or 'sentencepiece'; received {kind!r}")
+
+
+def encode(tokenizer, text):
+    if hasattr(tokenizer, "encode_text"):
+        return tokenizer.encode_text(text)
+    return np.asarray(tokenizer.tokenize(text), "int32")
+
+
+def causal_lm(config=None, **overrides):
+    """Builds data, tokenizer and a compiled GPT under a strategy; returns a `CausalLMRun`.
+
+    The optimizer is AdamW (linear warmup to `learning_rate` over `warmup_steps`, cosine decay to
+    `min_learning_rate` at `total_steps`; weight decay on kernels and embeddings, none on biases
+    and layer-norm scales/offsets; global gradient-norm clipping) and the loss
+    `SparseCategoricalCrossentropy(from_logits=True)`.
+
+    Args:
+        config: a `CausalLMConfig`, or None for the defaults.
+        **overrides: any `CausalLMConfig` field, type-checked.
+
+    Example:
+
+    >>> run = causal_lm(data="input.txt", epochs=5)  # doctest: +SKIP
+    >>> run.model.fit(run.train_ds, epochs=5, steps_per_epoch=200, validation_data=run.val_ds)  # doctest: +SKIP
+    >>> run.export()  # doctest: +SKIP
+    """
+    base = as_dict(config) if config is not None else {}
+    c = resolve(CausalLMConfig, {**base, **overrides})
+    keras.utils.set_random_seed(c.seed)
+    keras.mixed_precision.set_global_policy(c.mixed_precision)
+    text = load_text(c.data, data_dir=c.data_dir)
+    tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)
+    ids = encode(tokenizer, text)
+    train_ds, val_ds = causal_lm_datasets(
+        ids,
+        sequence_length=c.sequence_length,
+        batch_size=c.batch_size,
+        validation_fraction=c.validation_fraction,
+        seed=c.seed,
+        sampling=c.sampling,
+        validation_batches=c.validation_batches,
+    )
+    strategy = get_strategy(c.strategy)
+    with strategy.scope():
+        model = GPT(
+            vocabulary_size=tokenizer.vocabulary_size(),
+            sequence_length=c.sequence_length,
+            num_layers=c.num_layers,
+            num_heads=c.num_heads,
+            hidden_dim=c.hidden_dim,
+            intermediate_dim=c.intermediate_dim,
+            dropout=c.dropout,
+            tie_embeddings=c.tie_embeddings,
+            tokenizer=tokenizer,
+            name=c.name,
+        )
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=0.0,
+            decay_steps=max(c.total_steps - c.warmup_steps, 1),
+            alpha=c.min_learning_rate / c.learning_rate,
+            warmup_target=c.learning_rate,
+            warmup_steps=c.warmup_steps,
+        )
+        model.compile(
+            optimizer=adamw(
+                schedule,
+                weight_decay=c.weight_decay,
+                beta_1=c.beta_1,
+                beta_2=c.beta_2,
+                global_clipnorm=c.global_clipnorm or None,
+                gradient_accumulation_steps=c.gradient_accumulation_steps,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=c.jit_compile,
+            steps_per_execution=c.steps_per_execution,
+        )
+    return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy)

@@ -1,0 +1,75 @@
+import pytest
+
+from kerastune.data.text_corpus import default_corpus, read_text_corpus
+from tests.conftest import shared_path
+
+
+def test_reads_utf8_exactly(tmp_path):
+    path = tmp_path / "corpus.txt"
+    text = "First line\r\nZweite Zeile: über 日本\n\n"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_text_corpus(path) == text
+    assert read_text_corpus(str(path)) == text
+
+
+def test_drops_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbfhello")
+    assert read_text_corpus(path) == "hello"
+
+
+def test_missing_file_names_path(tmp_path):
+    path = tmp_path / "nope.txt"
+    with pytest.raises(FileNotFoundError, match="nope.txt.*does not exist"):
+        read_text_corpus(path)
+
+
+def test_directory_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="is a directory; pass the path of one text file"):
+        read_text_corpus(tmp_path)
+
+
+@pytest.mark.parametrize("content", [b"", b"  \n\t\n"])
+def test_empty_or_whitespace_is_an_error(tmp_path, content):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"empty.txt.*empty or holds only whitespace \\({len(content)} bytes\\)"):
+        read_text_corpus(path)
+
+
+def test_invalid_utf8_names_offset_line_column_bytes(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("abc\nZweite Zeile: ü!\n".encode("utf-8") + "caf\xe9 noir\n".encode("latin-1"))
+    with pytest.raises(ValueError) as info:
+        read_text_corpus(path)
+    message = str(info.value)
+    offset = len("abc\nZweite Zeile: ü!\ncaf".encode("utf-8"))
+    assert "latin1.txt" in message
+    assert f"byte offset {offset}" in message
+    assert "line 3, column 4" in message
+    assert "b'\\xe9'" in message
+    assert "iconv -f latin1 -t utf-8" in message
+
+
+def test_invalid_utf8_column_counts_characters(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("ü日".encode("utf-8") + b"\xff")
+    with pytest.raises(ValueError, match="byte offset 5 \\(line 1, column 3\\)"):
+        read_text_corpus(path)
+
+
+def test_default_corpus_is_pydoc_topics_in_key_order():
+    from pydoc_data.topics import topics
+
+    text = default_corpus()
+    assert 100_000 < len(text) < 2_000_000
+    assert text == default_corpus()
+    first, second = sorted(topics)[:2]
+    assert text.startswith(topics[first].strip("\n"))
+    assert text.index(topics[second].strip("\n")) > 0
+
+
+def test_reads_tiny_shakespeare():
+    text = read_text_corpus(shared_path("data", "tinyshakespeare", "input.txt"))
+    assert len(text) == 1_115_394
+    assert text.startswith("First Citizen:")

@@ -1,0 +1,131 @@
+import math
+
+import numpy as np
+import keras
+import pytest
+
+from kerastune.data import CharacterTokenizer
+from kerastune.models import GPT
+from tests.helpers import assert_keras_save_load
+
+
+def tiny_gpt(**kwargs):
+    args = dict(vocabulary_size=11, sequence_length=8, num_layers=2, num_heads=2, hidden_dim=16)
+    args.update(kwargs)
+    return GPT(**args)
+
+
+def reference_greedy(model, prompt, max_new_tokens):
+    """Independent loop: run the model on the cropped context, append argmax, repeat."""
+    ids = list(prompt)
+    for _ in range(max_new_tokens):
+        context = np.asarray([ids[-model.sequence_length:]], "int32")
+        logits = np.asarray(model(context))[0, -1]
+        ids.append(int(np.argmax(logits)))
+    return ids
+
+
+def test_logits_shape_dtype_and_parameter_count():
+    model = tiny_gpt()
+    logits = model(np.zeros((3, 8), "int32"))
+    assert logits.shape == (3, 8, 11) and logits.dtype == "float32"
+    h, v, t, L = 16, 11, 8, 2
+    per_block = (4 * h * h + 4 * h) + (2 * h * 4 * h + 4 * h + h)  # attention, feed-forward (+ biases)
+    per_block += 2 * 2 * h  # two layer norms
+    assert model.count_params() == v * h + t * h + L * per_block + 2 * h  # tied head adds nothing
+
+
+def test_untied_head_adds_a_matrix():
+    assert tiny_gpt(tie_embeddings=False).count_params() == tiny_gpt().count_params() + 16 * 11
+
+
+def test_output_at_t_ignores_later_tokens():
+    model = tiny_gpt()
+    a = np.array([[1, 2, 3, 4, 5, 6, 7, 8]], "int32")
+    b = a.copy()
+    b[0, 5:] = [0, 0, 0]
+    np.testing.assert_allclose(np.asarray(model(a))[:, :5], np.asarray(model(b))[:, :5], atol=1e-6)
+
+
+def test_greedy_generation_matches_a_reference_loop_including_context_crop():
+    model = tiny_gpt()
+    prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9]]
+    out = model.generate(prompts, max_new_tokens=7)  # 6 + 7 > sequence_length: the context is cropped
+    for prompt, row in zip(prompts, out):
+        assert row == reference_greedy(model, prompt, 7)
+
+
+def test_string_generation_uses_the_tokenizer():
+    tokenizer = CharacterTokenizer.from_corpus("abcdefghij ")
+    model = tiny_gpt(tokenizer=tokenizer)
+    text = model.generate("abc", max_new_tokens=5)
+    ids = reference_greedy(model, tokenizer.encode_text("abc").tolist(), 5)
+    assert text == tokenizer.decode_text(ids)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model.generate("xyz!", max_new_tokens=2)
+
+
+def test_seeded_sampling_is_reproducible_and_seed_dependent():
+    model = tiny_gpt()
+    a = model.generate([[1, 2]], max_new_tokens=20, sampler="top_k", k=5, seed=1)
+    b = model.generate([[1, 2]], max_new_tokens=20, sampler="top_k", k=5, seed=1)
+    c = model.generate([[1, 2]], max_new_tokens=20, sampler="top_k", k=5, seed=2)
+    assert a == b and a != c
+
+
+def test_generation_rejects_bad_prompts():
+    model = tiny_gpt()
+    with pytest.raises(ValueError, match="prompt 1 is empty"):
+        model.generate([[1], []], max_new_tokens=2)
+    with pytest.raises(ValueError, match="outside"):
+        model.generate([[1, 99]], max_new_tokens=2)
+    with pytest.raises(ValueError, match="need a tokenizer"):
+        model.generate("abc")
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        model.generate([[1]], sampler="beam_me_up")
+
+
+def test_perplexity_is_exp_of_mean_cross_entropy():
+    model = tiny_gpt()
+    rng = np.random.default_rng(0)
+    batches = [(rng.integers(0, 11, (2, 8)).astype("int32"), rng.integers(0, 11, (2, 8)).astype("int32")) for _ in range(3)]
+    losses = []
+    for x, y in batches:
+        logits = np.asarray(model(x), "float64")
+        logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) - logits.max(-1, keepdims=True)
+        losses.append(-np.take_along_axis(logp, y[..., None], -1))
+    assert model.perplexity(batches) == pytest.approx(math.exp(np.mean(losses)), rel=1e-5)
+
+
+def test_initialisation_follows_gpt2():
+    model = GPT(vocabulary_size=50, sequence_length=16, num_layers=8, num_heads=4, hidden_dim=128)
+    std = np.std(np.asarray(model.blocks[0].feed_forward_intermediate.kernel))
+    residual_std = np.std(np.asarray(model.blocks[0].feed_forward_output.kernel))
+    assert std == pytest.approx(0.02, rel=0.05)
+    assert residual_std == pytest.approx(0.02 / math.sqrt(16), rel=0.05)
+
+
+def test_rejects_bad_hyperparameters():
+    with pytest.raises(ValueError, match="num_layers must be a positive integer; received 0"):
+        tiny_gpt(num_layers=0)
+    with pytest.raises(ValueError, match="not divisible by num_heads=3"):
+        tiny_gpt(num_heads=3)
+
+
+def test_keras_save_load_keeps_outputs_and_tokenizer(tmp_path):
+    tokenizer = CharacterTokenizer.from_corpus("abcdefghij ")
+    model = tiny_gpt(tokenizer=tokenizer, dropout=0.1)
+    x = np.array([[1, 2, 3, 4]], "int32")
+    loaded = assert_keras_save_load(model, x, tmp_path)
+    assert loaded.tokenizer.get_vocabulary() == tokenizer.get_vocabulary()
+    assert loaded.generate("abc", max_new_tokens=4) == model.generate("abc", max_new_tokens=4)
+
+
+def test_trains_under_mixed_bfloat16():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = tiny_gpt()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).integers(0, 11, (4, 8)).astype("int32")
+    history = model.fit(x, x, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model(x).dtype == "float32"

@@ -20,7 +20,7 @@ def _run_causal_lm(args):
     run.train()
     val_loss = run.model.evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
     print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
-    sample = run.model.generate(c.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
+    sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
     print(f"sample ({c.sampler}):\n{sample}")
     path = run.export()
     print(f"exported SavedModel for TF Serving to {path}")

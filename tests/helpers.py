@@ -31,7 +31,7 @@ def assert_layer_saves(layer, inputs, tmp_path, call_kwargs=None, atol=1e-6):
     assert_config_round_trip(layer)
     call_kwargs = call_kwargs or {}
     flat = keras.tree.flatten(inputs)
-    symbolic = [keras.Input(shape=x.shape[1:], dtype=str(x.dtype)) for x in flat]
+    symbolic = [keras.Input(shape=x.shape[1:], dtype=getattr(x.dtype, "name", str(x.dtype))) for x in flat]
     packed = keras.tree.pack_sequence_as(inputs, symbolic)
     if isinstance(packed, (list, tuple)):
         out = layer(*packed, **call_kwargs)

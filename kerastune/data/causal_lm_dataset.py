@@ -55,7 +55,8 @@ def causal_lm_datasets(
 
     - `sampling="random"` (nanoGPT's `get_batch`): training offsets drawn uniformly from
       `[0, len(train) - sequence_length)` by a seeded `tf.data.Dataset.random`, an infinite stream:
-      pass `steps_per_epoch` to `fit`. Each new iteration draws a new, seeded, sequence.
+      pass `steps_per_epoch` to `fit` (which keeps one iterator across epochs, so the stream
+      continues). Batch n is a stateless function of (seed, n): the same seed gives the same stream.
     - `sampling="sequential"`: every non-overlapping training window (offsets `0, T, 2T, ...`),
       shuffled with `seed` and reshuffled each epoch; finite.
 
@@ -118,11 +119,23 @@ def causal_lm_datasets(
 
 
 def _random_windows(ids, sequence_length, batch_size, seed):
-    """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`."""
+    """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`.
+
+    Batch `n`'s offsets are a stateless function of `(seed, n)`, so the stream is the same for the
+    same seed wherever and however often the dataset is built (two runs in one process, a
+    strategy's replicas), and it continues, never repeats, while one iterator lives across epochs.
+    """
     num_offsets = len(ids) - sequence_length
-    offsets = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    offsets = offsets.map(lambda x: tf.math.floormod(x, num_offsets))  # bias < 2^-40: negligible
-    return _batched_windows(offsets, ids, sequence_length, batch_size)
+    if seed is None:
+        seed = int(np.random.randint(0, 2**31 - 1))
+
+    def draw(step):  # step: int64 scalar, the batch index
+        return tf.random.stateless_uniform(
+            [batch_size], seed=tf.stack([tf.constant(seed, tf.int64), step]), maxval=num_offsets, dtype=tf.int64
+        )
+
+    starts = tf.data.Dataset.counter().map(draw)  # (batch,) per element
+    return _batched_windows(starts, ids, sequence_length, batch_size, batched=True)
 
 
 def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed):
@@ -141,7 +154,7 @@ def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, s
     return _batched_windows(offsets, ids, sequence_length, batch_size)
 
 
-def _batched_windows(offsets, ids, sequence_length, batch_size):
+def _batched_windows(offsets, ids, sequence_length, batch_size, batched=False):
     tokens = tf.constant(ids, dtype=tf.int32)  # (num_tokens,), captured once by the map function
     window = tf.range(sequence_length + 1, dtype=tf.int64)  # (T + 1,)
 
@@ -149,7 +162,8 @@ def _batched_windows(offsets, ids, sequence_length, batch_size):
         chunk = tf.gather(tokens, starts[:, None] + window[None, :])  # (batch, T + 1)
         return chunk[:, :-1], chunk[:, 1:]  # inputs, targets: (batch, T) each
 
-    offsets = offsets.batch(batch_size, drop_remainder=True)
+    if not batched:
+        offsets = offsets.batch(batch_size, drop_remainder=True)
     return offsets.map(slice_windows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 

@@ -60,7 +60,7 @@ class CausalLMConfig:
     mixed_precision: str = "float32"  # or "mixed_bfloat16", "mixed_float16"
     jit_compile: bool = True
     steps_per_execution: int = 1
-    sample_prompt: str = "\n"
+    sample_prompt: str = ""  # "" starts samples from the corpus's first character
     sample_tokens: int = 200
     sampler: str = "top_k"  # for printed samples: "greedy", "top_k", "top_p", "random"
     top_k: int = 10
@@ -81,6 +81,7 @@ class CausalLMRun:
         train_ds, val_ds: `tf.data.Dataset`s of (inputs, targets).
         config: the resolved `CausalLMConfig`.
         strategy: the `tf.distribute.Strategy` the model was built under.
+        sample_prompt: the text samples start from.
     """
 
     model: GPT
@@ -89,6 +90,7 @@ class CausalLMRun:
     val_ds: object
     config: CausalLMConfig
     strategy: object
+    sample_prompt: str = "\n"
 
     def callbacks(self, checkpoints=True, tensorboard=True, samples=True):
         """The callbacks `train()` uses: samples, checkpoints, TensorBoard logs, backup-and-restore."""
@@ -98,7 +100,7 @@ class CausalLMRun:
         if samples and c.sample_tokens:
             callbacks.append(
                 PrintSamples(
-                    c.sample_prompt,
+                    self.sample_prompt,
                     c.sample_tokens,
                     every_n_epochs=max(1, c.epochs // 3),
                     **self.sampler_arguments(),
@@ -235,4 +237,4 @@ def causal_lm(config=None, **overrides):
             jit_compile=c.jit_compile,
             steps_per_execution=c.steps_per_execution,
         )
-    return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy)
+    return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy, c.sample_prompt or text[0])

@@ -1,0 +1,222 @@
+"""nanoGPT's CPU Shakespeare-char run, with kerastune's GPT and recipe, timed and scored.
+
+Configuration (nanoGPT `config/train_shakespeare_char.py` + its README's CPU flags): 4 layers,
+4 heads, 128 dims, context 64, batch 12, 2000 iterations, dropout 0, lr 1e-3 with 100 warmup
+steps and cosine decay to 1e-4 at 2000, AdamW betas (0.9, 0.99), weight decay 0.1 (2-D weights
+only), gradient clip 1.0. Data: first 90% of input.txt for training, last 10% for validation.
+
+    python benchmarks/shakespeare_char.py [--iters 2000] [--data PATH] [--profile]
+
+Prints progress, then as its last line one JSON object: val_loss (nanoGPT's estimate: mean over
+`--eval-iters` random validation batches), val_loss_full (every non-overlapping validation
+window), train_loss, ms_per_iter (median train step in `fit`, after warm-up), tokens_per_s, mfu
+(against a float32 matmul peak measured here, FLOPs per token as nanoGPT counts them:
+6N + 12*L*H*Q*T), and wall_s.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")
+
+
+class StepTimer:
+    """Wall time between consecutive `on_train_batch_end` calls."""
+
+    def __init__(self):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def on_train_batch_end(inner, batch, logs=None):
+                self.times.append(time.perf_counter())
+
+        self.times = []
+        self.callback = _Timer()
+
+    def median_ms(self, skip):
+        steps = np.diff(np.asarray(self.times[skip:]))
+        return float(np.median(steps) * 1000.0)
+
+
+def matmul_peak_gflops(seconds=3.0, n=1024):
+    """float32 tf.matmul throughput on this machine (GFLOP/s), the denominator of MFU."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n))
+    b = tf.random.normal((n, n))
+
+    @tf.function(jit_compile=True)
+    def ten(a, b):
+        c = a
+        for _ in range(10):
+            c = tf.matmul(c, b) * 1e-3
+        return c
+
+    ten(a, b).numpy()
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        ten(a, b).numpy()
+        calls += 1
+    elapsed = time.perf_counter() - start
+    return calls * 10 * 2 * n**3 / elapsed / 1e9
+
+
+def random_windows_loss(model, ids, sequence_length, batch_size, batches, seed):
+    """nanoGPT's estimate_loss: mean loss over `batches` batches at uniform random offsets."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(ids) - sequence_length, batches * batch_size)
+    window = np.arange(sequence_length + 1)
+    chunks = ids[starts[:, None] + window[None, :]]
+    return float(model.evaluate(chunks[:, :-1], chunks[:, 1:], batch_size=batch_size, verbose=0))
+
+
+def profile_steps(run, steps, logdir):
+    """Traces `steps` training steps with the TF profiler and prints where the time goes."""
+    import collections
+    import glob
+    import re
+
+    import tensorflow as tf
+
+    iterator = iter(run.train_ds)
+    batches = [next(iterator) for _ in range(steps)]
+    for x, y in batches[:3]:
+        run.model.train_on_batch(x, y)
+    tf.profiler.experimental.start(logdir)
+    for x, y in batches:
+        run.model.train_on_batch(x, y)
+    tf.profiler.experimental.stop()
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:
+        print(f"profile written to {logdir} (open with TensorBoard)")
+        return None
+    path = sorted(glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True))[-1]
+    space = xplane_pb2.XSpace()
+    with open(path, "rb") as f:
+        space.ParseFromString(f.read())
+    busy = collections.Counter()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            if "Eigen" not in line.name and "tf_Compute" not in line.name:
+                continue
+            for event in line.events:
+                name = names.get(event.metadata_id, "?")
+                if name.startswith(("ThunkExecutor", "ExecutorState", "CpuExecutable", "BlockUntil")):
+                    continue
+                name = re.sub(r"[._]\d+$", "", re.sub(r"\.\d+", "", name))
+                if name.lower().startswith(("matmul", "dot", "einsum", "batchmatmul")):
+                    name = "matmul (dot)"
+                busy[name] += event.duration_ps
+    total = sum(busy.values())
+    print(f"profile: {total / 1e9 / steps:.2f} ms of thread-busy time per step (both cores summed)")
+    top = []
+    for name, ps in busy.most_common(12):
+        print(f"  {ps / 1e9 / steps:7.3f} ms/step  {100 * ps / total:5.1f}%  {name[:70]}")
+        top.append({"op": name[:70], "ms_per_step": round(ps / 1e9 / steps, 3)})
+    return top
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=2000)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--eval-iters", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--warmup-iters", type=int, default=50, help="steps left out of the median")
+    parser.add_argument("--profile", action="store_true", help="also trace 20 steps and print the top ops")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.data):
+        sys.exit(f"Tiny Shakespeare not found at {args.data!r}; pass --data PATH to input.txt")
+
+    from kerastune.data import split_tokens
+    from kerastune.recipes import causal_lm
+
+    started = time.perf_counter()
+    run = causal_lm(
+        data=args.data,
+        name="shakespeare_char_bench",
+        sequence_length=64,
+        batch_size=12,
+        num_layers=4,
+        num_heads=4,
+        hidden_dim=128,
+        intermediate_dim=512,
+        dropout=0.0,
+        learning_rate=1e-3,
+        min_learning_rate=1e-4,
+        warmup_steps=100,
+        total_steps=2000,
+        weight_decay=0.1,
+        beta_1=0.9,
+        beta_2=0.99,
+        global_clipnorm=1.0,
+        epochs=1,
+        steps_per_epoch=args.iters,
+        seed=args.seed,
+        jit_compile=True,
+    )
+    model, c = run.model, run.config
+    timer = StepTimer()
+    print(f"training {model.count_params():,} parameters for {args.iters} iterations", flush=True)
+    fit_start = time.perf_counter()
+    history = model.fit(
+        run.train_ds, epochs=1, steps_per_epoch=args.iters, callbacks=[timer.callback], verbose=0, shuffle=False
+    )
+    fit_s = time.perf_counter() - fit_start
+    ms_per_iter = timer.median_ms(skip=min(args.warmup_iters, max(len(timer.times) - 2, 0)))
+
+    ids = run.tokenizer.encode_text(open(args.data, encoding="utf-8").read())
+    train_ids, val_ids = split_tokens(ids, 0.1)
+    val_loss = random_windows_loss(model, val_ids, 64, 12, args.eval_iters, args.seed + 1)
+    train_loss = random_windows_loss(model, train_ids, 64, 12, args.eval_iters, args.seed + 2)
+    val_loss_full = float(model.evaluate(_full_val(val_ids), verbose=0))
+    print("sample:\n" + model.generate("\n", max_new_tokens=200, sampler="top_k", k=10, temperature=0.8, seed=args.seed))
+
+    profile = profile_steps(run, 20, os.path.join("runs", "profile_shakespeare_char")) if args.profile else None
+    peak = matmul_peak_gflops()
+    L, H, D, T, B = c.num_layers, c.num_heads, c.hidden_dim, c.sequence_length, c.batch_size
+    n_params = model.count_params() - T * D  # nanoGPT's get_num_params(): position embeddings left out
+    flops_per_iter = (6 * n_params + 12 * L * H * (D // H) * T) * T * B
+    result = {
+        "val_loss": round(val_loss, 4),
+        "val_loss_full": round(val_loss_full, 4),
+        "train_loss": round(train_loss, 4),
+        "last_batch_loss": round(float(history.history["loss"][-1]), 4),
+        "ms_per_iter": round(ms_per_iter, 2),
+        "tokens_per_s": round(B * T / (ms_per_iter / 1000.0)),
+        "mfu": round(flops_per_iter / (ms_per_iter / 1000.0) / (peak * 1e9), 4),
+        "matmul_peak_gflops": round(peak, 1),
+        "fit_s": round(fit_s, 1),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "iters": args.iters,
+        "eval_iters": args.eval_iters,
+        "seed": args.seed,
+        "nanogpt_reference": {"val_loss": 1.886, "ms_per_iter": "33-37", "torch": "2.13"},
+    }
+    if profile is not None:
+        result["profile_top_ops"] = profile
+    print(json.dumps(result))
+
+
+def _full_val(val_ids):
+    """Every non-overlapping (64 + 1)-token window of the validation split."""
+    import tensorflow as tf
+
+    n = (len(val_ids) - 1) // 64
+    starts = np.arange(n) * 64
+    chunks = val_ids[starts[:, None] + np.arange(65)[None, :]]
+    return tf.data.Dataset.from_tensor_slices((chunks[:, :-1], chunks[:, 1:])).batch(12)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+import dataclasses
+from typing import Optional
+
+import pytest
+
+from kerastune.recipes.config import parse_overrides, resolve
+
+
+@dataclasses.dataclass
+class Example:
+    epochs: int = 1
+    rate: float = 0.1
+    name: str = "x"
+    flag: bool = False
+    data_dir: Optional[str] = None
+
+
+def test_flags_are_parsed_by_declared_type():
+    config = resolve(Example, parse_overrides(["--epochs=3", "--rate=1e-3", "--flag=true", "--data-dir=/d"]))
+    assert config == Example(epochs=3, rate=1e-3, name="x", flag=True, data_dir="/d")
+    assert resolve(Example, {"data_dir": "none"}).data_dir is None
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"epoch": 3}, "unknown argument 'epoch' for Example; known keys: data_dir, epochs, flag, name, rate"),
+        ({"epochs": "3.5"}, "argument 'epochs' must be a int; received '3.5'"),
+        ({"epochs": 2.5}, "argument 'epochs' must be a int; received 2.5"),
+        ({"flag": "maybe"}, "argument 'flag' must be a bool; received 'maybe'"),
+        ({"name": 3}, "argument 'name' must be a str; received 3"),
+    ],
+)
+def test_bad_values_are_errors(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        resolve(Example, overrides)
+
+
+def test_overrides_must_look_like_flags():
+    with pytest.raises(ValueError, match="--key=value"):
+        parse_overrides(["epochs=3"])

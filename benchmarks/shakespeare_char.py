@@ -134,6 +134,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--warmup-iters", type=int, default=50, help="steps left out of the median")
     parser.add_argument("--profile", action="store_true", help="also trace 20 steps and print the top ops")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a causal_lm recipe setting not fixed by the nanoGPT configuration (e.g. use_bias=false)",
+    )
     args = parser.parse_args(argv)
     if not os.path.isfile(args.data):
         sys.exit(f"Tiny Shakespeare not found at {args.data!r}; pass --data PATH to input.txt")
@@ -164,6 +168,7 @@ def main(argv=None):
         steps_per_epoch=args.iters,
         seed=args.seed,
         jit_compile=True,
+        **dict(kv.split("=", 1) for kv in args.set),
     )
     model, c = run.model, run.config
     timer = StepTimer()
@@ -201,6 +206,7 @@ def main(argv=None):
         "iters": args.iters,
         "eval_iters": args.eval_iters,
         "seed": args.seed,
+        "overrides": args.set,
         "nanogpt_reference": {"val_loss": 1.886, "ms_per_iter": "33-37", "torch": "2.13"},
     }
     if profile is not None:

@@ -27,7 +27,28 @@ def _run_causal_lm(args):
     return path
 
 
-JOBS = {"causal_lm": _run_causal_lm}
+def _run_text_classifier(args):
+    import json
+
+    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+    from kerastune.recipes.config import resolve
+
+    args = dict(args)
+    export_dir = args.pop("export_dir", "saved_models")
+    config = resolve(TextClassifierConfig, args)  # type-checked like every recipe
+    run = text_classifier(**{k: v for k, v in vars(config).items()})
+    print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} "
+          f"({run.train_data.num_examples} examples, labels {run.label_names})", flush=True)
+    run.fit()
+    report = run.evaluate() if run.validation_data is not None else None
+    if report is not None:
+        print(json.dumps({k: report[k] for k in ("accuracy", "macro_f1")}))
+    path = run.export(export_dir, report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    return path
+
+
+JOBS = {"causal_lm": _run_causal_lm, "text_classifier": _run_text_classifier}
 
 
 def register_job(name, function):
@@ -51,7 +72,6 @@ def load_recipe_file(path):
 
 
 def main(argv=None):
-    _load_optional_jobs()
     parser = argparse.ArgumentParser(prog="kerastune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a recipe file, e.g. kerastune run recipes/pydoc_gpt.toml --epochs=2")
@@ -65,16 +85,6 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     return JOBS[name](settings)
-
-
-def _load_optional_jobs():
-    try:
-        from kerastune.recipes import text_classifier as _tc  # noqa: F401
-
-        if hasattr(_tc, "run_job"):
-            register_job("text_classifier", _tc.run_job)
-    except ImportError:
-        pass
 
 
 if __name__ == "__main__":

@@ -80,21 +80,23 @@ def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512):
     return token_ids, segment_ids, full
 
 
-def pad_to_multiple(features, multiple):
-    """Pads dense (batch, seq) features on the right to a seq that is a multiple of `multiple`."""
+def pad_to_multiple(features, multiple, limit=None):
+    """Pads dense (batch, seq) features on the right to a multiple of `multiple` (at most `limit`)."""
     width = tf.shape(features["token_ids"])[1]
     extra = (-width) % multiple
+    if limit is not None:
+        extra = tf.minimum(extra, tf.maximum(limit - width, 0))
     return {k: tf.pad(v, [[0, 0], [0, extra]]) for k, v in features.items()}
 
 
-def dense_inputs(token_ids, segment_ids, multiple=1, pad_id=0):
+def dense_inputs(token_ids, segment_ids, multiple=1, pad_id=0, limit=None):
     """Ragged packed ids -> the backbone's dense input dict, padded to a multiple of `multiple`."""
     features = {
         "token_ids": token_ids.to_tensor(default_value=pad_id),
         "segment_ids": segment_ids.to_tensor(),
         "padding_mask": tf.ones_like(token_ids).to_tensor(),
     }
-    return pad_to_multiple(features, multiple) if multiple > 1 else features
+    return pad_to_multiple(features, multiple, limit) if multiple > 1 else features
 
 
 @dataclasses.dataclass
@@ -105,7 +107,9 @@ class ClassificationDataset:
 
     Attributes:
         dataset: the `tf.data.Dataset` (int32 features of shape (batch, seq), int32 labels).
-        steps_per_epoch: int, exact number of batches one pass yields.
+            Training datasets repeat endlessly (each pass reshuffled): pass `steps_per_epoch`
+            to `fit`.
+        steps_per_epoch: int, exact number of batches one pass over the data yields.
         num_examples: int, examples in the source (before sharding).
         num_truncated: int, examples longer than `sequence_length` that were truncated.
         lengths: np.ndarray, packed length of every example after truncation (source order).
@@ -207,16 +211,19 @@ class ClassificationDataset:
                 return tf.cast((tf.shape(features["token_ids"])[0] - 1) // multiple, tf.int64)
 
             def batch_bucket(key, window):
-                width = (key + 1) * multiple
+                width = tf.minimum((key + 1) * multiple, sequence_length)
                 shapes = ({k: tf.stack([width]) for k in ("token_ids", "segment_ids", "padding_mask")}, [])
                 return window.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
 
             ds = ds.group_by_window(bucket, batch_bucket, window_size=batch_size)
+            # Endless passes (each reshuffled): `fit(steps_per_epoch=self.steps_per_epoch)` then knows
+            # its epoch length, which group_by_window hides (unknown cardinality).
+            ds = ds.repeat()
             counts = np.bincount((lengths - 1) // multiple) if len(lengths) else np.zeros(0, int)
             steps = int(sum(c // batch_size if drop_remainder else math.ceil(c / batch_size) for c in counts))
         else:
             ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
-            ds = ds.map(lambda f, y: (pad_to_multiple(f, multiple), y)) if multiple > 1 else ds
+            ds = ds.map(lambda f, y: (pad_to_multiple(f, multiple, sequence_length), y)) if multiple > 1 else ds
             n = len(lengths)
             steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
         if num_shards > 1:

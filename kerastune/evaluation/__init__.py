@@ -1,1 +1,3 @@
 """kerastune.evaluation."""
+from kerastune.evaluation.classification_report import classification_report, save_report  # noqa: F401
+from kerastune.evaluation.sequence_labelling_report import sequence_labelling_report  # noqa: F401

@@ -74,7 +74,7 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.self_attention.build(input_shape, input_shape)
         self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="self_attention_norm", **common
+            epsilon=self.layer_norm_epsilon, center=self.use_bias, name="self_attention_norm", **common
         )
         self.self_attention_norm.build(input_shape)
         self.feed_forward_intermediate = keras.layers.Dense(
@@ -95,7 +95,7 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.feed_forward_output.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
         self.feed_forward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, name="feed_forward_norm", **common
+            epsilon=self.layer_norm_epsilon, center=self.use_bias, name="feed_forward_norm", **common
         )
         self.feed_forward_norm.build(input_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout", **common)

@@ -19,7 +19,7 @@ class TransformerDecoderBlock(TransformerBlock):
         activation: feed-forward activation (default exact GELU).
         layer_norm_epsilon: float.
         normalize_first: bool, pre-LN (True) or post-LN (False).
-        use_bias: bool, biases in projections.
+        use_bias: bool, biases in projections and layer-norm offsets (nanoGPT's `bias`).
         kernel_initializer: initializer for the kernels.
         output_kernel_initializer: initializer for the residual-branch output kernels (GPT-2 uses
             `kernel_initializer`'s stddev / sqrt(2 * num_layers)).

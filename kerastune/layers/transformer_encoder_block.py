@@ -17,7 +17,7 @@ class TransformerEncoderBlock(TransformerBlock):
         activation: feed-forward activation (default exact GELU, Hendrycks & Gimpel 2016).
         layer_norm_epsilon: float.
         normalize_first: bool, pre-LN (True) or post-LN (False).
-        use_bias: bool, biases in projections.
+        use_bias: bool, biases in projections and layer-norm offsets (nanoGPT's `bias`).
         kernel_initializer: initializer for the kernels.
         output_kernel_initializer: initializer for the two residual-branch output kernels
             (attention W^O and the feed-forward's second kernel); default `kernel_initializer`.

@@ -30,7 +30,7 @@ class GPT(keras.Model):
         intermediate_dim: int or None, feed-forward inner size (default 4 * hidden_dim).
         dropout: float, dropout on embeddings, attention weights and residual branches.
         tie_embeddings: bool, the output head reuses the token embedding matrix.
-        use_bias: bool, biases in projections and layer norms' sublayers.
+        use_bias: bool, biases in projections and layer-norm offsets (nanoGPT's `bias`).
         layer_norm_epsilon: float.
         tokenizer: optional tokenizer layer (`kerastune.data.CharacterTokenizer` or a KerasHub
             tokenizer) saved with the model and used by `generate` for strings.
@@ -118,7 +118,7 @@ class GPT(keras.Model):
             for i in range(num_layers)
         ]
         self.final_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=policy, name="final_norm"
+            epsilon=layer_norm_epsilon, center=use_bias, dtype=policy, name="final_norm"
         )
         self.lm_head = None
         if not tie_embeddings:

@@ -1,3 +1,6 @@
 """Recipe functions: data + model + compile under a strategy, returned for the user to fit."""
 
 from kerastune.recipes.causal_lm import CausalLMConfig, CausalLMRun, causal_lm
+from kerastune.recipes.text_classifier import TextClassifierConfig, TextClassifierRun, text_classifier  # noqa: E402,F401
+from kerastune.recipes.token_classifier import TokenClassifierConfig, TokenClassifierRun, token_classifier  # noqa: E402,F401
+from kerastune.recipes.masked_lm import MaskedLMConfig, MaskedLMRun, masked_lm  # noqa: E402,F401

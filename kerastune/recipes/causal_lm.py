@@ -18,7 +18,7 @@ from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.recipes.config import as_dict, resolve
 from kerastune.training.callbacks import PrintSamples
-from kerastune.training.optimizers import adamw
+from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 
 
 @dataclasses.dataclass
@@ -41,6 +41,8 @@ class CausalLMConfig:
     intermediate_dim: int = 512
     dropout: float = 0.0
     tie_embeddings: bool = True
+    use_bias: bool = True
+    decay_embeddings: bool = True  # weight decay on token/position embeddings too (nanoGPT: yes)
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
     warmup_steps: int = 100
@@ -50,6 +52,7 @@ class CausalLMConfig:
     beta_2: float = 0.99
     global_clipnorm: float = 1.0
     gradient_accumulation_steps: int = 1
+    ema_momentum: float = 0.0  # > 0: average the weights (Keras use_ema), swapped in at the end of fit
     epochs: int = 10
     steps_per_epoch: int = 200  # epochs * steps_per_epoch training steps
     validation_fraction: float = 0.1
@@ -214,6 +217,7 @@ def causal_lm(config=None, **overrides):
             intermediate_dim=c.intermediate_dim,
             dropout=c.dropout,
             tie_embeddings=c.tie_embeddings,
+            use_bias=c.use_bias,
             tokenizer=tokenizer,
             name=c.name,
         )
@@ -232,6 +236,8 @@ def causal_lm(config=None, **overrides):
                 beta_2=c.beta_2,
                 global_clipnorm=c.global_clipnorm or None,
                 gradient_accumulation_steps=c.gradient_accumulation_steps,
+                ema_momentum=c.ema_momentum or None,
+                exclude_from_weight_decay=NO_DECAY_NAMES + (() if c.decay_embeddings else ("embeddings",)),
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=c.jit_compile,

@@ -18,6 +18,7 @@ def adamw(
     global_clipnorm=None,
     gradient_accumulation_steps=None,
     exclude_from_weight_decay=NO_DECAY_NAMES,
+    ema_momentum=None,
 ):
     """Returns `keras.optimizers.AdamW` with weight decay off for biases and layer norms.
 
@@ -28,6 +29,8 @@ def adamw(
         global_clipnorm: float or None, clip the global gradient norm to this value.
         gradient_accumulation_steps: int or None, Keras's own gradient accumulation.
         exclude_from_weight_decay: variable-name patterns that get no weight decay.
+        ema_momentum: float or None; when set, Keras keeps an exponential moving average of the
+            weights and writes it into the model at the end of `fit` (Polyak averaging).
 
     Example:
 
@@ -45,6 +48,8 @@ def adamw(
         epsilon=epsilon,
         global_clipnorm=global_clipnorm,
         gradient_accumulation_steps=gradient_accumulation_steps,
+        use_ema=bool(ema_momentum),
+        ema_momentum=ema_momentum or 0.99,
     )
     if exclude_from_weight_decay:
         optimizer.exclude_from_weight_decay(var_names=list(exclude_from_weight_decay))

@@ -129,3 +129,11 @@ def test_trains_under_mixed_bfloat16():
     history = model.fit(x, x, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert model(x).dtype == "float32"
+
+
+def test_without_bias_has_no_bias_or_layer_norm_offset():
+    model = tiny_gpt(use_bias=False)
+    names = [v.path for v in model.weights]
+    assert not any(n.endswith(("bias", "beta")) for n in names)
+    h, v, t, L = 16, 11, 8, 2
+    assert model.count_params() == v * h + t * h + L * (4 * h * h + 2 * h * 4 * h + 2 * h) + h

@@ -1,0 +1,176 @@
+"""Masked-LM (+ next-sentence prediction) batches for BERT pretraining, in `tf.data` with dynamic padding.
+
+BERT's pretraining data (Devlin et al., 2019, section 3.1 and appendix A.1):
+
+- examples are `[CLS] A [SEP]` or, for next-sentence prediction (NSP), `[CLS] A [SEP] B [SEP]`,
+  where B is the sentence after A in the same document with probability 1/2 (label 1, "IsNext")
+  and a random sentence from another document otherwise (label 0, "NotNext"); pairs are built
+  once from documents with a seeded `numpy` generator. An A with no next sentence (the last of its
+  document, or one-sentence documents such as SST-2 phrases) stays single and gets NSP weight 0;
+- KerasHub's `MaskedLMMaskGenerator` selects 15% of the non-special tokens (at most
+  `mask_selection_length` per example); of those, 80% become `[MASK]`, 10% a random token, 10%
+  stay. Masks are drawn inside `tf.data` each time an example is seen (dynamic masking);
+- each batch is padded to its own longest example (rounded up to `pad_to_multiple_of`).
+
+Batches are `(features, targets, sample_weights)`:
+`features = {token_ids, segment_ids, padding_mask, mask_positions}`,
+`targets = {"mlm": mask_ids (batch, mask_selection_length), "nsp": (batch,)}`,
+`sample_weights = {"mlm": mask_weights, "nsp": nsp_weight}` -- padded mask slots and single
+segments weigh 0, so `BertPretrainer`'s loss counts only real masked tokens and real pairs.
+"""
+
+import dataclasses
+import math
+import re
+
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from kerastune.data.classification_dataset import tokenize_and_pack
+
+_SENTENCE_END = re.compile(r"(?<=[.!?]) (?=\S)")
+_TITLE = re.compile(r"^ ?= [^=].* = ?$")
+
+
+def split_documents(text):
+    """WikiText-style text -> documents (lists of sentences).
+
+    When the text has top-level headings (WikiText's ` = Title = ` lines) each starts a document and
+    all headings are dropped; otherwise blank lines separate documents. Each line is split into
+    sentences after `.`, `!` or `?` followed by a space.
+    """
+    lines = text.splitlines()
+    by_heading = any(_TITLE.match(line.rstrip()) for line in lines)
+    documents, current = [], []
+    for line in lines:
+        stripped = line.strip()
+        if (by_heading and _TITLE.match(line.rstrip())) or (not by_heading and not stripped):
+            if current:
+                documents.append(current)
+            current = []
+            continue
+        if not stripped or (by_heading and stripped.startswith("= ")):
+            continue
+        current.extend(s.strip() for s in _SENTENCE_END.split(stripped) if s.strip())
+    if current:
+        documents.append(current)
+    return documents
+
+
+def sentence_pairs(documents, next_sentence=True, seed=0):
+    """BERT's NSP pairs from documents; returns `(first, second, label, weight)` lists.
+
+    With `next_sentence=False` every sentence is a single segment (`second=""`, weight 0).
+    """
+    rng = np.random.default_rng(seed)
+    flat = [(d, i) for d, doc in enumerate(documents) for i in range(len(doc))]
+    first, second, labels, weights = [], [], [], []
+    for d, i in flat:
+        doc = documents[d]
+        first.append(doc[i])
+        if not next_sentence or i + 1 >= len(doc):
+            second.append("")
+            labels.append(0)
+            weights.append(0.0)
+            continue
+        if rng.random() < 0.5 or len(documents) < 2:
+            second.append(doc[i + 1])
+            labels.append(1)
+        else:
+            other = d
+            while other == d:
+                other_d, other_i = flat[rng.integers(len(flat))]
+                other = other_d
+            second.append(documents[other_d][other_i])
+            labels.append(0)
+        weights.append(1.0)
+    return first, second, labels, weights
+
+
+@dataclasses.dataclass
+class MaskedLMDataset:
+    """A repeating `tf.data.Dataset` of masked-LM (+NSP) batches; see the module doc.
+
+    Attributes:
+        dataset: the batches (endless; pass `steps_per_epoch` to `fit`).
+        steps_per_epoch: int, batches in one pass over the examples.
+        num_examples: int.
+        num_pairs: int, examples with a second segment (NSP weight 1).
+    """
+
+    dataset: tf.data.Dataset
+    steps_per_epoch: int
+    num_examples: int
+    num_pairs: int
+
+    @classmethod
+    def from_documents(
+        cls, documents, tokenizer, batch_size=32, sequence_length=128, next_sentence=True, mask_selection_rate=0.15,
+        mask_selection_length=None, seed=0, pad_to_multiple_of=8, training=True,
+    ):
+        """Builds the batches from documents (lists of sentences).
+
+        Args:
+            documents: list of lists of str.
+            tokenizer: a KerasHub WordPiece tokenizer with `[CLS]`, `[SEP]`, `[PAD]`, `[MASK]`.
+            batch_size, sequence_length: int.
+            next_sentence: bool, build NSP pairs (else single segments).
+            mask_selection_rate: float, the share of tokens selected for prediction (BERT: 0.15).
+            mask_selection_length: int, most selected tokens per example (default
+                `ceil(rate * sequence_length)` + 1).
+            seed: int, pairs and shuffle order.
+            pad_to_multiple_of: int.
+            training: bool, shuffle each pass (evaluation sets keep order).
+        """
+        first, second, labels, weights = sentence_pairs(documents, next_sentence, seed)
+        if not first:
+            raise ValueError("documents hold no sentence; pass the pretraining text")
+        mask_selection_length = mask_selection_length or math.ceil(mask_selection_rate * sequence_length) + 1
+        special = [tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]")]
+        masker = keras_hub.layers.MaskedLMMaskGenerator(
+            vocabulary_size=tokenizer.vocabulary_size(),
+            mask_selection_rate=mask_selection_rate,
+            mask_token_id=tokenizer.token_to_id("[MASK]"),
+            mask_selection_length=mask_selection_length,
+            unselectable_token_ids=special,
+        )
+        has_pair = np.asarray(weights) > 0
+        ds = tf.data.Dataset.from_tensor_slices({
+            "a": first, "b": second, "pair": has_pair, "label": np.asarray(labels, np.int32),
+            "weight": np.asarray(weights, np.float32),
+        })
+        if training:
+            ds = ds.shuffle(len(first), seed=seed, reshuffle_each_iteration=True)
+        multiple = max(int(pad_to_multiple_of), 1)
+
+        def pack(batch):
+            single_ids, single_segments, _ = tokenize_and_pack(tokenizer, batch["a"], None, sequence_length)
+            pair_ids, pair_segments, _ = tokenize_and_pack(tokenizer, batch["a"], batch["b"], sequence_length)
+            pick = batch["pair"]
+            token_ids = tf.ragged.stack([single_ids, pair_ids], axis=1)  # choose per example
+            segment_ids = tf.ragged.stack([single_segments, pair_segments], axis=1)
+            index = tf.cast(pick, tf.int32)
+            token_ids = tf.gather(token_ids, index, batch_dims=1)
+            segment_ids = tf.gather(segment_ids, index, batch_dims=1)
+            masked = masker(token_ids)
+            ids = masked["token_ids"]
+            features = {
+                "token_ids": ids.to_tensor(default_value=special[0]),
+                "segment_ids": segment_ids.to_tensor(),
+                "padding_mask": tf.ones_like(ids).to_tensor(),
+                "mask_positions": masked["mask_positions"],
+            }
+            width = tf.shape(features["token_ids"])[1]
+            extra = tf.minimum((-width) % multiple, tf.maximum(sequence_length - width, 0))
+            for key in ("token_ids", "segment_ids", "padding_mask"):
+                features[key] = tf.pad(features[key], [[0, 0], [0, extra]])
+            targets = {"mlm": masked["mask_ids"], "nsp": batch["label"]}
+            sample_weights = {"mlm": masked["mask_weights"], "nsp": batch["weight"]}
+            return features, targets, sample_weights
+
+        ds = ds.batch(batch_size, drop_remainder=training).map(pack, num_parallel_calls=tf.data.AUTOTUNE)
+        if training:
+            ds = ds.repeat()
+        steps = len(first) // batch_size if training else math.ceil(len(first) / batch_size)
+        return cls(ds.prefetch(tf.data.AUTOTUNE), max(steps, 1), len(first), int(has_pair.sum()))

@@ -1,0 +1,221 @@
+"""Word -> sub-word alignment, windows and dynamically padded `tf.data` batches for token tagging.
+
+Alignment (as BERT's NER fine-tuning, Devlin et al. 2019, section 5.3): each word is tokenised on
+its own; its *first* sub-word carries the word's tag, the other sub-words get the ignore label
+`IGNORE` (-1) and sample weight 0, so loss and metrics see exactly one position per word. A word
+the tokenizer turns into no sub-word at all (e.g. a lone control character) becomes `[UNK]`, so no
+word and no label is ever dropped.
+
+Windows: a sentence of more than `sequence_length - 2` sub-words is cut into consecutive windows of
+`sequence_length - 2` sub-words (each gets its own `[CLS]` ... `[SEP]`). Every sub-word is in
+exactly one window, so every word's first sub-word -- its label -- is in exactly one window; a
+word may straddle two windows (its continuation pieces then open the next one). The number of
+split sentences is counted and warned about, never silent.
+
+`align_words` is the one place that turns words into windows: the training batches and the
+exported serving graph both call it, so serving tokenises exactly as training did.
+"""
+
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+IGNORE = -1  # label of [CLS], [SEP], padding and non-first sub-words
+
+
+def _tokenize_words(tokenizer, words):
+    """(n,) tf.string words -> ragged (n, None) int32 sub-word ids, at least one per word."""
+    ids = tokenizer(words)
+    if isinstance(ids, list):  # KerasHub returns Python lists when called eagerly
+        ids = tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
+    ids = tf.cast(ids, tf.int32)
+    if not isinstance(ids, tf.RaggedTensor):
+        ids = tf.RaggedTensor.from_tensor(ids)
+    counts = tf.cast(ids.row_lengths(), tf.int32)
+    unk = tf.fill([tf.shape(counts)[0], 1], tf.constant(tokenizer.token_to_id(tokenizer.oov_token), tf.int32))
+    padded = tf.concat([ids, unk], axis=1)  # a word with no piece keeps [UNK]
+    return tf.gather(padded, tf.ragged.range(tf.maximum(counts, 1)), batch_dims=1)
+
+
+def align_words(tokenizer, words, sequence_length, word_labels=None):
+    """Tokenises ragged words into BERT windows with first-sub-word alignment.
+
+    Args:
+        tokenizer: a KerasHub WordPiece tokenizer (`cls_token_id`, `sep_token_id`, `oov_token`).
+        words: tf.string `tf.RaggedTensor` (batch, None words).
+        sequence_length: int, the longest window including `[CLS]` and `[SEP]` (>= 3).
+        word_labels: int32 `tf.RaggedTensor` (batch, None) aligned with `words`, or None.
+
+    Returns:
+        dict:
+        - `token_ids`: int32 ragged (windows, None) `[CLS] pieces [SEP]`, windows of a sentence
+          consecutive, sentences in order;
+        - `windows_per_sentence`: int32 (batch,);
+        - `is_first`: bool (total sub-words,), in window order without [CLS]/[SEP]: whether the
+          sub-word is its word's first; `boolean_mask` of per-sub-word predictions with it gives one
+          prediction per word, in order;
+        - `words_per_sentence`: int32 (batch,);
+        - `labels` (when `word_labels` given): int32 ragged like `token_ids`, the word's label on
+          its first sub-word and `IGNORE` elsewhere.
+    """
+    if sequence_length < 3:
+        raise ValueError(f"sequence_length must be at least 3 ([CLS] piece [SEP]); received {sequence_length!r}")
+    width = sequence_length - 2
+    pieces = _tokenize_words(tokenizer, words.flat_values)  # (total words, None pieces)
+    piece_counts = pieces.row_lengths()
+    is_first = tf.equal(tf.ragged.range(piece_counts), 0).flat_values  # (total pieces,)
+    per_sentence = tf.RaggedTensor.from_row_lengths(
+        pieces.flat_values, _pieces_per_sentence(piece_counts, words.row_lengths())
+    )  # (batch, None pieces)
+    n = tf.cast(per_sentence.row_lengths(), tf.int32)  # (batch,)
+    num_windows = tf.maximum((n + width - 1) // width, 1)  # an empty sentence still gets [CLS] [SEP]
+    window_lengths = tf.minimum(width, tf.expand_dims(n, 1) - tf.ragged.range(num_windows) * width).flat_values
+    windows = tf.RaggedTensor.from_row_lengths(per_sentence.flat_values, window_lengths)  # (windows, None)
+    count = tf.shape(window_lengths)[0]
+    cls = tf.fill([count, 1], tf.constant(int(tokenizer.cls_token_id), tf.int32))
+    sep = tf.fill([count, 1], tf.constant(int(tokenizer.sep_token_id), tf.int32))
+    out = {
+        "token_ids": tf.concat([cls, windows, sep], axis=1),
+        "windows_per_sentence": num_windows,
+        "is_first": is_first,
+        "words_per_sentence": tf.cast(words.row_lengths(), tf.int32),
+    }
+    if word_labels is not None:
+        labels = tf.repeat(tf.cast(word_labels.flat_values, tf.int32), piece_counts)  # (total pieces,)
+        labels = tf.where(is_first, labels, IGNORE)
+        ignore = tf.fill([count, 1], IGNORE)
+        out["labels"] = tf.concat([ignore, windows.with_flat_values(labels), ignore], axis=1)
+    return out
+
+
+def _pieces_per_sentence(piece_counts, words_per_sentence):
+    """Sub-words per sentence: the sum of its words' piece counts. (batch,) int64."""
+    sentence_of_word = tf.repeat(tf.range(tf.shape(words_per_sentence)[0], dtype=tf.int64), words_per_sentence)
+    return tf.math.unsorted_segment_sum(piece_counts, sentence_of_word, tf.shape(words_per_sentence)[0])
+
+
+def first_subword_predictions(predictions, token_ids, is_first):
+    """Per-window predictions (windows, width) -> one per word (flat, in order), via `is_first`.
+
+    Args:
+        predictions: (windows, width) array or tensor, one value per position (padded windows ok).
+        token_ids: ragged (windows, None) `[CLS] ... [SEP]` (gives each window's length).
+        is_first: bool (total sub-words,), from `align_words`.
+    """
+    lengths = token_ids.row_lengths()
+    ragged = tf.RaggedTensor.from_tensor(predictions, lengths=lengths)[:, 1:-1]  # drop [CLS], [SEP]
+    return tf.boolean_mask(ragged.flat_values, is_first)
+
+
+@dataclasses.dataclass
+class TokenClassificationDataset:
+    """A `tf.data.Dataset` of `({"token_ids", "segment_ids", "padding_mask"}, labels, sample_weight)`.
+
+    Labels are int32 (batch, seq) tag ids (0 where ignored); `sample_weight` is float32 (batch, seq),
+    1 on each word's first sub-word and 0 on [CLS], [SEP], padding and continuation pieces, so
+    Keras losses (`reduction="mean_with_sample_weight"`) and `weighted_metrics` count one position
+    per word. Build one with `TokenClassificationDataset.from_sentences(...)`.
+
+    Attributes:
+        dataset: the batches. Training datasets repeat endlessly (reshuffled each pass): pass
+            `steps_per_epoch` to `fit`.
+        steps_per_epoch: int.
+        num_sentences, num_windows, num_split: int; `num_split` sentences needed more than one window.
+        token_ids: ragged (windows, None), every window in source order.
+        is_first: np.ndarray bool (total sub-words,), see `align_words`.
+        words_per_sentence, windows_per_sentence: np.ndarray int (num_sentences,).
+        tag_names: list of str.
+    """
+
+    dataset: tf.data.Dataset
+    steps_per_epoch: int
+    num_sentences: int
+    num_windows: int
+    num_split: int
+    token_ids: object
+    is_first: np.ndarray
+    words_per_sentence: np.ndarray
+    windows_per_sentence: np.ndarray
+    tag_names: list
+
+    @classmethod
+    def from_sentences(
+        cls, data, tokenizer, batch_size=32, sequence_length=512, training=False, seed=0, pad_to_multiple_of=8,
+        drop_remainder=None,
+    ):
+        """Aligns `data` (`TaggedSentences`) once and batches it.
+
+        Args:
+            data: `kerastune.data.TaggedSentences`.
+            tokenizer: the backbone's KerasHub WordPiece tokenizer.
+            batch_size: int.
+            sequence_length: int, the backbone's maximum window (longer sentences are split).
+            training: bool; True shuffles (seeded) and batches by length bucket; False keeps order.
+            seed: int, the shuffle seed.
+            pad_to_multiple_of: int, bucket width and padding granularity.
+            drop_remainder: bool or None for "when training".
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}")
+        if drop_remainder is None:
+            drop_remainder = training
+        words = tf.ragged.constant(data.words, dtype=tf.string)
+        labels = tf.ragged.constant(data.tags, dtype=tf.int32, ragged_rank=1)
+        aligned = align_words(tokenizer, words, sequence_length, labels)
+        token_ids, window_labels = aligned["token_ids"], aligned["labels"]
+        windows_per_sentence = aligned["windows_per_sentence"].numpy()
+        num_split = int((windows_per_sentence > 1).sum())
+        if num_split:
+            warnings.warn(
+                f"{data.source}: {num_split} of {len(data)} sentences are longer than {sequence_length - 2} "
+                f"sub-words and are split into windows ({int(windows_per_sentence.sum())} windows); no label is dropped",
+                stacklevel=2,
+            )
+        lengths = token_ids.row_lengths().numpy()
+        examples = tf.data.Dataset.from_tensor_slices((token_ids, window_labels))
+
+        def features(ids, y):  # one window: (None,)
+            inputs = {"token_ids": ids, "segment_ids": tf.zeros_like(ids), "padding_mask": tf.ones_like(ids)}
+            return inputs, tf.maximum(y, 0), tf.cast(y != IGNORE, tf.float32)
+
+        ds = examples.map(features).cache()
+        multiple = max(int(pad_to_multiple_of), 1)
+        if training:
+            ds = ds.shuffle(max(len(lengths), 1), seed=seed, reshuffle_each_iteration=True)
+
+            def bucket(x, y, w):
+                return tf.cast((tf.shape(x["token_ids"])[0] - 1) // multiple, tf.int64)
+
+            def batch_bucket(key, window):
+                width = tf.minimum((key + 1) * multiple, sequence_length)
+                shape = tf.stack([width])
+                shapes = ({k: shape for k in ("token_ids", "segment_ids", "padding_mask")}, shape, shape)
+                return window.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
+
+            ds = ds.group_by_window(bucket, batch_bucket, window_size=batch_size).repeat()
+            counts = np.bincount((lengths - 1) // multiple)
+            steps = int(sum(c // batch_size if drop_remainder else math.ceil(c / batch_size) for c in counts))
+        else:
+            ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+            if multiple > 1:
+                ds = ds.map(lambda x, y, w: _pad_multiple((x, y, w), multiple, sequence_length))
+            steps = len(lengths) // batch_size if drop_remainder else math.ceil(len(lengths) / batch_size)
+        options = tf.data.Options()
+        options.deterministic = True
+        ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return cls(
+            ds, max(steps, 1), len(data), len(lengths), num_split, token_ids, aligned["is_first"].numpy(),
+            aligned["words_per_sentence"].numpy(), windows_per_sentence, list(data.tag_names),
+        )
+
+
+def _pad_multiple(batch, multiple, limit):
+    """Right-pads every (batch, seq) tensor of a batch to a multiple of `multiple` (at most `limit`)."""
+    x, y, w = batch
+    width = tf.shape(y)[1]
+    extra = tf.minimum((-width) % multiple, tf.maximum(limit - width, 0))
+    pad = lambda t: tf.pad(t, [[0, 0], [0, extra]])  # noqa: E731
+    return {k: pad(v) for k, v in x.items()}, pad(y), pad(w)

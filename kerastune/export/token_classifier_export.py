@@ -1,0 +1,95 @@
+"""A string-in SavedModel for TF Serving: raw sentences in, one BIO tag per whitespace word out.
+
+The serving graph splits each sentence on whitespace (`tf.strings.split`), then runs the same
+`align_words` that built the training batches (backbone tokenizer per word, first sub-word carries
+the prediction, sentences longer than the window split into windows), the model, and picks each
+word's first-sub-word prediction. No client-side tokenisation, no sub-word bookkeeping.
+
+Signature `serving_default`:
+    inputs:  `text` tf.string (batch,), a sentence per row (words separated by whitespace).
+    outputs: `tags` tf.string (batch, max_words), `tag_ids` int64 (batch, max_words),
+             `words` tf.string (batch, max_words), `num_words` int32 (batch,). Rows shorter than
+             the longest are padded with `""` / -1 after their `num_words` entries.
+
+Loading needs only TensorFlow and TensorFlow Text's ops (`import tensorflow_text` in Python; TF
+Serving's ModelServer links them in): see `text_classifier_export` for the op caveats, the same here.
+
+REST: `POST /v1/models/<name>:predict` with `{"instances": ["EU rejects German call", ...]}`.
+"""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from kerastune.data.token_classification_dataset import align_words, first_subword_predictions
+from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.models.backbones import max_sequence_length
+
+
+def serving_function(model, tokenizer, tag_names, sequence_length=None):
+    """Returns a `tf.function` mapping sentences (batch,) to `{tags, tag_ids, words, num_words}`.
+
+    Args:
+        model: a `TokenClassifier` (any model taking backbone inputs and returning (batch, seq, tags) logits).
+        tokenizer: the backbone's KerasHub WordPiece tokenizer.
+        tag_names: list of str.
+        sequence_length: int window length, or None for the backbone's maximum.
+    """
+    if sequence_length is None:
+        sequence_length = max_sequence_length(getattr(model, "backbone", None))
+    names = tf.constant([str(n) for n in tag_names])
+    pad_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(text):
+        words = tf.strings.split(text)  # (batch, None words)
+        aligned = align_words(tokenizer, words, sequence_length)
+        token_ids = aligned["token_ids"]  # (windows, None)
+        features = {
+            "token_ids": token_ids.to_tensor(default_value=pad_id),
+            "segment_ids": tf.zeros_like(token_ids).to_tensor(),
+            "padding_mask": tf.ones_like(token_ids).to_tensor(),
+        }
+        logits = tf.cast(model(features, training=False), tf.float32)  # (windows, width, tags)
+        per_word = first_subword_predictions(tf.argmax(logits, axis=-1), token_ids, aligned["is_first"])
+        tag_ids = tf.RaggedTensor.from_row_lengths(per_word, aligned["words_per_sentence"])  # (batch, None)
+        return {
+            "tag_ids": tag_ids.to_tensor(default_value=-1),
+            "tags": tf.gather(names, tag_ids).to_tensor(default_value=""),
+            "words": words.to_tensor(default_value=""),
+            "num_words": aligned["words_per_sentence"],
+        }
+
+    return serve
+
+
+def export_token_classifier(
+    model, tokenizer, tag_names, export_dir="saved_models", name="token_classifier", version=None,
+    sequence_length=None, report=None, config=None,
+):
+    """Writes `export_dir/name/<version>/` atomically; returns its path.
+
+    Beside `saved_model.pb`: `tag_names.json`, and `evaluation.json` / `config.json` when
+    `report` / `config` are given.
+
+    Example:
+
+    >>> path = export_token_classifier(model, tokenizer, ["O", "B-PER", "I-PER"])  # doctest: +SKIP
+    >>> fn = tf.saved_model.load(path).signatures["serving_default"]  # doctest: +SKIP
+    >>> fn(text=tf.constant(["Peter Blackburn"]))["tags"]  # doctest: +SKIP
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serving_function(model, tokenizer, tag_names, sequence_length))
+    model_dir = os.path.join(str(export_dir), name)
+    version = next_version(model_dir) if version is None else version
+    with atomic_version_directory(model_dir, version) as tmp:
+        archive.write_out(tmp, verbose=False)
+        for filename, content in (("tag_names.json", [str(n) for n in tag_names]), ("evaluation.json", report),
+                                  ("config.json", config)):
+            if content is not None:
+                with open(os.path.join(tmp, filename), "w", encoding="utf-8") as f:
+                    json.dump(content, f, indent=2, ensure_ascii=False, default=str)
+    return os.path.join(model_dir, str(version))

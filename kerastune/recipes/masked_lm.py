@@ -1,0 +1,157 @@
+"""Recipe: pretrain a BERT-style encoder from scratch (masked LM + next-sentence prediction).
+
+Thin by design: text files -> `split_documents` -> `train_wordpiece_tokenizer` (KerasHub) ->
+`MaskedLMDataset` (KerasHub `MaskedLMMaskGenerator`) -> `BertEncoder` -> `BertPretrainer` ->
+`adamw` + `WarmupLinearDecay`, under a strategy. `run.save_backbone(path)` writes the reusable
+backbone directory that `token_classifier(backbone=path)` (and `load_any_backbone`) reads.
+
+Example:
+
+>>> run = masked_lm(data="../shared/data/wikitext2/valid.txt", epochs=1)  # doctest: +SKIP
+>>> history = run.fit()  # doctest: +SKIP
+>>> run.save_backbone("backbones/wiki_bert")  # doctest: +SKIP
+"""
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+import keras
+
+from kerastune.data.masked_lm_dataset import MaskedLMDataset, split_documents
+from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
+from kerastune.distribute import get_strategy
+from kerastune.models.backbone_directory import save_backbone_directory
+from kerastune.models.bert_encoder import BertEncoder
+from kerastune.models.bert_pretrainer import BertPretrainer
+from kerastune.recipes.config import as_dict, resolve
+from kerastune.training import WarmupLinearDecay, adamw
+
+
+@dataclasses.dataclass
+class MaskedLMConfig:
+    """Every setting of `masked_lm` (flat, typed; `--key=value` or a TOML file sets them).
+
+    `data`: comma-separated text files; WikiText-style files split into documents at their
+    top-level headings, other files one document per blank-line block (`split_documents`). A
+    `.tsv` file is read as its first column after the header (SST-2's sentences, labels unused),
+    one single-sentence document per row.
+    """
+
+    data: str = ""
+    validation_fraction: float = 0.02
+    vocabulary_size: int = 8000
+    lowercase: bool = True
+    next_sentence: bool = True
+    mask_selection_rate: float = 0.15
+    sequence_length: int = 128
+    num_layers: int = 2
+    num_heads: int = 2
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+    dropout: float = 0.1
+    batch_size: int = 64
+    epochs: int = 1
+    steps_per_epoch: Optional[int] = None  # default: one pass over the examples
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    global_clipnorm: Optional[float] = 1.0
+    jit_compile: bool = True
+    strategy: str = "auto"
+    mixed_precision: Optional[str] = None
+    seed: int = 0
+    name: str = "masked_lm"
+
+
+def read_documents(paths):
+    """Documents (lists of sentences) from comma-separated text / TSV files."""
+    documents = []
+    for path in [p.strip() for p in paths.split(",") if p.strip()]:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such file (pretraining text); check the data= paths")
+        with open(path, encoding="utf-8") as f:
+            if path.endswith(".tsv"):
+                next(f)  # header
+                documents += [[line.split("\t")[0].strip()] for line in f if line.split("\t")[0].strip()]
+            else:
+                documents += split_documents(f.read())
+    if not documents:
+        raise ValueError(f"data={paths!r} holds no text; pass text files (comma-separated)")
+    return documents
+
+
+@dataclasses.dataclass
+class MaskedLMRun:
+    """What `masked_lm` returns: the compiled pretrainer, its encoder and tokenizer, data, config."""
+
+    model: BertPretrainer
+    encoder: BertEncoder
+    tokenizer: object
+    train_data: MaskedLMDataset
+    validation_data: Optional[MaskedLMDataset]
+    config: MaskedLMConfig
+    strategy: object
+
+    def fit(self, callbacks=None, epochs=None, **kwargs):
+        """`model.fit` for `config.epochs` x `steps_per_epoch` steps; returns the History."""
+        c = self.config
+        return self.model.fit(
+            self.train_data.dataset,
+            epochs=epochs or c.epochs,
+            steps_per_epoch=c.steps_per_epoch or self.train_data.steps_per_epoch,
+            validation_data=self.validation_data.dataset if self.validation_data else None,
+            callbacks=callbacks,
+            **kwargs,
+        )
+
+    def save_backbone(self, path):
+        """The reusable backbone directory (config, weights, vocabulary, MLM head, `pretraining.json`)."""
+        path = save_backbone_directory(self.encoder, self.tokenizer, path, masked_lm_head=self.model.masked_lm_head)
+        with open(os.path.join(path, "pretraining.json"), "w", encoding="utf-8") as f:
+            json.dump(as_dict(self.config), f, indent=1)
+        return path
+
+
+def masked_lm(config=None, **overrides):
+    """Builds vocabulary, data and a compiled `BertPretrainer`; returns a `MaskedLMRun`."""
+    base = as_dict(config) if config is not None else {}
+    c = resolve(MaskedLMConfig, {**base, **overrides})
+    keras.utils.set_random_seed(c.seed)
+    if c.mixed_precision:
+        keras.mixed_precision.set_global_policy(c.mixed_precision)
+    documents = read_documents(c.data)
+    n_validation = int(len(documents) * c.validation_fraction)
+    train_documents, validation_documents = documents[n_validation:], documents[:n_validation]
+    tokenizer = train_wordpiece_tokenizer(
+        [" ".join(doc) for doc in train_documents], c.vocabulary_size, lowercase=c.lowercase
+    )
+    tokenizer = _bert_tokenizer(tokenizer)
+    data_args = dict(tokenizer=tokenizer, batch_size=c.batch_size, sequence_length=c.sequence_length,
+                     next_sentence=c.next_sentence, mask_selection_rate=c.mask_selection_rate, seed=c.seed)
+    train_data = MaskedLMDataset.from_documents(train_documents, **data_args)
+    validation_data = (MaskedLMDataset.from_documents(validation_documents, training=False, **data_args)
+                       if validation_documents else None)
+    strategy = get_strategy(c.strategy)
+    with strategy.scope():
+        encoder = BertEncoder(
+            vocabulary_size=tokenizer.vocabulary_size(), num_layers=c.num_layers, num_heads=c.num_heads,
+            hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim, dropout=c.dropout,
+            max_sequence_length=c.sequence_length,
+        )
+        model = BertPretrainer(encoder, dropout=c.dropout, name=c.name)
+        total = max((c.steps_per_epoch or train_data.steps_per_epoch) * c.epochs, 1)
+        schedule = WarmupLinearDecay(c.learning_rate, total_steps=total, warmup_steps=int(c.warmup_ratio * total))
+        model.compile(optimizer=adamw(schedule, weight_decay=c.weight_decay, global_clipnorm=c.global_clipnorm),
+                      jit_compile=c.jit_compile)
+    return MaskedLMRun(model, encoder, tokenizer, train_data, validation_data, c, strategy)
+
+
+def _bert_tokenizer(wordpiece):
+    """The trained WordPiece vocabulary as a `BertTokenizer` (`[CLS]`/`[SEP]`/`[MASK]` ids)."""
+    import keras_hub
+
+    return keras_hub.tokenizers.BertTokenizer(
+        vocabulary=wordpiece.get_vocabulary(), lowercase=wordpiece.lowercase, strip_accents=wordpiece.strip_accents
+    )

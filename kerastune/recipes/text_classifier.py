@@ -1,0 +1,262 @@
+"""Recipe: fine-tune a BERT-style encoder for text classification, to a string-in SavedModel.
+
+Thin by design: it composes `read_labelled_text` / `read_tfds` -> `ClassificationDataset` ->
+`load_backbone` -> `TextClassifier` -> `adamw` + `WarmupLinearDecay`, under a strategy, and hands
+back an object whose `fit` is Keras's own (any callbacks).
+
+Example:
+
+>>> run = text_classifier(  # doctest: +SKIP
+...     backbone="../shared/models/all-MiniLM-L6-v2",
+...     train="../shared/data/sst2/train.tsv", validation="../shared/data/sst2/dev.tsv",
+...     epochs=2, learning_rate=1e-4)
+>>> run.fit(callbacks=[keras.callbacks.EarlyStopping(patience=1)])  # doctest: +SKIP
+>>> report = run.evaluate()  # doctest: +SKIP
+>>> path = run.export("saved_models", report=report)  # doctest: +SKIP
+"""
+
+import dataclasses
+import typing
+
+import keras
+import numpy as np
+
+from kerastune.data.classification_dataset import ClassificationDataset
+from kerastune.data.labelled_text import read_labelled_text, read_tfds
+from kerastune.distribute import get_strategy
+from kerastune.evaluation.classification_report import classification_report
+from kerastune.export.text_classifier_export import export_text_classifier
+from kerastune.models.backbones import OWN_ENCODER, load_backbone, max_sequence_length
+from kerastune.models.text_classifier import TextClassifier
+from kerastune.training import WarmupLinearDecay, adamw
+
+
+@dataclasses.dataclass
+class TextClassifierConfig:
+    """Every argument of `text_classifier`, as plain typed data (saved beside the export).
+
+    Data: `train` / `validation` are file paths (`.tsv`, `.csv`, `.jsonl`), or split names when
+    `tfds_name` is set (`tfds_name="glue/sst2", train="train", validation="validation"`).
+    Warmup: `warmup_steps` when set, else `warmup_ratio` of the total steps.
+    Own encoder: `backbone="kerastune_bert"` with `vocabulary` and `num_layers`, `num_heads`,
+    `hidden_dim`, `intermediate_dim`.
+    """
+
+    backbone: str
+    train: str
+    validation: typing.Optional[str] = None
+    tfds_name: typing.Optional[str] = None
+    data_dir: typing.Optional[str] = None
+    text_column: typing.Optional[str] = None
+    text_pair_column: typing.Optional[str] = None
+    label_column: typing.Optional[str] = None
+    label_name_column: typing.Optional[str] = None
+    format: typing.Optional[str] = None
+    max_train_examples: typing.Optional[int] = None
+    pooling: str = "pooled"
+    dropout: float = 0.1
+    batch_size: int = 32
+    epochs: int = 2
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    warmup_steps: typing.Optional[int] = None
+    global_clipnorm: typing.Optional[float] = 1.0
+    max_sequence_length: typing.Optional[int] = None
+    pad_to_multiple_of: int = 8
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    strategy: str = "auto"
+    mixed_precision: typing.Optional[str] = None
+    seed: int = 0
+    name: str = "text_classifier"
+    vocabulary: typing.Optional[str] = None
+    num_layers: int = 2
+    num_heads: int = 2
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            expected = typing.get_args(field.type) or (field.type,)
+            expected = tuple(float if t is float else t for t in expected)
+            if isinstance(value, int) and not isinstance(value, bool) and float in expected:
+                setattr(self, field.name, float(value))
+                continue
+            if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+                names = " or ".join(getattr(t, "__name__", str(t)) for t in expected)
+                raise TypeError(f"{field.name} must be {names}; received {value!r}")
+
+
+class TextClassifierRun:
+    """What `text_classifier(...)` returns: model, data, label names and the resolved config.
+
+    Attributes:
+        model: the compiled `TextClassifier`.
+        tokenizer: the backbone's tokenizer.
+        train_data, validation_data: `ClassificationDataset` (validation may be None).
+        label_names: list of str.
+        validation_labels: list of int label ids of the validation set, in order (or None).
+        config: `TextClassifierConfig`.
+        strategy: the `tf.distribute.Strategy` the model was built under.
+        sequence_length: int, the longest packed input (truncation length).
+    """
+
+    def __init__(
+        self, model, tokenizer, train_data, validation_data, validation_labels, label_names, config, strategy,
+        sequence_length,
+    ):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.train_data = train_data
+        self.validation_data = validation_data
+        self.label_names = label_names
+        self.config = config
+        self.strategy = strategy
+        self.validation_labels = validation_labels
+        self.sequence_length = sequence_length
+
+    def fit(self, callbacks=None, epochs=None, validate=True, **kwargs):
+        """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
+
+        The learning-rate schedule was sized for `config.epochs`; a different `epochs` here trains
+        on (the rate stays at its end value) or stops early.
+        """
+        validation = self.validation_data.dataset if validate and self.validation_data is not None else None
+        return self.model.fit(
+            self.train_data.dataset,
+            validation_data=validation,
+            epochs=epochs or self.config.epochs,
+            steps_per_epoch=self.train_data.steps_per_epoch,
+            callbacks=callbacks,
+            **kwargs,
+        )
+
+    def predict(self, data=None):
+        """Probabilities (n, num_classes) for a `ClassificationDataset` (default: validation), in order."""
+        data = data or self.validation_data
+        logits = self.model.predict(data.dataset, verbose=0)
+        return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
+
+    def evaluate(self, data=None, labels=None):
+        """`classification_report` on the validation set (or `data` with its `labels`)."""
+        if data is None:
+            data, labels = self.validation_data, self.validation_labels
+        if data is None:
+            raise ValueError("no validation data: pass validation= to text_classifier, or data= and labels=")
+        predictions = self.predict(data).argmax(axis=-1)
+        return classification_report(np.asarray(labels), predictions, self.label_names)
+
+    def export(self, export_dir="saved_models", version=None, report=None):
+        """Writes the string-in SavedModel to `export_dir/<config.name>/<version>/`; returns the path."""
+        return export_text_classifier(
+            self.model,
+            self.tokenizer,
+            self.label_names,
+            export_dir=export_dir,
+            name=self.config.name,
+            version=version,
+            pair=self.config.text_pair_column is not None,
+            sequence_length=self.sequence_length,
+            report=report,
+            config=dataclasses.asdict(self.config),
+        )
+
+
+def _read(config, source, label_names=None, label_values=None):
+    if config.tfds_name:
+        return read_tfds(
+            config.tfds_name, source, config.data_dir, config.text_column, config.text_pair_column, config.label_column
+        )
+    return read_labelled_text(
+        source,
+        text_column=config.text_column,
+        text_pair_column=config.text_pair_column,
+        label_column=config.label_column or "label",
+        label_names=label_names,
+        label_name_column=config.label_name_column,
+        format=config.format,
+        label_values=label_values,
+    )
+
+
+def text_classifier(backbone, train, validation=None, **kwargs):
+    """Builds data, model and optimizer for fine-tuning; returns a `TextClassifierRun`.
+
+    Every bad input (missing file or column, empty text, unknown label, non-UTF-8 bytes, ...)
+    raises here, before any training.
+
+    Args:
+        backbone: a KerasHub preset name, a local Hugging Face / KerasHub directory, or
+            `"kerastune_bert"`.
+        train: a labelled-text file, or a TFDS split name with `tfds_name=`.
+        validation: the same, or None.
+        **kwargs: the remaining `TextClassifierConfig` fields (unknown names are an error).
+    """
+    config = TextClassifierConfig(backbone=str(backbone), train=str(train), validation=validation, **kwargs)
+    keras.utils.set_random_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy(config.mixed_precision)
+
+    train_text = _read(config, config.train)
+    if config.max_train_examples:
+        n = config.max_train_examples
+        train_text = dataclasses.replace(
+            train_text,
+            texts=train_text.texts[:n],
+            text_pairs=train_text.text_pairs[:n] if train_text.text_pairs else None,
+            labels=train_text.labels[:n],
+            lines=train_text.lines[:n],
+        )
+    validation_text = None
+    if config.validation:
+        validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values)
+
+    strategy = get_strategy(config.strategy)
+    with strategy.scope():
+        if config.backbone == OWN_ENCODER:
+            encoder_kwargs = {
+                k: getattr(config, k) for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
+            }
+            if config.max_sequence_length:
+                encoder_kwargs["max_sequence_length"] = config.max_sequence_length
+            backbone_model, tokenizer = load_backbone(OWN_ENCODER, vocabulary=config.vocabulary, **encoder_kwargs)
+        else:
+            backbone_model, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
+        sequence_length = min(config.max_sequence_length or 10**9, max_sequence_length(backbone_model))
+
+        data_args = dict(
+            tokenizer=tokenizer,
+            batch_size=config.batch_size,
+            sequence_length=sequence_length,
+            pad_to_multiple_of=config.pad_to_multiple_of,
+            seed=config.seed,
+        )
+        train_data = ClassificationDataset.from_labelled_text(train_text, training=True, **data_args)
+        validation_data = None
+        if validation_text is not None:
+            validation_data = ClassificationDataset.from_labelled_text(validation_text, training=False, **data_args)
+
+        model = TextClassifier(
+            backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling, dropout=config.dropout
+        )
+        total_steps = max(train_data.steps_per_epoch * config.epochs, 1)
+        warmup = config.warmup_steps if config.warmup_steps is not None else int(config.warmup_ratio * total_steps)
+        schedule = WarmupLinearDecay(config.learning_rate, total_steps=total_steps, warmup_steps=min(warmup, total_steps))
+        model.compile(
+            optimizer=adamw(schedule, weight_decay=config.weight_decay, global_clipnorm=config.global_clipnorm),
+            jit_compile=config.jit_compile,
+            steps_per_execution=config.steps_per_execution,
+        )
+    return TextClassifierRun(
+        model,
+        tokenizer,
+        train_data,
+        validation_data,
+        validation_text.labels if validation_text is not None else None,
+        train_text.label_names,
+        config,
+        strategy,
+        sequence_length,
+    )

@@ -1,0 +1,112 @@
+import collections
+
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerastune.data.classification_dataset import ClassificationDataset, tokenize_and_pack
+from kerastune.data.labelled_text import LabelledText
+
+WORDS = [f"w{i}" for i in range(40)]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+
+
+@pytest.fixture
+def tokenizer():
+    return keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB)
+
+
+def random_data(n=300, seed=1, pairs=False):
+    rng = np.random.default_rng(seed)
+    texts = [" ".join(rng.choice(WORDS, rng.integers(1, 30))) for _ in range(n)]
+    labels = [int(t.count("w1 ") % 3) for t in texts]
+    second = [" ".join(rng.choice(WORDS, rng.integers(1, 9))) for _ in range(n)] if pairs else None
+    return LabelledText(texts, second, labels, ["a", "b", "c"], "random")
+
+
+def expected_ids(text):
+    return [2] + [VOCAB.index(w) for w in text.split()] + [3]
+
+
+def examples(batches):
+    out = []
+    for features, labels in batches:
+        for ids, mask, label in zip(features["token_ids"].numpy(), features["padding_mask"].numpy(), labels.numpy()):
+            assert mask.sum() == (ids != 0).sum()
+            out.append((tuple(ids[mask == 1]), int(label)))
+    return out
+
+
+def test_bucketing_never_truncates_or_misaligns_labels(tokenizer):
+    data = random_data()
+    built = ClassificationDataset.from_labelled_text(data, tokenizer, batch_size=16, training=True, drop_remainder=False)
+    batches = list(built.dataset.take(built.steps_per_epoch))
+    widths = {int(f["token_ids"].shape[1]) for f, _ in batches}
+    assert all(w % 8 == 0 for w in widths) and len(widths) <= 5
+    got = collections.Counter(examples(batches))
+    want = collections.Counter((tuple(expected_ids(t)), y) for t, y in zip(data.texts, data.labels))
+    assert got == want  # every example once, whole, with its own label
+    assert built.num_truncated == 0
+
+
+def test_each_bucket_batch_is_padded_only_to_its_width(tokenizer):
+    built = ClassificationDataset.from_labelled_text(random_data(), tokenizer, batch_size=16, training=True)
+    for features, _ in built.dataset.take(built.steps_per_epoch):
+        longest = int(features["padding_mask"].numpy().sum(axis=1).max())
+        assert features["token_ids"].shape[0] == 16  # drop_remainder: one batch size per bucket
+        assert longest > features["token_ids"].shape[1] - 8
+
+
+def test_shuffle_is_seeded_and_passes_differ(tokenizer):
+    def order(seed):
+        built = ClassificationDataset.from_labelled_text(random_data(), tokenizer, batch_size=16, training=True, seed=seed)
+        return [x for x, _ in examples(built.dataset.take(2 * built.steps_per_epoch))]
+
+    first = order(3)
+    assert first == order(3)
+    assert first != order(4)
+    half = len(first) // 2
+    assert first[:half] != first[half:]  # each pass is reshuffled
+
+
+def test_evaluation_keeps_input_order(tokenizer):
+    data = random_data(50)
+    built = ClassificationDataset.from_labelled_text(data, tokenizer, batch_size=16, training=False)
+    got = examples(built.dataset)
+    assert [y for _, y in got] == data.labels
+    assert [list(x) for x, _ in got] == [expected_ids(t) for t in data.texts]
+    assert built.steps_per_epoch == 4
+
+
+def test_too_long_examples_are_truncated_with_a_count(tokenizer):
+    data = random_data(60)
+    longer = sum(len(t.split()) + 2 > 16 for t in data.texts)
+    with pytest.warns(UserWarning, match=f"{longer} of 60 examples are longer than the backbone's maximum of 16"):
+        built = ClassificationDataset.from_labelled_text(data, tokenizer, sequence_length=16)
+    assert built.num_truncated == longer
+    for features, _ in built.dataset:
+        assert features["token_ids"].shape[1] <= 16
+        assert np.all(features["token_ids"].numpy()[features["padding_mask"].numpy().sum(1) == 16, 15] == 3)
+
+
+def test_pair_packing_matches_keras_hub_round_robin_packer(tokenizer):
+    data = random_data(40, pairs=True)
+    packer = keras_hub.layers.MultiSegmentPacker(16, start_value=2, end_value=3, truncate="round_robin")
+    a = tokenizer(tf.constant(data.texts))
+    b = tokenizer(tf.constant(data.text_pairs))
+    a = tf.ragged.constant(a) if isinstance(a, list) else a
+    b = tf.ragged.constant(b) if isinstance(b, list) else b
+    want_ids, want_segments = packer((a, b))
+    ids, segments, full = tokenize_and_pack(tokenizer, tf.constant(data.texts), tf.constant(data.text_pairs), 16)
+    np.testing.assert_array_equal(ids.to_tensor(shape=[40, 16]).numpy(), np.asarray(want_ids))
+    mask = ids.to_tensor(shape=[40, 16], default_value=0).numpy() != 0
+    np.testing.assert_array_equal(segments.to_tensor(shape=[40, 16]).numpy()[mask], np.asarray(want_segments)[mask])
+    assert list(full.numpy()) == [len(x.split()) + len(y.split()) + 3 for x, y in zip(data.texts, data.text_pairs)]
+
+
+def test_bucket_widths_never_exceed_the_backbone_maximum(tokenizer):
+    with pytest.warns(UserWarning, match="truncated"):
+        built = ClassificationDataset.from_labelled_text(random_data(), tokenizer, batch_size=8, training=True, sequence_length=12)
+    widths = {int(f["token_ids"].shape[1]) for f, _ in built.dataset.take(built.steps_per_epoch)}
+    assert widths == {8, 12}

@@ -1,0 +1,46 @@
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents
+
+WORDS = [f"w{i}" for i in range(40)]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+
+
+def test_split_documents_at_wikitext_titles():
+    text = " \n = Lobster = \n \n A big one . It is blue ! \n = = Habitat = = \n Sea floor .\n = Crab = \n Small .\n"
+    assert split_documents(text) == [["A big one .", "It is blue !", "Sea floor ."], ["Small ."]]
+    assert split_documents("a b . c d\n\ne f\n") == [["a b .", "c d"], ["e f"]]
+
+
+def test_nsp_pairs_half_true_next_half_random_other_document():
+    documents = [[f"d{d}s{i}" for i in range(5)] for d in range(50)]
+    first, second, labels, weights = sentence_pairs(documents, seed=0)
+    real = [(a, b, l) for a, b, l, w in zip(first, second, labels, weights) if w]
+    assert len(real) == 50 * 4 and sum(weights) == len(real)  # last sentences have no next: weight 0
+    assert 0.4 < np.mean([l for _, _, l in real]) < 0.6
+    for a, b, label in real:
+        same_doc = a.split("s")[0] == b.split("s")[0]
+        assert (label == 1) == (same_doc and int(b.split("s")[1]) == int(a.split("s")[1]) + 1)
+        assert label == 1 or not same_doc
+
+
+def test_masking_rates_and_dynamic_padding():
+    tf.random.set_seed(0)
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB)
+    rng = np.random.default_rng(0)
+    documents = [[" ".join(rng.choice(WORDS, rng.integers(5, 30))) for _ in range(4)] for _ in range(100)]
+    data = MaskedLMDataset.from_documents(documents, tokenizer, batch_size=400, sequence_length=64,
+                                          mask_selection_length=20, training=False)
+    x, y, w = next(iter(data.dataset))
+    assert x["token_ids"].shape[1] % 8 == 0 and x["token_ids"].shape[1] <= 64
+    mask = w["mlm"].numpy() > 0
+    selectable = (x["padding_mask"].numpy().sum() - 400 * 2 - int(w["nsp"].numpy().sum()))  # minus [CLS]/[SEP]s
+    assert abs(mask.sum() / selectable - 0.15) < 0.02
+    positions = x["mask_positions"].numpy()
+    at = np.take_along_axis(x["token_ids"].numpy(), positions, 1)[mask]
+    original = y["mlm"].numpy()[mask]
+    assert abs((at == 4).mean() - 0.8) < 0.04  # [MASK]
+    assert abs((at == original).mean() - 0.1) < 0.04  # kept (a random draw may also hit the original)
+    assert set(original) <= set(range(5, len(VOCAB)))  # special tokens never selected

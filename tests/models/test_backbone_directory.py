@@ -1,0 +1,25 @@
+import keras_hub
+import numpy as np
+import pytest
+
+from kerastune.models.backbone_directory import load_any_backbone, load_backbone_directory, save_backbone_directory
+from kerastune.models.bert_encoder import BertEncoder
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "peter", "paris", "went", "to"]
+
+
+def test_round_trip_gives_the_same_encoder_and_tokenizer(tmp_path):
+    encoder = BertEncoder(len(VOCAB), 1, 2, 8, 16, max_sequence_length=16)
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+    path = save_backbone_directory(encoder, tokenizer, tmp_path / "bb")
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        save_backbone_directory(encoder, tokenizer, tmp_path / "bb")
+    loaded, loaded_tokenizer = load_any_backbone(path, dropout=0.0)
+    assert loaded.dropout == 0.0 and loaded.num_layers == 1
+    assert loaded_tokenizer.get_vocabulary() == VOCAB
+    assert np.asarray(loaded_tokenizer("Peter went to PARIS")).tolist() == [5, 7, 8, 6]
+    x = {"token_ids": np.array([[2, 5, 7, 3]], "int32"), "segment_ids": np.zeros((1, 4), "int32"),
+         "padding_mask": np.ones((1, 4), "int32")}
+    np.testing.assert_allclose(loaded(x)["sequence_output"], encoder(x)["sequence_output"], atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="not a directory written by save_backbone_directory"):
+        load_backbone_directory(tmp_path)

@@ -1,0 +1,39 @@
+import json
+
+import numpy as np
+import pytest
+
+from kerastune.data.classification_dataset import dense_inputs, tokenize_and_pack
+from kerastune.models.backbones import load_backbone
+from kerastune.models.bert_encoder import BertEncoder
+from tests.conftest import shared_path
+
+
+def test_local_hugging_face_directory_loads_offline():
+    import tensorflow as tf
+
+    backbone, tokenizer = load_backbone(shared_path("models", "all-MiniLM-L6-v2"))
+    assert backbone.max_sequence_length == 512 and backbone.hidden_dim == 384 and backbone.num_layers == 6
+    ids, segments, _ = tokenize_and_pack(tokenizer, tf.constant(["hello world"]))
+    assert ids.to_list() == [[101, 7592, 2088, 102]]  # bert-base-uncased WordPieces
+    out = backbone(dense_inputs(ids, segments))
+    assert np.isfinite(out["pooled_output"].numpy()).all()
+
+
+def test_own_encoder_with_a_vocabulary(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]))
+    backbone, tokenizer = load_backbone("kerastune_bert", vocabulary=str(tmp_path), num_layers=1, num_heads=2,
+                                        hidden_dim=8, intermediate_dim=16, max_sequence_length=32)
+    assert isinstance(backbone, BertEncoder) and backbone.vocabulary_size == 7
+    assert tokenizer.cls_token_id == 2
+
+
+def test_bad_backbones_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such directory"):
+        load_backbone(str(tmp_path / "missing" / "model"))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ValueError, match="model_type 'gpt2'"):
+        load_backbone(str(tmp_path))
+    with pytest.raises(ValueError, match="needs vocabulary"):
+        load_backbone("kerastune_bert")

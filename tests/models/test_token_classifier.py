@@ -1,0 +1,43 @@
+import keras
+import keras_hub
+import numpy as np
+
+from kerastune.models.bert_encoder import BertEncoder
+from kerastune.models.token_classifier import TokenClassifier
+from tests.helpers import assert_config_round_trip, assert_keras_save_load
+
+
+def inputs():
+    rng = np.random.default_rng(0)
+    return {"token_ids": rng.integers(5, 50, (2, 6)).astype("int32"), "segment_ids": np.zeros((2, 6), "int32"),
+            "padding_mask": np.array([[1] * 6, [1] * 4 + [0] * 2], "int32")}
+
+
+def test_logits_shape_and_round_trips(tmp_path):
+    encoder = BertEncoder(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+                          max_sequence_length=16)
+    model = TokenClassifier(encoder, num_tags=5)
+    assert model(inputs()).shape == (2, 6, 5)
+    assert_config_round_trip(model)
+    assert_keras_save_load(model, inputs(), tmp_path)
+
+
+def test_loss_weighs_only_first_subwords_as_a_hand_computation():
+    backbone = keras_hub.models.BertBackbone(50, 1, 2, 8, 16, max_sequence_length=16)
+    model = TokenClassifier(backbone, num_tags=3, dropout=0.0)
+    model.compile()
+    x = inputs()
+    labels = np.array([[0, 2, 1, 0, 0, 1], [0, 1, 2, 0, 0, 0]], "int32")
+    weights = np.array([[0, 1, 0, 1, 1, 0], [0, 1, 1, 0, 0, 0]], "float32")  # [CLS], pieces, padding: 0
+    logits = keras.ops.convert_to_numpy(model(x))
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    picked = np.take_along_axis(log_p, labels[..., None], -1)[..., 0]
+    expected = -(picked * weights).sum() / weights.sum()
+    result = model.evaluate(x, labels, sample_weight=weights, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], expected, rtol=1e-5)
+    # changing the labels where the weight is 0 changes nothing
+    other = np.where(weights > 0, labels, (labels + 1) % 3)
+    again = model.evaluate(x, other, sample_weight=weights, verbose=0, return_dict=True)
+    np.testing.assert_allclose(again["loss"], result["loss"], rtol=1e-6)
+    hits = (logits.argmax(-1) == labels) * weights
+    np.testing.assert_allclose(result["accuracy"], hits.sum() / weights.sum(), rtol=1e-6)

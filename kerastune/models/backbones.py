@@ -46,7 +46,8 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
 
     Args:
         name_or_dir: str, a KerasHub preset name or handle, a local preset / Hugging Face
-            directory, or `"kerastune_bert"`.
+            directory, a kerastune backbone directory (`save_backbone_directory`), or
+            `"kerastune_bert"`.
         vocabulary: for `"kerastune_bert"` only: a `vocab.txt`, a directory holding one, or a list
             of WordPieces.
         lowercase: for `"kerastune_bert"` only: whether the tokenizer lower-cases.
@@ -61,6 +62,11 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
     512
     """
     name = str(name_or_dir)
+    # A kerastune backbone directory (saved after `masked_lm` pretraining) loads like a preset.
+    from kerastune.models.backbone_directory import is_backbone_directory, load_backbone_directory
+
+    if is_backbone_directory(name):
+        return load_backbone_directory(name, **kwargs)
     if name == OWN_ENCODER:
         from kerastune.models.bert_encoder import BertEncoder
 

@@ -29,6 +29,7 @@ from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.backbones import OWN_ENCODER, load_backbone, max_sequence_length
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.training import WarmupLinearDecay, adamw
+from kerastune.recipes.fine_tuning_run import FineTuningRun
 
 
 @dataclasses.dataclass
@@ -89,7 +90,7 @@ class TextClassifierConfig:
                 raise TypeError(f"{field.name} must be {names}; received {value!r}")
 
 
-class TextClassifierRun:
+class TextClassifierRun(FineTuningRun):
     """What `text_classifier(...)` returns: model, data, label names and the resolved config.
 
     Attributes:
@@ -116,22 +117,6 @@ class TextClassifierRun:
         self.strategy = strategy
         self.validation_labels = validation_labels
         self.sequence_length = sequence_length
-
-    def fit(self, callbacks=None, epochs=None, validate=True, **kwargs):
-        """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
-
-        The learning-rate schedule was sized for `config.epochs`; a different `epochs` here trains
-        on (the rate stays at its end value) or stops early.
-        """
-        validation = self.validation_data.dataset if validate and self.validation_data is not None else None
-        return self.model.fit(
-            self.train_data.dataset,
-            validation_data=validation,
-            epochs=epochs or self.config.epochs,
-            steps_per_epoch=self.train_data.steps_per_epoch,
-            callbacks=callbacks,
-            **kwargs,
-        )
 
     def predict(self, data=None):
         """Probabilities (n, num_classes) for a `ClassificationDataset` (default: validation), in order."""

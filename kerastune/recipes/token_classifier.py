@@ -32,6 +32,7 @@ from kerastune.models.backbones import OWN_ENCODER, max_sequence_length
 from kerastune.models.token_classifier import TokenClassifier
 from kerastune.recipes.config import as_dict, resolve
 from kerastune.training import WarmupLinearDecay, adamw
+from kerastune.recipes.fine_tuning_run import FineTuningRun
 
 
 @dataclasses.dataclass
@@ -74,7 +75,7 @@ class TokenClassifierConfig:
     intermediate_dim: int = 512
 
 
-class TokenClassifierRun:
+class TokenClassifierRun(FineTuningRun):
     """What `token_classifier(...)` returns.
 
     Attributes:
@@ -100,18 +101,6 @@ class TokenClassifierRun:
         self.config = config
         self.strategy = strategy
         self.sequence_length = sequence_length
-
-    def fit(self, callbacks=None, epochs=None, validate=True, **kwargs):
-        """`model.fit` on the training batches (validation loss/accuracy each epoch when `validate`)."""
-        validation = self.validation_data.dataset if validate and self.validation_data is not None else None
-        return self.model.fit(
-            self.train_data.dataset,
-            validation_data=validation,
-            epochs=epochs or self.config.epochs,
-            steps_per_epoch=self.train_data.steps_per_epoch,
-            callbacks=callbacks,
-            **kwargs,
-        )
 
     def predict(self, data=None):
         """Tag ids per word (list of int arrays, one per sentence, in order) for a `TokenClassificationDataset`."""

@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.models.backbone_task import BackboneTask
+from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
 
 POOLINGS = ("pooled", "mean", "cls")
-INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
 @register
@@ -33,7 +34,7 @@ class MaskedMeanPooling(keras.layers.Layer):
 
 
 @register
-class TextClassifier(keras.Model):
+class TextClassifier(BackboneTask):
     """Backbone -> pooling -> dropout -> dense logits, for single texts and text pairs.
 
     The model outputs logits (batch, num_classes); probabilities are `softmax(logits)` (the export
@@ -108,9 +109,3 @@ class TextClassifier(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)

@@ -3,13 +3,14 @@
 import keras
 
 from kerastune.api import register
+from kerastune.models.backbone_task import BackboneTask
+from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
 
-INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
 @register
-class TokenClassifier(keras.Model):
+class TokenClassifier(BackboneTask):
     """Backbone sequence output -> dropout -> dense logits per position (NER / BIO tagging).
 
     The output is logits (batch, seq, num_tags), float32 under mixed precision, so distillation and
@@ -79,9 +80,3 @@ class TokenClassifier(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        return cls(**config)

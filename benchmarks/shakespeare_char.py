@@ -4,8 +4,11 @@ Configuration (nanoGPT `config/train_shakespeare_char.py` + its README's CPU fla
 4 heads, 128 dims, context 64, batch 12, 2000 iterations, dropout 0, lr 1e-3 with 100 warmup
 steps and cosine decay to 1e-4 at 2000, AdamW betas (0.9, 0.99), weight decay 0.1 (2-D weights
 only), gradient clip 1.0. Data: first 90% of input.txt for training, last 10% for validation.
+What that configuration leaves open follows the `causal_lm` recipe's defaults: rotary positions
+(RoPE) in every attention layer instead of nanoGPT's learned position table, tied head. nanoGPT's
+exact architecture is `--set position_encoding=learned`.
 
-    python benchmarks/shakespeare_char.py [--iters 2000] [--data PATH] [--profile]
+    python benchmarks/shakespeare_char.py [--iters 2000] [--data PATH] [--profile] [--set key=value]
 
 Prints progress, then as its last line one JSON object: val_loss (nanoGPT's estimate: mean over
 `--eval-iters` random validation batches), val_loss_full (every non-overlapping validation
@@ -190,7 +193,8 @@ def main(argv=None):
     profile = profile_steps(run, 20, os.path.join("runs", "profile_shakespeare_char")) if args.profile else None
     peak = matmul_peak_gflops()
     L, H, D, T, B = c.num_layers, c.num_heads, c.hidden_dim, c.sequence_length, c.batch_size
-    n_params = model.count_params() - T * D  # nanoGPT's get_num_params(): position embeddings left out
+    # nanoGPT's get_num_params(): position embeddings left out (rotary positions have none).
+    n_params = model.count_params() - (T * D if model.position_embedding is not None else 0)
     flops_per_iter = (6 * n_params + 12 * L * H * (D // H) * T) * T * B
     result = {
         "val_loss": round(val_loss, 4),
@@ -206,6 +210,8 @@ def main(argv=None):
         "iters": args.iters,
         "eval_iters": args.eval_iters,
         "seed": args.seed,
+        "position_encoding": c.position_encoding,
+        "tie_embeddings": c.tie_embeddings,
         "overrides": args.set,
         "nanogpt_reference": {"val_loss": 1.886, "ms_per_iter": "33-37", "torch": "2.13"},
     }

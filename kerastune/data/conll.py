@@ -56,6 +56,13 @@ class TaggedSentences:
     def __len__(self):
         return len(self.words)
 
+    def head(self, n):
+        """The first `n` sentences (all of them when `n` is None), tag names unchanged."""
+        if n is None:
+            return self
+        lines = self.lines[:n] if self.lines else None
+        return dataclasses.replace(self, words=self.words[:n], tags=self.tags[:n], lines=lines)
+
     def tag_strings(self):
         """The tags as lists of str (seqeval's input)."""
         return [[self.tag_names[t] for t in sentence] for sentence in self.tags]

@@ -74,6 +74,14 @@ class LabelledText:
     def __len__(self):
         return len(self.texts)
 
+    def head(self, n):
+        """The first `n` examples (all of them when `n` is None), label names and values unchanged."""
+        if n is None:
+            return self
+        pairs = self.text_pairs[:n] if self.text_pairs else None
+        lines = self.lines[:n] if self.lines else None
+        return dataclasses.replace(self, texts=self.texts[:n], text_pairs=pairs, labels=self.labels[:n], lines=lines)
+
 
 def infer_format(path):
     """`"tsv"`, `"csv"` or `"jsonl"` from the file name (`.txt` is read as TSV)."""

@@ -1,6 +1,7 @@
 """Multi-head attention: per-head Q/K/V projections, scaled dot-product attention, output W^O."""
 
 import keras
+import keras_hub
 from keras import ops
 
 from kerastune.api import register
@@ -16,6 +17,9 @@ class MultiHeadAttention(keras.layers.Layer):
     `attention_output` with the same weight shapes as `keras.layers.MultiHeadAttention`, so weights
     copy across, and parameter-efficient methods can wrap them (`layer.query.enable_lora(rank)`).
     Prefix tuning passes learned `key_prefix` / `value_prefix` vectors that every query may attend to.
+    With `rotary_max_wavelength` set, queries and keys are rotated by their positions (RoPE, Su et al.
+    2021, via `keras_hub.layers.RotaryEmbedding`) before the dot product, so attention scores depend
+    on relative position; prefixes are not rotated (they have no position).
 
     Args:
         num_heads: int, number of attention heads.
@@ -28,6 +32,8 @@ class MultiHeadAttention(keras.layers.Layer):
         output_kernel_initializer: initializer for W^O (default `kernel_initializer`); GPT-2 scales
             it by 1/sqrt(2 * num_layers) for residual projections.
         bias_initializer: initializer for the biases.
+        rotary_max_wavelength: None (no rotary positions) or the longest RoPE wavelength, e.g. 10000.
+            Positions count from 0 in both query and key, so use it for self-attention.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -63,6 +69,7 @@ class MultiHeadAttention(keras.layers.Layer):
         kernel_initializer="glorot_uniform",
         output_kernel_initializer=None,
         bias_initializer="zeros",
+        rotary_max_wavelength=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -80,6 +87,14 @@ class MultiHeadAttention(keras.layers.Layer):
             output_kernel_initializer or kernel_initializer
         )
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.rotary_max_wavelength = rotary_max_wavelength
+        self.rotary_embedding = None
+        if rotary_max_wavelength is not None:
+            if not key_dim % 2 == 0:
+                raise ValueError(f"rotary positions need an even key_dim; received key_dim={key_dim}")
+            self.rotary_embedding = keras_hub.layers.RotaryEmbedding(
+                max_wavelength=rotary_max_wavelength, dtype=self.dtype_policy, name="rotary_embedding"
+            )
         self.attention = ScaledDotProductAttention(dropout, dtype=self.dtype_policy, name="attention")
 
     def _projection(self, name, heads_dim, initializer):
@@ -133,6 +148,8 @@ class MultiHeadAttention(keras.layers.Layer):
         q = self.query(query)  # (batch, query_length, heads, key_dim)
         k = self.key(key)  # (batch, key_length, heads, key_dim)
         v = self.value(value)  # (batch, key_length, heads, value_dim)
+        if self.rotary_embedding is not None:
+            q, k = self.rotary_embedding(q), self.rotary_embedding(k)
         if (key_prefix is None) != (value_prefix is None):
             raise ValueError("key_prefix and value_prefix must be given together")
         if key_prefix is not None:
@@ -180,6 +197,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "rotary_max_wavelength": self.rotary_max_wavelength,
             }
         )
         return config

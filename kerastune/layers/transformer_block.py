@@ -29,6 +29,7 @@ class TransformerBlock(keras.layers.Layer):
         use_bias=True,
         kernel_initializer="glorot_uniform",
         output_kernel_initializer=None,
+        rotary_max_wavelength=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,6 +49,7 @@ class TransformerBlock(keras.layers.Layer):
         self.output_kernel_initializer = keras.initializers.get(
             output_kernel_initializer or kernel_initializer
         )
+        self.rotary_max_wavelength = rotary_max_wavelength
         self.supports_masking = True
 
     def _initializer(self, initializer):
@@ -69,6 +71,7 @@ class TransformerBlock(keras.layers.Layer):
             use_bias=self.use_bias,
             kernel_initializer=self._initializer(self.kernel_initializer),
             output_kernel_initializer=self._initializer(self.output_kernel_initializer),
+            rotary_max_wavelength=self.rotary_max_wavelength,
             name="self_attention",
             **common,
         )
@@ -142,6 +145,7 @@ class TransformerBlock(keras.layers.Layer):
                 "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "output_kernel_initializer": keras.initializers.serialize(self.output_kernel_initializer),
+                "rotary_max_wavelength": self.rotary_max_wavelength,
             }
         )
         return config

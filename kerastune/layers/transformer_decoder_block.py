@@ -23,6 +23,8 @@ class TransformerDecoderBlock(TransformerBlock):
         kernel_initializer: initializer for the kernels.
         output_kernel_initializer: initializer for the residual-branch output kernels (GPT-2 uses
             `kernel_initializer`'s stddev / sqrt(2 * num_layers)).
+        rotary_max_wavelength: None, or rotary positions (RoPE) in self-attention with this longest
+            wavelength (e.g. 10000); then the model needs no added position embedding.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:

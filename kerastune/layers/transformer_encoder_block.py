@@ -21,6 +21,8 @@ class TransformerEncoderBlock(TransformerBlock):
         kernel_initializer: initializer for the kernels.
         output_kernel_initializer: initializer for the two residual-branch output kernels
             (attention W^O and the feed-forward's second kernel); default `kernel_initializer`.
+        rotary_max_wavelength: None, or rotary positions (RoPE) in self-attention with this longest
+            wavelength (e.g. 10000); then the model needs no added position embedding.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:

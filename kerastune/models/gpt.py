@@ -12,11 +12,17 @@ from kerastune.layers.transformer_decoder_block import TransformerDecoderBlock
 from kerastune.models.text_generation import generate_token_ids, make_sampler
 
 
+POSITION_ENCODINGS = ("learned", "rotary")
+
+
 @register
 class GPT(keras.Model):
-    """A GPT: token embedding + learned positions + `num_layers` causal decoder blocks + final
-    layer norm + a language-model head (tied to the token embedding by default, as in GPT-2 and
-    nanoGPT).
+    """A GPT: token embedding + positions + `num_layers` causal decoder blocks + final layer norm +
+    a language-model head (tied to the token embedding by default, as in GPT-2 and nanoGPT).
+
+    Positions are learned absolute embeddings added to the tokens (GPT-2, nanoGPT; the default) or
+    rotary (`position_encoding="rotary"`, RoPE as in GPT-NeoX and Llama): queries and keys are rotated
+    inside every attention layer and nothing is added to the embeddings.
 
     Initialisation follows GPT-2 / nanoGPT: every kernel and embedding ~ N(0, 0.02), biases zero,
     and the residual-branch output kernels ~ N(0, 0.02 / sqrt(2 * num_layers)).
@@ -31,6 +37,8 @@ class GPT(keras.Model):
         dropout: float, dropout on embeddings, attention weights and residual branches.
         tie_embeddings: bool, the output head reuses the token embedding matrix.
         use_bias: bool, biases in projections and layer-norm offsets (nanoGPT's `bias`).
+        position_encoding: `"learned"` (absolute, added to the token embeddings) or `"rotary"`.
+        rotary_max_wavelength: int, the longest RoPE wavelength when `position_encoding="rotary"`.
         layer_norm_epsilon: float.
         tokenizer: optional tokenizer layer (`kerastune.data.CharacterTokenizer` or a KerasHub
             tokenizer) saved with the model and used by `generate` for strings.
@@ -61,6 +69,8 @@ class GPT(keras.Model):
         dropout=0.0,
         tie_embeddings=True,
         use_bias=True,
+        position_encoding="learned",
+        rotary_max_wavelength=10000,
         layer_norm_epsilon=1e-5,
         tokenizer=None,
         **kwargs,
@@ -75,6 +85,10 @@ class GPT(keras.Model):
         ):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{arg} must be a positive integer; received {value!r}")
+        if position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(
+                f"position_encoding must be one of {POSITION_ENCODINGS}; received {position_encoding!r}"
+            )
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}")
         if tokenizer is not None and _vocab_size(tokenizer) != vocabulary_size:
@@ -90,6 +104,8 @@ class GPT(keras.Model):
         self.dropout = dropout
         self.tie_embeddings = tie_embeddings
         self.use_bias = use_bias
+        self.position_encoding = position_encoding
+        self.rotary_max_wavelength = rotary_max_wavelength
         self.layer_norm_epsilon = layer_norm_epsilon
         self.tokenizer = tokenizer
 
@@ -99,9 +115,11 @@ class GPT(keras.Model):
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, hidden_dim, embeddings_initializer=init, dtype=policy, name="token_embedding"
         )
-        self.position_embedding = LearnedPositionEmbedding(
-            sequence_length, initializer=init, dtype=policy, name="position_embedding"
-        )
+        self.position_embedding = None
+        if position_encoding == "learned":
+            self.position_embedding = LearnedPositionEmbedding(
+                sequence_length, initializer=init, dtype=policy, name="position_embedding"
+            )
         self.embedding_dropout = keras.layers.Dropout(dropout, dtype=policy, name="embedding_dropout")
         self.blocks = [
             TransformerDecoderBlock(
@@ -112,6 +130,7 @@ class GPT(keras.Model):
                 layer_norm_epsilon=layer_norm_epsilon,
                 kernel_initializer=init,
                 output_kernel_initializer=residual_init,
+                rotary_max_wavelength=rotary_max_wavelength if position_encoding == "rotary" else None,
                 dtype=policy,
                 name=f"decoder_block_{i}",
             )
@@ -131,7 +150,8 @@ class GPT(keras.Model):
         batch = input_shape[0]
         self.token_embedding.build((batch, self.sequence_length))
         hidden_shape = (batch, self.sequence_length, self.hidden_dim)
-        self.position_embedding.build(hidden_shape)
+        if self.position_embedding is not None:
+            self.position_embedding.build(hidden_shape)
         for block in self.blocks:
             block.build(hidden_shape)
         self.final_norm.build(hidden_shape)
@@ -145,7 +165,8 @@ class GPT(keras.Model):
         Exposed so adversarial training can perturb the embedding output (see `logits_from_embeddings`).
         """
         x = self.token_embedding(token_ids)
-        x = x + self.position_embedding(x)
+        if self.position_embedding is not None:
+            x = x + self.position_embedding(x)
         return self.embedding_dropout(x, training=training)
 
     def logits_from_embeddings(self, x, training=None):
@@ -266,6 +287,8 @@ class GPT(keras.Model):
                 "dropout": self.dropout,
                 "tie_embeddings": self.tie_embeddings,
                 "use_bias": self.use_bias,
+                "position_encoding": self.position_encoding,
+                "rotary_max_wavelength": self.rotary_max_wavelength,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "tokenizer": None
                 if self.tokenizer is None

@@ -13,7 +13,7 @@ from kerastune.data.causal_lm_dataset import causal_lm_datasets
 from kerastune.data.character_tokenizer import CharacterTokenizer
 from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
-from kerastune.distribute.strategy import get_strategy
+from kerastune.recipes.run_setup import start_run
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.recipes.config import as_dict, resolve
@@ -42,6 +42,7 @@ class CausalLMConfig:
     dropout: float = 0.0
     tie_embeddings: bool = True
     use_bias: bool = True
+    position_encoding: str = "rotary"  # "rotary" (RoPE) or "learned" (GPT-2, nanoGPT)
     decay_embeddings: bool = True  # weight decay on token/position embeddings too (nanoGPT: yes)
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
@@ -192,8 +193,7 @@ def causal_lm(config=None, **overrides):
     """
     base = as_dict(config) if config is not None else {}
     c = resolve(CausalLMConfig, {**base, **overrides})
-    keras.utils.set_random_seed(c.seed)
-    keras.mixed_precision.set_global_policy(c.mixed_precision)
+    strategy = start_run(c)
     text = load_text(c.data, data_dir=c.data_dir)
     tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)
     ids = encode(tokenizer, text)
@@ -206,7 +206,6 @@ def causal_lm(config=None, **overrides):
         sampling=c.sampling,
         validation_batches=c.validation_batches,
     )
-    strategy = get_strategy(c.strategy)
     with strategy.scope():
         model = GPT(
             vocabulary_size=tokenizer.vocabulary_size(),
@@ -218,6 +217,7 @@ def causal_lm(config=None, **overrides):
             dropout=c.dropout,
             tie_embeddings=c.tie_embeddings,
             use_bias=c.use_bias,
+            position_encoding=c.position_encoding,
             tokenizer=tokenizer,
             name=c.name,
         )

@@ -17,11 +17,10 @@ import json
 import os
 from typing import Optional
 
-import keras
 
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, split_documents
 from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
-from kerastune.distribute import get_strategy
+from kerastune.recipes.run_setup import start_run
 from kerastune.models.backbone_directory import save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
@@ -118,9 +117,7 @@ def masked_lm(config=None, **overrides):
     """Builds vocabulary, data and a compiled `BertPretrainer`; returns a `MaskedLMRun`."""
     base = as_dict(config) if config is not None else {}
     c = resolve(MaskedLMConfig, {**base, **overrides})
-    keras.utils.set_random_seed(c.seed)
-    if c.mixed_precision:
-        keras.mixed_precision.set_global_policy(c.mixed_precision)
+    strategy = start_run(c)
     documents = read_documents(c.data)
     n_validation = int(len(documents) * c.validation_fraction)
     train_documents, validation_documents = documents[n_validation:], documents[:n_validation]
@@ -133,7 +130,6 @@ def masked_lm(config=None, **overrides):
     train_data = MaskedLMDataset.from_documents(train_documents, **data_args)
     validation_data = (MaskedLMDataset.from_documents(validation_documents, training=False, **data_args)
                        if validation_documents else None)
-    strategy = get_strategy(c.strategy)
     with strategy.scope():
         encoder = BertEncoder(
             vocabulary_size=tokenizer.vocabulary_size(), num_layers=c.num_layers, num_heads=c.num_heads,

@@ -23,7 +23,8 @@ import numpy as np
 
 from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import read_labelled_text, read_tfds
-from kerastune.distribute import get_strategy
+from kerastune.recipes.config import resolve
+from kerastune.recipes.run_setup import start_run
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.backbones import OWN_ENCODER, load_backbone, max_sequence_length
@@ -179,26 +180,15 @@ def text_classifier(backbone, train, validation=None, **kwargs):
         validation: the same, or None.
         **kwargs: the remaining `TextClassifierConfig` fields (unknown names are an error).
     """
-    config = TextClassifierConfig(backbone=str(backbone), train=str(train), validation=validation, **kwargs)
-    keras.utils.set_random_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy(config.mixed_precision)
-
-    train_text = _read(config, config.train)
-    if config.max_train_examples:
-        n = config.max_train_examples
-        train_text = dataclasses.replace(
-            train_text,
-            texts=train_text.texts[:n],
-            text_pairs=train_text.text_pairs[:n] if train_text.text_pairs else None,
-            labels=train_text.labels[:n],
-            lines=train_text.lines[:n],
-        )
+    config = resolve(
+        TextClassifierConfig, {"backbone": str(backbone), "train": str(train), "validation": validation, **kwargs}
+    )
+    strategy = start_run(config)
+    train_text = _read(config, config.train).head(config.max_train_examples)
     validation_text = None
     if config.validation:
         validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values)
 
-    strategy = get_strategy(config.strategy)
     with strategy.scope():
         if config.backbone == OWN_ENCODER:
             encoder_kwargs = {

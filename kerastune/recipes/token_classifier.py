@@ -18,13 +18,12 @@ Example:
 import dataclasses
 from typing import Optional
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from kerastune.data.conll import read_conll, read_tfds_conll
 from kerastune.data.token_classification_dataset import TokenClassificationDataset
-from kerastune.distribute import get_strategy
+from kerastune.recipes.run_setup import start_run
 from kerastune.evaluation.sequence_labelling_report import sequence_labelling_report
 from kerastune.export.token_classifier_export import export_token_classifier
 from kerastune.models.backbone_directory import load_any_backbone
@@ -158,19 +157,10 @@ def token_classifier(backbone, train, validation=None, **kwargs):
     """
     c = resolve(TokenClassifierConfig, {"backbone": str(backbone), "train": str(train), "validation": validation,
                                         **kwargs})
-    keras.utils.set_random_seed(c.seed)
-    if c.mixed_precision:
-        keras.mixed_precision.set_global_policy(c.mixed_precision)
-    train_sentences = _read(c, c.train)
-    if c.max_train_sentences:
-        n = c.max_train_sentences
-        train_sentences = dataclasses.replace(
-            train_sentences, words=train_sentences.words[:n], tags=train_sentences.tags[:n],
-            lines=train_sentences.lines[:n] if train_sentences.lines else None,
-        )
+    strategy = start_run(c)
+    train_sentences = _read(c, c.train).head(c.max_train_sentences)
     validation_sentences = _read(c, c.validation, train_sentences.tag_names) if c.validation else None
 
-    strategy = get_strategy(c.strategy)
     with strategy.scope():
         if c.backbone == OWN_ENCODER:
             encoder_kwargs = {k: getattr(c, k) for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim",

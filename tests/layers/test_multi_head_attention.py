@@ -76,3 +76,56 @@ def test_runs_under_mixed_bfloat16():
     assert out.dtype == "bfloat16"
     assert layer.query.kernel.dtype == "float32"
     assert np.all(np.isfinite(np.asarray(keras.ops.cast(out, "float32"))))
+
+
+def numpy_rotary(x, max_wavelength=10000.0):
+    """RoPE on (batch, length, heads, dim), GPT-NeoX halves: feature i pairs with i + dim/2 and
+    both rotate by angle pos / max_wavelength^(2i/dim)."""
+    length, dim = x.shape[1], x.shape[-1]
+    inverse_frequency = max_wavelength ** (-np.arange(0, dim, 2) / dim)  # (dim/2,)
+    angles = np.arange(length)[:, None] * inverse_frequency[None, :]  # (length, dim/2)
+    cos = np.cos(angles)[None, :, None, :]
+    sin = np.sin(angles)[None, :, None, :]
+    first, second = x[..., : dim // 2], x[..., dim // 2 :]
+    return np.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
+
+
+def test_rotary_attention_matches_a_numpy_reference():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 6, 8)).astype("float32")
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, rotary_max_wavelength=100)
+    out = np.asarray(layer(x, x, use_causal_mask=True))
+    project = lambda dense: np.einsum("btc,chd->bthd", x, np.asarray(dense.kernel)) + np.asarray(dense.bias)
+    q = numpy_rotary(project(layer.query), 100.0)
+    k = numpy_rotary(project(layer.key), 100.0)
+    v = project(layer.value)
+    scores = np.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(4)
+    scores = np.where(np.tril(np.ones((6, 6), bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    heads = np.einsum("bhqk,bkhd->bqhd", weights, v)
+    expected = np.einsum("bqhd,hde->bqe", heads, np.asarray(layer.attention_output.kernel))
+    expected += np.asarray(layer.attention_output.bias)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_rotary_scores_depend_only_on_relative_position():
+    # The same token repeated: with RoPE the score of query t on key t - d is the same for every t.
+    x = np.tile(np.random.default_rng(5).normal(size=(1, 1, 8)).astype("float32"), (1, 7, 1))
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, rotary_max_wavelength=10000)
+    layer(x, x)
+    q = np.asarray(layer.rotary_embedding(layer.query(x)))
+    k = np.asarray(layer.rotary_embedding(layer.key(x)))
+    scores = np.einsum("bqhd,bkhd->bhqk", q, k)[0]
+    for offset in range(1, 4):
+        diagonal = np.stack([np.diagonal(s, -offset) for s in scores])
+        np.testing.assert_allclose(diagonal, diagonal[:, :1].repeat(diagonal.shape[1], 1), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(np.diagonal(scores[0], -1)[0], np.diagonal(scores[0], -3)[0])
+
+
+def test_rotary_needs_an_even_head_size_and_round_trips(tmp_path):
+    with pytest.raises(ValueError, match="even key_dim"):
+        MultiHeadAttention(num_heads=2, key_dim=5, rotary_max_wavelength=10000)
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, rotary_max_wavelength=500)
+    x = np.random.default_rng(6).normal(size=(2, 5, 8)).astype("float32")
+    assert_layer_saves(layer, (x, x), tmp_path)

@@ -137,3 +137,21 @@ def test_without_bias_has_no_bias_or_layer_norm_offset():
     assert not any(n.endswith(("bias", "beta")) for n in names)
     h, v, t, L = 16, 11, 8, 2
     assert model.count_params() == v * h + t * h + L * (4 * h * h + 2 * h * 4 * h + 2 * h) + h
+
+
+def test_rotary_positions_replace_the_position_table_and_stay_causal(tmp_path):
+    model = tiny_gpt(position_encoding="rotary")
+    assert model.position_embedding is None
+    assert model.count_params() == tiny_gpt().count_params() - 8 * 16  # no (sequence, hidden) table
+    x = np.random.default_rng(0).integers(0, 11, (2, 8)).astype("int32")
+    changed = x.copy()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 11
+    np.testing.assert_allclose(np.asarray(model(changed))[:, :5], np.asarray(model(x))[:, :5], atol=1e-6)
+    # Order matters: without positions, causal attention at the last token would see the same set
+    # of keys for [1, 2, 3] and [2, 1, 3] and give the same logits.
+    last = lambda ids: np.asarray(model(np.asarray([ids], "int32")))[0, -1]
+    assert not np.allclose(last([1, 2, 3]), last([2, 1, 3]), atol=1e-5)
+    assert_keras_save_load(model, x, tmp_path)
+    assert reference_greedy(model, [1, 2, 3], 10) == model.generate([[1, 2, 3]], max_new_tokens=10)[0]
+    with pytest.raises(ValueError, match="position_encoding must be one of"):
+        tiny_gpt(position_encoding="alibi")

@@ -21,7 +21,7 @@ def corpus(tmp_path, text="the quick brown fox jumps over the lazy dog. " * 40):
 
 
 def test_recipe_returns_what_a_user_fits(tmp_path):
-    run = causal_lm(data=corpus(tmp_path), **TINY)
+    run = causal_lm(data=corpus(tmp_path), warmup_steps=1, total_steps=6, learning_rate=3e-3, **TINY)
     assert isinstance(run.config, CausalLMConfig) and run.config.hidden_dim == 16
     assert run.tokenizer.vocabulary_size() == len(set("the quick brown fox jumps over the lazy dog. "))
     x, y = next(iter(run.train_ds))

@@ -57,10 +57,10 @@ def test_bad_input_fails_before_training(tmp_path, task):
     bad.write_text("text\tlabel\ngood film\tpositive\nbad film\tneutral\n")
     with pytest.raises(LabelledTextError, match=r"bad.tsv, line 3, column 'label': label 'neutral' is outside"):
         text_classifier(**{**task, "validation": str(bad)})
-    with pytest.raises(TypeError, match="learning_rat"):
+    with pytest.raises(ValueError, match="unknown argument 'learning_rat'.*known keys: .*learning_rate"):
         text_classifier(**{**task, "learning_rat": 1e-3})
-    with pytest.raises(TypeError, match="epochs must be int"):
-        text_classifier(**{**task, "epochs": "2"})
+    with pytest.raises(ValueError, match="argument 'epochs' must be a int; received 'two'"):
+        text_classifier(**{**task, "epochs": "two"})
 
 
 @pytest.mark.slow

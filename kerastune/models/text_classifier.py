@@ -45,7 +45,8 @@ class TextClassifier(BackboneTask):
             `{"sequence_output", "pooled_output"}` (KerasHub `BertBackbone`, kerastune `BertEncoder`).
         num_classes: int.
         pooling: `"pooled"` (the backbone's tanh pooler on [CLS], as BERT), `"mean"` (masked mean of
-            the sequence output, as sentence-transformers) or `"cls"` (the raw [CLS] vector).
+            the sequence output, as sentence-transformers) or `"cls"` (the raw [CLS] vector). With
+            `"mean"` or `"cls"` the backbone's pooler is unused and is set `trainable=False`.
         dropout: float, dropout before the output layer.
 
     Call arguments:
@@ -71,6 +72,10 @@ class TextClassifier(BackboneTask):
             raise ValueError(f"num_classes must be an integer >= 2; received {num_classes!r}")
         inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
         features = backbone(inputs)
+        if pooling != "pooled" and getattr(backbone, "pooled_dense", None) is not None:
+            # The backbone's tanh pooler gets no gradient through this head: freeze it, so the
+            # optimizer neither tracks it nor warns that its gradients do not exist.
+            backbone.pooled_dense.trainable = False
         if pooling == "pooled":
             pooled = features["pooled_output"]
         elif pooling == "cls":

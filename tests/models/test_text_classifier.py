@@ -62,3 +62,16 @@ def test_bad_arguments_are_rejected():
         TextClassifier(tiny_backbone(), num_classes=2, pooling="max")
     with pytest.raises(ValueError, match="num_classes"):
         TextClassifier(tiny_backbone(), num_classes=1)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
+def test_unused_pooler_is_frozen_so_fit_trains_without_missing_gradient_warnings(pooling):
+    import warnings
+
+    model = TextClassifier(tiny_backbone(), num_classes=2, pooling=pooling)
+    assert not any("pooled_dense" in v.path for v in model.trainable_variables)
+    assert any("pooled_dense" in v.path for v in TextClassifier(tiny_backbone(), 2).trainable_variables)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Gradients do not exist")
+        model.fit(inputs(), np.array([0, 1, 1]), epochs=1, verbose=0)

@@ -1,3 +1,5 @@
+import sys
+
 from kerastune.cli import main
 
-main()
+sys.exit(main())

@@ -84,8 +84,9 @@ def main(argv=None):
         settings.update(parse_overrides(extra))
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    return JOBS[name](settings)
+    JOBS[name](settings)
+    return 0  # the console script passes this to sys.exit: a job's return value is not an exit status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

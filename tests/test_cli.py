@@ -39,6 +39,7 @@ def test_cli_runs_a_tiny_recipe_end_to_end(tmp_path):
          f"--export-dir={tmp_path / 'sm'}", f"--run-dir={tmp_path / 'runs'}"],
         capture_output=True, text=True, cwd=tmp_path,
     )
+    # `python -m kerastune` exits with main()'s value exactly as the `kerastune` console script does.
     assert result.returncode == 0, result.stderr[-2000:]
     assert "validation loss" in result.stdout and "exported SavedModel" in result.stdout
     assert (tmp_path / "sm" / "tiny" / "1" / "saved_model.pb").exists()

@@ -58,6 +58,22 @@ def split_documents(text):
     return documents
 
 
+def hold_out_documents(documents, validation_fraction, seed=0):
+    """Splits documents into (train, validation): a seeded random `validation_fraction` of them.
+
+    Drawn across the whole list, not its head, so a corpus made of several files (one of short
+    single-sentence documents, one of long articles) gives a validation set with both kinds, and
+    next-sentence validation has pairs to score. Each side keeps the documents' original order.
+    """
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in [0, 1); received {validation_fraction!r}")
+    n_validation = int(len(documents) * validation_fraction)
+    held_out = set(np.random.default_rng(seed).permutation(len(documents))[:n_validation].tolist())
+    train = [doc for i, doc in enumerate(documents) if i not in held_out]
+    validation = [doc for i, doc in enumerate(documents) if i in held_out]
+    return train, validation
+
+
 def sentence_pairs(documents, next_sentence=True, seed=0):
     """BERT's NSP pairs from documents; returns `(first, second, label, weight)` lists.
 

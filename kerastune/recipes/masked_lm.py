@@ -18,7 +18,7 @@ import os
 from typing import Optional
 
 
-from kerastune.data.masked_lm_dataset import MaskedLMDataset, split_documents
+from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, split_documents
 from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
 from kerastune.recipes.run_setup import start_run
 from kerastune.models.backbone_directory import save_backbone_directory
@@ -119,8 +119,7 @@ def masked_lm(config=None, **overrides):
     c = resolve(MaskedLMConfig, {**base, **overrides})
     strategy = start_run(c)
     documents = read_documents(c.data)
-    n_validation = int(len(documents) * c.validation_fraction)
-    train_documents, validation_documents = documents[n_validation:], documents[:n_validation]
+    train_documents, validation_documents = hold_out_documents(documents, c.validation_fraction, c.seed)
     tokenizer = train_wordpiece_tokenizer(
         [" ".join(doc) for doc in train_documents], c.vocabulary_size, lowercase=c.lowercase
     )

@@ -64,6 +64,7 @@ class TextClassifierConfig:
     warmup_ratio: float = 0.1
     warmup_steps: typing.Optional[int] = None
     global_clipnorm: typing.Optional[float] = 1.0
+    ema_momentum: float = 0.0  # > 0: average the weights (Keras use_ema), written into the model when fit ends
     max_sequence_length: typing.Optional[int] = None
     pad_to_multiple_of: int = 8
     jit_compile: bool = True
@@ -220,7 +221,12 @@ def text_classifier(backbone, train, validation=None, **kwargs):
         warmup = config.warmup_steps if config.warmup_steps is not None else int(config.warmup_ratio * total_steps)
         schedule = WarmupLinearDecay(config.learning_rate, total_steps=total_steps, warmup_steps=min(warmup, total_steps))
         model.compile(
-            optimizer=adamw(schedule, weight_decay=config.weight_decay, global_clipnorm=config.global_clipnorm),
+            optimizer=adamw(
+                schedule,
+                weight_decay=config.weight_decay,
+                global_clipnorm=config.global_clipnorm,
+                ema_momentum=config.ema_momentum or None,
+            ),
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution,
         )

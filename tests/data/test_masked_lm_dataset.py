@@ -1,8 +1,9 @@
 import keras_hub
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents
+from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, sentence_pairs, split_documents
 
 WORDS = [f"w{i}" for i in range(40)]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
@@ -44,3 +45,17 @@ def test_masking_rates_and_dynamic_padding():
     assert abs((at == 4).mean() - 0.8) < 0.04  # [MASK]
     assert abs((at == original).mean() - 0.1) < 0.04  # kept (a random draw may also hit the original)
     assert set(original) <= set(range(5, len(VOCAB)))  # special tokens never selected
+
+
+def test_validation_documents_are_a_seeded_draw_across_the_corpus():
+    # 100 single-sentence documents (one file) then 100 multi-sentence ones (another file).
+    documents = [[f"short {i}."] for i in range(100)] + [[f"long {i} a.", f"long {i} b."] for i in range(100)]
+    train, validation = hold_out_documents(documents, 0.1, seed=3)
+    assert len(validation) == 20 and len(train) == 180
+    assert sorted(map(str, train + validation)) == sorted(map(str, documents))  # a partition
+    assert any(len(d) == 1 for d in validation) and any(len(d) == 2 for d in validation)  # not just the head
+    assert hold_out_documents(documents, 0.1, seed=3) == (train, validation)
+    assert hold_out_documents(documents, 0.1, seed=4)[1] != validation
+    assert [documents.index(d) for d in validation] == sorted(documents.index(d) for d in validation)
+    with pytest.raises(ValueError, match="validation_fraction must be in"):
+        hold_out_documents(documents, 1.0)

@@ -71,3 +71,20 @@ def test_minilm_on_an_sst2_slice():
     )
     run.fit(validate=False, verbose=0)
     assert run.evaluate()["accuracy"] > 0.8
+
+
+def test_ema_momentum_writes_the_averaged_weights_into_the_model_when_fit_ends(task):
+    run = text_classifier(**{**task, "epochs": 1, "ema_momentum": 0.9})
+    optimizer = run.model.optimizer
+    assert optimizer.use_ema and optimizer.ema_momentum == 0.9
+    weights_before_end = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            weights_before_end.update({v.path: np.asarray(v) for v in run.model.trainable_variables})
+            weights_before_end["ema"] = [np.asarray(a) for a in optimizer._model_variables_moving_average]
+
+    run.fit(callbacks=[Snapshot()], validate=False, verbose=0)
+    for variable, average in zip(run.model.trainable_variables, weights_before_end["ema"]):
+        np.testing.assert_allclose(np.asarray(variable), average, atol=1e-6)  # the average, not the last step
+    assert any(not np.allclose(weights_before_end[v.path], np.asarray(v)) for v in run.model.trainable_variables)

@@ -13,10 +13,10 @@ from kerastune.data.causal_lm_dataset import causal_lm_datasets
 from kerastune.data.character_tokenizer import CharacterTokenizer
 from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
-from kerastune.recipes.run_setup import start_run
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.run_setup import start_run
 from kerastune.training.callbacks import PrintSamples
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 

@@ -17,14 +17,13 @@ import json
 import os
 from typing import Optional
 
-
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, split_documents
 from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
-from kerastune.recipes.run_setup import start_run
 from kerastune.models.backbone_directory import save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
 from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.run_setup import start_run
 from kerastune.training import WarmupLinearDecay, adamw
 
 

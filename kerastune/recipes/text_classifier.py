@@ -23,14 +23,14 @@ import numpy as np
 
 from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import read_labelled_text, read_tfds
-from kerastune.recipes.config import resolve
-from kerastune.recipes.run_setup import start_run
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.backbones import OWN_ENCODER, load_backbone, max_sequence_length
 from kerastune.models.text_classifier import TextClassifier
-from kerastune.training import WarmupLinearDecay, adamw
+from kerastune.recipes.config import resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
+from kerastune.recipes.run_setup import start_run
+from kerastune.training import WarmupLinearDecay, adamw
 
 
 @dataclasses.dataclass

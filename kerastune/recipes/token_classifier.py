@@ -23,15 +23,15 @@ import tensorflow as tf
 
 from kerastune.data.conll import read_conll, read_tfds_conll
 from kerastune.data.token_classification_dataset import TokenClassificationDataset
-from kerastune.recipes.run_setup import start_run
 from kerastune.evaluation.sequence_labelling_report import sequence_labelling_report
 from kerastune.export.token_classifier_export import export_token_classifier
 from kerastune.models.backbone_directory import load_any_backbone
 from kerastune.models.backbones import OWN_ENCODER, max_sequence_length
 from kerastune.models.token_classifier import TokenClassifier
 from kerastune.recipes.config import as_dict, resolve
-from kerastune.training import WarmupLinearDecay, adamw
 from kerastune.recipes.fine_tuning_run import FineTuningRun
+from kerastune.recipes.run_setup import start_run
+from kerastune.training import WarmupLinearDecay, adamw
 
 
 @dataclasses.dataclass

@@ -1,14 +1,17 @@
 """Benchmark (not a test): does masked-LM + NSP pretraining help? Pretrain, then fine-tune on SST-2 vs random init.
 
     python benchmarks/pretrain_then_finetune.py --data-dir ../shared/data \
-        --pretrain-epochs 4 --pretrain-steps 500 --finetune-examples 20000 --finetune-epochs 2
+        --pretrain-epochs 4 --pretrain-steps 500 --finetune-examples 20000 --finetune-epochs 2 \
+        [--no-next-sentence --pack-sentences] [--finetune-seeds 3] [--pretrained-dir DIR]
 
 1. Pretrains a small `BertEncoder` with `kerastune.recipes.masked_lm` on unlabelled text: the SST-2
    train sentences (labels unused) plus WikiText-2 valid+test; reports the masked-LM loss after each
    pretraining epoch (the curve) and saves the backbone directory.
 2. Fine-tunes it with `kerastune.recipes.text_classifier` on SST-2 train (a slice of
    `--finetune-examples`), and the same architecture from random initialisation with the same
-   vocabulary, data, seed, steps and learning rate; reports SST-2 dev accuracy of both.
+   vocabulary, data, seed, steps and learning rate; reports SST-2 dev accuracy of both, for each of
+   `--finetune-seeds` seeds (the gain is the mean over seeds). `--pretrained-dir` skips step 1 and
+   fine-tunes a backbone directory saved by an earlier run.
 
 The last line printed is one JSON object.
 """
@@ -28,14 +31,15 @@ from kerastune.recipes.masked_lm import masked_lm  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
 
 
-def finetune(args, vocabulary, pretrained=None):
+def finetune(args, vocabulary, seed, pretrained=None):
     """SST-2 dev report of the same-architecture encoder, from `pretrained` weights or random init."""
     run = text_classifier(
         "kerastune_bert", os.path.join(args.data_dir, "sst2", "train.tsv"),
         os.path.join(args.data_dir, "sst2", "dev.tsv"), vocabulary=vocabulary, num_layers=args.num_layers,
         num_heads=args.num_heads, hidden_dim=args.hidden_dim, intermediate_dim=args.intermediate_dim,
         max_sequence_length=args.sequence_length, max_train_examples=args.finetune_examples,
-        epochs=args.finetune_epochs, learning_rate=args.finetune_learning_rate, batch_size=32, seed=args.seed,
+        epochs=args.finetune_epochs, learning_rate=args.finetune_learning_rate, batch_size=32, seed=seed,
+        pooling=args.finetune_pooling,
     )
     if pretrained is not None:  # the recipe built the same architecture; start it from the pretrained weights
         run.model.backbone.set_weights(pretrained.get_weights())
@@ -60,46 +64,69 @@ def main(argv=None):
     parser.add_argument("--finetune-learning-rate", type=float, default=2e-4)
     parser.add_argument("--backbone-dir", default=None, help="where to save the pretrained backbone (default: temp)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-next-sentence", action="store_true", help="masked LM only (no NSP pairs)")
+    parser.add_argument("--pack-sentences", action="store_true", help="fill examples with consecutive sentences")
+    parser.add_argument("--finetune-pooling", default="mean", choices=("pooled", "mean", "cls"))
+    parser.add_argument("--finetune-seeds", type=int, default=1, help="fine-tune both with seeds 0..N-1")
+    parser.add_argument("--pretrained-dir", default=None, help="skip pretraining: fine-tune this saved backbone")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    data = ",".join(os.path.join(args.data_dir, p) for p in ("sst2/train.tsv", "wikitext2/valid.txt",
-                                                                "wikitext2/test.txt"))
-    pre = masked_lm(
-        data=data, vocabulary_size=args.vocabulary_size, sequence_length=args.sequence_length,
-        num_layers=args.num_layers, num_heads=args.num_heads, hidden_dim=args.hidden_dim,
-        intermediate_dim=args.intermediate_dim, epochs=args.pretrain_epochs, steps_per_epoch=args.pretrain_steps,
-        learning_rate=args.pretrain_learning_rate, batch_size=64, seed=args.seed,
-    )
-    print(f"pretraining: {pre.train_data.num_examples} examples ({pre.train_data.num_pairs} sentence pairs)", flush=True)
-    pre_start = time.perf_counter()
-    history = pre.fit(verbose=2)
-    pretrain_seconds = time.perf_counter() - pre_start
-    path = pre.save_backbone(args.backbone_dir or os.path.join(tempfile.mkdtemp(), "backbone"))
+    result = {}
+    if args.pretrained_dir:
+        path = args.pretrained_dir
+    else:
+        data = ",".join(os.path.join(args.data_dir, p) for p in ("sst2/train.tsv", "wikitext2/valid.txt",
+                                                                    "wikitext2/test.txt"))
+        pre = masked_lm(
+            data=data, vocabulary_size=args.vocabulary_size, sequence_length=args.sequence_length,
+            num_layers=args.num_layers, num_heads=args.num_heads, hidden_dim=args.hidden_dim,
+            intermediate_dim=args.intermediate_dim, epochs=args.pretrain_epochs, steps_per_epoch=args.pretrain_steps,
+            learning_rate=args.pretrain_learning_rate, batch_size=64, seed=args.seed,
+            next_sentence=not args.no_next_sentence, pack_sentences=args.pack_sentences,
+        )
+        print(f"pretraining: {pre.train_data.num_examples} examples ({pre.train_data.num_pairs} sentence pairs)",
+              flush=True)
+        pre_start = time.perf_counter()
+        h = pre.fit(verbose=2).history
+        result.update({
+            "pretrain_examples": pre.train_data.num_examples,
+            "pretrain_steps": args.pretrain_epochs * args.pretrain_steps,
+            "pretrain_seconds": round(time.perf_counter() - pre_start, 1),
+            "next_sentence": not args.no_next_sentence,
+            "pack_sentences": args.pack_sentences,
+            "mlm_loss_curve": [round(v, 4) for v in h["mlm_loss"]],
+            "val_mlm_loss_curve": [round(v, 4) for v in h.get("val_mlm_loss", [])],
+            "mlm_accuracy_curve": [round(v, 4) for v in h.get("mlm_accuracy", [])],
+            "val_mlm_accuracy_curve": [round(v, 4) for v in h.get("val_mlm_accuracy", [])],
+            "nsp_accuracy_curve": [round(v, 4) for v in h.get("nsp_accuracy", [])],
+        })
+        path = pre.save_backbone(args.backbone_dir or os.path.join(tempfile.mkdtemp(), "backbone"))
     encoder, _ = load_backbone_directory(path)
+    for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+        setattr(args, key, encoder.get_config()[key])  # fine-tune the architecture that was pretrained
+    args.sequence_length = encoder.get_config()["max_sequence_length"]
     vocabulary = os.path.join(path, "vocab.txt")
 
-    pretrained = finetune(args, vocabulary, encoder)
-    random_init = finetune(args, vocabulary)
-    h = history.history
-    result = {
-        "pretrain_examples": pre.train_data.num_examples,
-        "pretrain_steps": args.pretrain_epochs * args.pretrain_steps,
-        "pretrain_seconds": round(pretrain_seconds, 1),
-        "mlm_loss_curve": [round(v, 4) for v in h["mlm_loss"]],
-        "val_mlm_loss_curve": [round(v, 4) for v in h.get("val_mlm_loss", [])],
-        "mlm_accuracy_curve": [round(v, 4) for v in h.get("mlm_accuracy", [])],
-        "nsp_accuracy_curve": [round(v, 4) for v in h.get("nsp_accuracy", [])],
+    seeds = range(args.finetune_seeds)
+    pretrained = [finetune(args, vocabulary, seed, encoder)["accuracy"] for seed in seeds]
+    random_init = [finetune(args, vocabulary, seed)["accuracy"] for seed in seeds]
+    gains = [100 * (p - r) for p, r in zip(pretrained, random_init)]
+    result.update({
         "encoder": {k: getattr(args, k) for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim",
                                                   "sequence_length", "vocabulary_size")},
         "finetune_examples": args.finetune_examples,
         "finetune_epochs": args.finetune_epochs,
-        "sst2_dev_accuracy_pretrained": round(pretrained["accuracy"], 4),
-        "sst2_dev_accuracy_random_init": round(random_init["accuracy"], 4),
-        "gain_points": round(100 * (pretrained["accuracy"] - random_init["accuracy"]), 2),
+        "finetune_learning_rate": args.finetune_learning_rate,
+        "finetune_pooling": args.finetune_pooling,
+        "finetune_seeds": list(seeds),
+        "sst2_dev_accuracy_pretrained": [round(a, 4) for a in pretrained],
+        "sst2_dev_accuracy_random_init": [round(a, 4) for a in random_init],
+        "gain_points_per_seed": [round(g, 2) for g in gains],
+        "gain_points": round(sum(gains) / len(gains), 2),
         "backbone_dir": path,
         "wall_seconds": round(time.perf_counter() - start, 1),
-    }
+    })
     print(json.dumps(result))
 
 

@@ -111,6 +111,7 @@ def main(argv=None):
     parser.add_argument("--kerashub-steps", type=int, default=30, help="0 skips the KerasHub side")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ema-momentum", type=float, default=0.0, help="> 0: evaluate averaged weights")
+    parser.add_argument("--freeze-token-embedding", action="store_true", help="keep the word-piece table fixed")
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--pad-to-multiple-of", type=int, default=8)
     args = parser.parse_args(argv)
@@ -130,6 +131,7 @@ def main(argv=None):
         max_train_examples=args.max_train_examples,
         seed=args.seed,
         ema_momentum=args.ema_momentum,
+        freeze_token_embedding=args.freeze_token_embedding,
         steps_per_execution=args.steps_per_execution,
         pad_to_multiple_of=args.pad_to_multiple_of,
         name=os.path.basename(os.path.normpath(args.data)),
@@ -150,6 +152,7 @@ def main(argv=None):
         "learning_rate": args.learning_rate,
         "pooling": args.pooling,
         "ema_momentum": args.ema_momentum,
+        "freeze_token_embedding": args.freeze_token_embedding,
         "steps_per_execution": args.steps_per_execution,
         "pad_to_multiple_of": args.pad_to_multiple_of,
         "train_examples": run.train_data.num_examples,

@@ -22,6 +22,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
+
 
 def _special_id(tokenizer, name):
     value = getattr(tokenizer, f"{name}_token_id", None)
@@ -82,11 +84,7 @@ def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512):
 
 def pad_to_multiple(features, multiple, limit=None):
     """Pads dense (batch, seq) features on the right to a multiple of `multiple` (at most `limit`)."""
-    width = tf.shape(features["token_ids"])[1]
-    extra = (-width) % multiple
-    if limit is not None:
-        extra = tf.minimum(extra, tf.maximum(limit - width, 0))
-    return {k: tf.pad(v, [[0, 0], [0, extra]]) for k, v in features.items()}
+    return pad_batch_to_multiple(features, multiple, limit)
 
 
 def dense_inputs(token_ids, segment_ids, multiple=1, pad_id=0, limit=None):
@@ -109,7 +107,8 @@ class ClassificationDataset:
         dataset: the `tf.data.Dataset` (int32 features of shape (batch, seq), int32 labels).
             Training datasets repeat endlessly (each pass reshuffled): pass `steps_per_epoch`
             to `fit`.
-        steps_per_epoch: int, exact number of batches one pass over the data yields.
+        steps_per_epoch: int, exact number of batches one pass over the data (this shard's part
+            of it, with `num_shards`) yields.
         num_examples: int, examples in the source (before sharding).
         num_truncated: int, examples longer than `sequence_length` that were truncated.
         lengths: np.ndarray, packed length of every example after truncation (source order).
@@ -152,7 +151,8 @@ class ClassificationDataset:
                 shapes few while wasting at most 7 positions).
             drop_remainder: bool, or None for "when training" (every training batch then has the
                 same batch size, so XLA compiles once per bucket width; each epoch drops at most
-                `batch_size - 1` examples per bucket, different ones every epoch).
+                `batch_size - 1` examples per bucket, different ones every epoch: buckets that
+                would hold less than one batch are merged into a wider one, see `bucket_widths`).
             shuffle_buffer_size: int or None for the whole data set.
             num_shards, shard_index: explicit sharding for multi-worker input pipelines
                 (otherwise `tf.distribute` auto-shards by data).
@@ -207,27 +207,18 @@ class ClassificationDataset:
         if training:
             ds = ds.shuffle(shuffle_buffer_size or max(len(lengths), 1), seed=seed, reshuffle_each_iteration=True)
 
-            def bucket(features, label):
-                return tf.cast((tf.shape(features["token_ids"])[0] - 1) // multiple, tf.int64)
-
-            def batch_bucket(key, window):
-                width = tf.minimum((key + 1) * multiple, sequence_length)
-                shapes = ({k: tf.stack([width]) for k in ("token_ids", "segment_ids", "padding_mask")}, [])
-                return window.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
-
-            ds = ds.group_by_window(bucket, batch_bucket, window_size=batch_size)
+            ds, steps = batch_by_length(ds, lengths, batch_size, multiple, sequence_length, drop_remainder)
             # Endless passes (each reshuffled): `fit(steps_per_epoch=self.steps_per_epoch)` then knows
             # its epoch length, which group_by_window hides (unknown cardinality).
             ds = ds.repeat()
-            counts = np.bincount((lengths - 1) // multiple) if len(lengths) else np.zeros(0, int)
-            steps = int(sum(c // batch_size if drop_remainder else math.ceil(c / batch_size) for c in counts))
         else:
             ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
             ds = ds.map(lambda f, y: (pad_to_multiple(f, multiple, sequence_length), y)) if multiple > 1 else ds
-            n = len(lengths)
+            n = len(lengths)  # this shard's examples: `lengths` was measured after sharding
             steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
-        if num_shards > 1:
-            steps = math.ceil(steps / num_shards)
+            # A known length: Keras's predict/evaluate then show a total and do not warn that the
+            # input "ran out of data" at its end.
+            ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
         options = tf.data.Options()
         options.deterministic = True
         options.experimental_distribute.auto_shard_policy = (

@@ -7,6 +7,11 @@ BERT's pretraining data (Devlin et al., 2019, section 3.1 and appendix A.1):
   and a random sentence from another document otherwise (label 0, "NotNext"); pairs are built
   once from documents with a seeded `numpy` generator. An A with no next sentence (the last of its
   document, or one-sentence documents such as SST-2 phrases) stays single and gets NSP weight 0;
+- without NSP, `pack_sentences=True` fills each example RoBERTa-style ("FULL-SENTENCES", Liu et
+  al., 2019): consecutive sentences, across document ends, joined up to `sequence_length`, so a
+  corpus of short lines (SST-2 phrases average ~10 tokens) gives full-length examples and several times more
+  masked tokens per step instead of mostly padding; a sentence longer than the budget is split,
+  never dropped;
 - KerasHub's `MaskedLMMaskGenerator` selects 15% of the non-special tokens (at most
   `mask_selection_length` per example); of those, 80% become `[MASK]`, 10% a random token, 10%
   stay. Masks are drawn inside `tf.data` each time an example is seen (dynamic masking);
@@ -104,6 +109,43 @@ def sentence_pairs(documents, next_sentence=True, seed=0):
     return first, second, labels, weights
 
 
+def pack_token_ids(sentences, budget):
+    """Greedy packing: consecutive token-id lists joined while they fit in `budget` tokens.
+
+    A list longer than `budget` is cut into `budget`-sized pieces (nothing is dropped). Returns a
+    list of packed lists in corpus order.
+
+    Example:
+
+    >>> pack_token_ids([[1, 2], [3], [4, 5, 6], [7, 8, 9, 10, 11]], 4)
+    [[1, 2, 3], [4, 5, 6], [7, 8, 9, 10], [11]]
+    """
+    if budget < 1:
+        raise ValueError(f"budget must be a positive number of tokens; received {budget!r}")
+    rows, current = [], []
+    for ids in sentences:
+        ids = list(ids)
+        if current and len(current) + len(ids) > budget:
+            rows.append(current)
+            current = []
+        while len(ids) > budget:  # longer than an example: split it
+            rows.append(ids[:budget])
+            ids = ids[budget:]
+        current += ids
+        if len(current) == budget:
+            rows.append(current)
+            current = []
+    if current:
+        rows.append(current)
+    return rows
+
+
+def _token_ids(tokenizer, sentences):
+    """Tokenizer ids of many sentences (batched in `tf.data`), as lists."""
+    batches = tf.data.Dataset.from_tensor_slices(sentences).batch(4096).map(lambda t: tf.cast(tokenizer(t), tf.int32))
+    return [row for batch in batches for row in batch.to_list()]
+
+
 @dataclasses.dataclass
 class MaskedLMDataset:
     """A repeating `tf.data.Dataset` of masked-LM (+NSP) batches; see the module doc.
@@ -111,7 +153,7 @@ class MaskedLMDataset:
     Attributes:
         dataset: the batches (endless; pass `steps_per_epoch` to `fit`).
         steps_per_epoch: int, batches in one pass over the examples.
-        num_examples: int.
+        num_examples: int, examples in one pass (packed rows with `pack_sentences`).
         num_pairs: int, examples with a second segment (NSP weight 1).
     """
 
@@ -123,7 +165,7 @@ class MaskedLMDataset:
     @classmethod
     def from_documents(
         cls, documents, tokenizer, batch_size=32, sequence_length=128, next_sentence=True, mask_selection_rate=0.15,
-        mask_selection_length=None, seed=0, pad_to_multiple_of=8, training=True,
+        mask_selection_length=None, seed=0, pad_to_multiple_of=8, training=True, pack_sentences=False,
     ):
         """Builds the batches from documents (lists of sentences).
 
@@ -138,7 +180,14 @@ class MaskedLMDataset:
             seed: int, pairs and shuffle order.
             pad_to_multiple_of: int.
             training: bool, shuffle each pass (evaluation sets keep order).
+            pack_sentences: bool, join consecutive sentences up to `sequence_length` (needs
+                `next_sentence=False`; see the module doc).
         """
+        if pack_sentences and next_sentence:
+            raise ValueError(
+                "pack_sentences=True joins consecutive sentences into one segment, which leaves no sentence "
+                "pairs for next-sentence prediction; pass next_sentence=False with it (RoBERTa-style MLM)"
+            )
         first, second, labels, weights = sentence_pairs(documents, next_sentence, seed)
         if not first:
             raise ValueError("documents hold no sentence; pass the pretraining text")
@@ -151,24 +200,39 @@ class MaskedLMDataset:
             mask_selection_length=mask_selection_length,
             unselectable_token_ids=special,
         )
-        has_pair = np.asarray(weights) > 0
-        ds = tf.data.Dataset.from_tensor_slices({
-            "a": first, "b": second, "pair": has_pair, "label": np.asarray(labels, np.int32),
-            "weight": np.asarray(weights, np.float32),
-        })
+        cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+        if pack_sentences:
+            rows = pack_token_ids(_token_ids(tokenizer, first), sequence_length - 2)
+            lengths = [len(r) for r in rows]
+            packed = tf.RaggedTensor.from_row_lengths(np.concatenate(rows).astype(np.int32), lengths)
+            ds = tf.data.Dataset.from_tensor_slices({
+                "ids": packed, "label": np.zeros(len(rows), np.int32), "weight": np.zeros(len(rows), np.float32),
+            })
+            has_pair = np.zeros(len(rows), bool)
+        else:
+            has_pair = np.asarray(weights) > 0
+            ds = tf.data.Dataset.from_tensor_slices({
+                "a": first, "b": second, "pair": has_pair, "label": np.asarray(labels, np.int32),
+                "weight": np.asarray(weights, np.float32),
+            })
         if training:
-            ds = ds.shuffle(len(first), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(has_pair), seed=seed, reshuffle_each_iteration=True)
         multiple = max(int(pad_to_multiple_of), 1)
 
         def pack(batch):
-            single_ids, single_segments, _ = tokenize_and_pack(tokenizer, batch["a"], None, sequence_length)
-            pair_ids, pair_segments, _ = tokenize_and_pack(tokenizer, batch["a"], batch["b"], sequence_length)
-            pick = batch["pair"]
-            token_ids = tf.ragged.stack([single_ids, pair_ids], axis=1)  # choose per example
-            segment_ids = tf.ragged.stack([single_segments, pair_segments], axis=1)
-            index = tf.cast(pick, tf.int32)
-            token_ids = tf.gather(token_ids, index, batch_dims=1)
-            segment_ids = tf.gather(segment_ids, index, batch_dims=1)
+            if pack_sentences:  # [CLS] packed sentences [SEP], one segment
+                ids = batch["ids"]
+                n = tf.shape(ids.row_lengths())[0]
+                token_ids = tf.concat([tf.fill([n, 1], cls_id), ids, tf.fill([n, 1], sep_id)], axis=1)
+                segment_ids = tf.zeros_like(token_ids)
+            else:
+                single_ids, single_segments, _ = tokenize_and_pack(tokenizer, batch["a"], None, sequence_length)
+                pair_ids, pair_segments, _ = tokenize_and_pack(tokenizer, batch["a"], batch["b"], sequence_length)
+                token_ids = tf.ragged.stack([single_ids, pair_ids], axis=1)  # choose per example
+                segment_ids = tf.ragged.stack([single_segments, pair_segments], axis=1)
+                index = tf.cast(batch["pair"], tf.int32)
+                token_ids = tf.gather(token_ids, index, batch_dims=1)
+                segment_ids = tf.gather(segment_ids, index, batch_dims=1)
             masked = masker(token_ids)
             ids = masked["token_ids"]
             features = {
@@ -185,8 +249,12 @@ class MaskedLMDataset:
             sample_weights = {"mlm": masked["mask_weights"], "nsp": batch["weight"]}
             return features, targets, sample_weights
 
-        ds = ds.batch(batch_size, drop_remainder=training).map(pack, num_parallel_calls=tf.data.AUTOTUNE)
+        batched = ds.ragged_batch(batch_size, drop_remainder=training) if pack_sentences else ds.batch(
+            batch_size, drop_remainder=training
+        )
+        ds = batched.map(pack, num_parallel_calls=tf.data.AUTOTUNE)
         if training:
             ds = ds.repeat()
-        steps = len(first) // batch_size if training else math.ceil(len(first) / batch_size)
-        return cls(ds.prefetch(tf.data.AUTOTUNE), max(steps, 1), len(first), int(has_pair.sum()))
+        n = len(has_pair)
+        steps = n // batch_size if training else math.ceil(n / batch_size)
+        return cls(ds.prefetch(tf.data.AUTOTUNE), max(steps, 1), n, int(has_pair.sum()))

@@ -23,6 +23,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
+
 IGNORE = -1  # label of [CLS], [SEP], padding and non-first sub-words
 
 
@@ -186,23 +188,14 @@ class TokenClassificationDataset:
         if training:
             ds = ds.shuffle(max(len(lengths), 1), seed=seed, reshuffle_each_iteration=True)
 
-            def bucket(x, y, w):
-                return tf.cast((tf.shape(x["token_ids"])[0] - 1) // multiple, tf.int64)
-
-            def batch_bucket(key, window):
-                width = tf.minimum((key + 1) * multiple, sequence_length)
-                shape = tf.stack([width])
-                shapes = ({k: shape for k in ("token_ids", "segment_ids", "padding_mask")}, shape, shape)
-                return window.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
-
-            ds = ds.group_by_window(bucket, batch_bucket, window_size=batch_size).repeat()
-            counts = np.bincount((lengths - 1) // multiple)
-            steps = int(sum(c // batch_size if drop_remainder else math.ceil(c / batch_size) for c in counts))
+            ds, steps = batch_by_length(ds, lengths, batch_size, multiple, sequence_length, drop_remainder)
+            ds = ds.repeat()
         else:
             ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
             if multiple > 1:
-                ds = ds.map(lambda x, y, w: _pad_multiple((x, y, w), multiple, sequence_length))
+                ds = ds.map(lambda x, y, w: pad_batch_to_multiple((x, y, w), multiple, sequence_length))
             steps = len(lengths) // batch_size if drop_remainder else math.ceil(len(lengths) / batch_size)
+            ds = ds.apply(tf.data.experimental.assert_cardinality(steps))  # Keras then knows the length
         options = tf.data.Options()
         options.deterministic = True
         ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
@@ -210,12 +203,3 @@ class TokenClassificationDataset:
             ds, max(steps, 1), len(data), len(lengths), num_split, token_ids, aligned["is_first"].numpy(),
             aligned["words_per_sentence"].numpy(), windows_per_sentence, list(data.tag_names),
         )
-
-
-def _pad_multiple(batch, multiple, limit):
-    """Right-pads every (batch, seq) tensor of a batch to a multiple of `multiple` (at most `limit`)."""
-    x, y, w = batch
-    width = tf.shape(y)[1]
-    extra = tf.minimum((-width) % multiple, tf.maximum(limit - width, 0))
-    pad = lambda t: tf.pad(t, [[0, 0], [0, extra]])  # noqa: E731
-    return {k: pad(v) for k, v in x.items()}, pad(y), pad(w)

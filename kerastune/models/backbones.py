@@ -15,6 +15,7 @@ Every backbone returned takes `{"token_ids", "segment_ids", "padding_mask"}` and
 import json
 import os
 
+import keras
 import keras_hub
 
 OWN_ENCODER = "kerastune_bert"
@@ -94,3 +95,28 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
 def max_sequence_length(backbone, default=512):
     """The longest input the backbone's position embedding takes."""
     return int(getattr(backbone, "max_sequence_length", None) or default)
+
+
+def freeze_token_embedding(backbone):
+    """Sets the backbone's word-piece embedding table `trainable=False` (call before `compile`).
+
+    Fine-tuning then neither computes the table's gradient nor keeps Adam moments for it (for
+    all-MiniLM-L6-v2: 11.7M of 22.7M weights), and words absent from the training set keep
+    embeddings consistent with the ones that were seen. Position, segment and every Transformer
+    weight stay trainable.
+
+    Example:
+
+    >>> import keras_hub
+    >>> backbone = keras_hub.models.BertBackbone(100, 1, 2, 8, 16, max_sequence_length=16)
+    >>> freeze_token_embedding(backbone)
+    >>> backbone.token_embedding.trainable
+    False
+    """
+    layer = getattr(backbone, "token_embedding", None)
+    if not isinstance(layer, keras.layers.Layer):
+        raise ValueError(
+            f"{type(backbone).__name__} has no `token_embedding` layer to freeze; "
+            "pass freeze_token_embedding=False for this backbone"
+        )
+    layer.trainable = False

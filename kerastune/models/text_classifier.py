@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerastune.api import register
-from kerastune.models.backbone_task import BackboneTask
+from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
 
@@ -72,10 +72,8 @@ class TextClassifier(BackboneTask):
             raise ValueError(f"num_classes must be an integer >= 2; received {num_classes!r}")
         inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
         features = backbone(inputs)
-        if pooling != "pooled" and getattr(backbone, "pooled_dense", None) is not None:
-            # The backbone's tanh pooler gets no gradient through this head: freeze it, so the
-            # optimizer neither tracks it nor warns that its gradients do not exist.
-            backbone.pooled_dense.trainable = False
+        if pooling != "pooled":
+            freeze_unused_pooler(backbone)
         if pooling == "pooled":
             pooled = features["pooled_output"]
         elif pooling == "cls":

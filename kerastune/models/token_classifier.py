@@ -3,10 +3,9 @@
 import keras
 
 from kerastune.api import register
-from kerastune.models.backbone_task import BackboneTask
+from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
-
 
 
 @register
@@ -21,7 +20,7 @@ class TokenClassifier(BackboneTask):
 
     Args:
         backbone: a `keras.Model` taking `{"token_ids", "segment_ids", "padding_mask"}` and returning
-            `{"sequence_output", ...}`.
+            `{"sequence_output", ...}`. Its pooler (if any) is unused and is set `trainable=False`.
         num_tags: int, the size of the tag set (`O`, `B-PER`, ...).
         dropout: float, dropout before the output layer.
 
@@ -46,6 +45,7 @@ class TokenClassifier(BackboneTask):
             raise ValueError(f"num_tags must be an integer >= 2; received {num_tags!r}")
         inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
         sequence = backbone(inputs)["sequence_output"]  # (batch, seq, hidden)
+        freeze_unused_pooler(backbone)
         x = keras.layers.Dropout(dropout, name="output_dropout")(sequence)
         logits = keras.layers.Dense(
             num_tags,

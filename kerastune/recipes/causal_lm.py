@@ -15,14 +15,14 @@ from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
-from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.config import RecipeConfig, as_dict, resolve
 from kerastune.recipes.run_setup import start_run
 from kerastune.training.callbacks import PrintSamples
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 
 
 @dataclasses.dataclass
-class CausalLMConfig:
+class CausalLMConfig(RecipeConfig):
     """Every setting of the `causal_lm` recipe (flat, typed: a TOML file or `--key=value` sets them).
 
     Defaults are nanoGPT's CPU Shakespeare-char configuration, sized to finish in minutes.

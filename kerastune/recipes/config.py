@@ -74,6 +74,17 @@ def resolve(config_cls, overrides=None, source="argument"):
     return config_cls(**values)
 
 
+@dataclasses.dataclass
+class RecipeConfig:
+    """Base of every recipe's config dataclass: each field is checked (and coerced) against its
+    declared type on construction, so `TextClassifierConfig(epochs="two")` fails at once with the
+    field's name, the same way a bad `--epochs=two` flag or TOML value does."""
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            setattr(self, field.name, coerce(type(self), field.name, getattr(self, field.name)))
+
+
 def parse_overrides(args):
     """`["--epochs=3", "--data=x.txt"]` -> `{"epochs": "3", "data": "x.txt"}` (types checked later)."""
     overrides = {}

@@ -11,6 +11,7 @@ class FineTuningRun:
         The learning-rate schedule was sized for `config.epochs`; a different `epochs` here trains
         on (the rate stays at its end value) or stops early. Any Keras callbacks work.
         """
+        kwargs.setdefault("shuffle", False)  # the training batches shuffle themselves (seeded); Keras would warn
         validation = self.validation_data.dataset if validate and self.validation_data is not None else None
         return self.model.fit(
             self.train_data.dataset,

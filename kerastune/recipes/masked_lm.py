@@ -22,13 +22,13 @@ from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
 from kerastune.models.backbone_directory import save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
-from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.config import RecipeConfig, as_dict, resolve
 from kerastune.recipes.run_setup import start_run
 from kerastune.training import WarmupLinearDecay, adamw
 
 
 @dataclasses.dataclass
-class MaskedLMConfig:
+class MaskedLMConfig(RecipeConfig):
     """Every setting of `masked_lm` (flat, typed; `--key=value` or a TOML file sets them).
 
     `data`: comma-separated text files; WikiText-style files split into documents at their
@@ -42,6 +42,7 @@ class MaskedLMConfig:
     vocabulary_size: int = 8000
     lowercase: bool = True
     next_sentence: bool = True
+    pack_sentences: bool = False  # needs next_sentence=False: fill each example with consecutive sentences
     mask_selection_rate: float = 0.15
     sequence_length: int = 128
     num_layers: int = 2
@@ -95,6 +96,7 @@ class MaskedLMRun:
     def fit(self, callbacks=None, epochs=None, **kwargs):
         """`model.fit` for `config.epochs` x `steps_per_epoch` steps; returns the History."""
         c = self.config
+        kwargs.setdefault("shuffle", False)  # the dataset shuffles itself (seeded); Keras would warn
         return self.model.fit(
             self.train_data.dataset,
             epochs=epochs or c.epochs,
@@ -124,7 +126,8 @@ def masked_lm(config=None, **overrides):
     )
     tokenizer = _bert_tokenizer(tokenizer)
     data_args = dict(tokenizer=tokenizer, batch_size=c.batch_size, sequence_length=c.sequence_length,
-                     next_sentence=c.next_sentence, mask_selection_rate=c.mask_selection_rate, seed=c.seed)
+                     next_sentence=c.next_sentence, pack_sentences=c.pack_sentences,
+                     mask_selection_rate=c.mask_selection_rate, seed=c.seed)
     train_data = MaskedLMDataset.from_documents(train_documents, **data_args)
     validation_data = (MaskedLMDataset.from_documents(validation_documents, training=False, **data_args)
                        if validation_documents else None)

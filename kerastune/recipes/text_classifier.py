@@ -25,16 +25,16 @@ from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import read_labelled_text, read_tfds
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.text_classifier_export import export_text_classifier
-from kerastune.models.backbones import OWN_ENCODER, load_backbone, max_sequence_length
+from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
 from kerastune.models.text_classifier import TextClassifier
-from kerastune.recipes.config import resolve
+from kerastune.recipes.config import RecipeConfig, resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.training import WarmupLinearDecay, adamw
 
 
 @dataclasses.dataclass
-class TextClassifierConfig:
+class TextClassifierConfig(RecipeConfig):
     """Every argument of `text_classifier`, as plain typed data (saved beside the export).
 
     Data: `train` / `validation` are file paths (`.tsv`, `.csv`, `.jsonl`), or split names when
@@ -65,6 +65,7 @@ class TextClassifierConfig:
     warmup_steps: typing.Optional[int] = None
     global_clipnorm: typing.Optional[float] = 1.0
     ema_momentum: float = 0.0  # > 0: average the weights (Keras use_ema), written into the model when fit ends
+    freeze_token_embedding: bool = False  # keep the pretrained word-piece table fixed (no gradient, no Adam state)
     max_sequence_length: typing.Optional[int] = None
     pad_to_multiple_of: int = 8
     jit_compile: bool = True
@@ -78,18 +79,6 @@ class TextClassifierConfig:
     num_heads: int = 2
     hidden_dim: int = 128
     intermediate_dim: int = 512
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            expected = typing.get_args(field.type) or (field.type,)
-            expected = tuple(float if t is float else t for t in expected)
-            if isinstance(value, int) and not isinstance(value, bool) and float in expected:
-                setattr(self, field.name, float(value))
-                continue
-            if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
-                names = " or ".join(getattr(t, "__name__", str(t)) for t in expected)
-                raise TypeError(f"{field.name} must be {names}; received {value!r}")
 
 
 class TextClassifierRun(FineTuningRun):
@@ -201,6 +190,8 @@ def text_classifier(backbone, train, validation=None, **kwargs):
         else:
             backbone_model, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
         sequence_length = min(config.max_sequence_length or 10**9, max_sequence_length(backbone_model))
+        if config.freeze_token_embedding:
+            freeze_token_embedding(backbone_model)
 
         data_args = dict(
             tokenizer=tokenizer,

@@ -28,14 +28,14 @@ from kerastune.export.token_classifier_export import export_token_classifier
 from kerastune.models.backbone_directory import load_any_backbone
 from kerastune.models.backbones import OWN_ENCODER, max_sequence_length
 from kerastune.models.token_classifier import TokenClassifier
-from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.config import RecipeConfig, as_dict, resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.training import WarmupLinearDecay, adamw
 
 
 @dataclasses.dataclass
-class TokenClassifierConfig:
+class TokenClassifierConfig(RecipeConfig):
     """Every argument of `token_classifier`, as plain typed data (saved beside the export).
 
     Data: `train` / `validation` are CoNLL files (`token<TAB>tag`), or split names with

@@ -110,3 +110,35 @@ def test_bucket_widths_never_exceed_the_backbone_maximum(tokenizer):
         built = ClassificationDataset.from_labelled_text(random_data(), tokenizer, batch_size=8, training=True, sequence_length=12)
     widths = {int(f["token_ids"].shape[1]) for f, _ in built.dataset.take(built.steps_per_epoch)}
     assert widths == {8, 12}
+
+
+def test_rare_long_examples_share_a_bucket_and_are_trained(tokenizer):
+    # 40 short examples and 3 long ones: alone, the long ones would never fill a batch of 8 and
+    # drop_remainder would skip them in every epoch.
+    short = [" ".join(WORDS[i % 7 : i % 7 + 3]) for i in range(40)]
+    long = [" ".join(WORDS[i : i + 25]) for i in range(3)]
+    data = LabelledText(short + long, None, [0] * 40 + [1] * 3, ["a", "b"], "outliers")
+    built = ClassificationDataset.from_labelled_text(data, tokenizer, batch_size=8, training=True)
+    batches = list(built.dataset.take(10 * built.steps_per_epoch))
+    assert {f["token_ids"].shape for f, _ in batches} == {(8, 32)}  # one width: 3 + 40 -> one bucket
+    seen = collections.Counter(x for x, _ in examples(batches))
+    assert all(seen[tuple(expected_ids(t))] > 0 for t in long)
+    assert built.steps_per_epoch == 43 // 8
+
+
+def test_evaluation_data_has_a_known_length(tokenizer):
+    built = ClassificationDataset.from_labelled_text(random_data(50), tokenizer, batch_size=16, training=False)
+    assert int(built.dataset.cardinality()) == built.steps_per_epoch == 4
+
+
+def test_explicit_shards_report_their_own_steps(tokenizer):
+    data = random_data(100)
+    parts = [
+        ClassificationDataset.from_labelled_text(data, tokenizer, batch_size=8, num_shards=2, shard_index=i)
+        for i in range(2)
+    ]
+    for part in parts:
+        assert part.steps_per_epoch == len(list(part.dataset)) == 7  # 50 examples in batches of 8
+    assert sorted(x for p in parts for x, _ in examples(p.dataset)) == sorted(
+        tuple(expected_ids(t)) for t in data.texts
+    )

@@ -59,3 +59,40 @@ def test_validation_documents_are_a_seeded_draw_across_the_corpus():
     assert [documents.index(d) for d in validation] == sorted(documents.index(d) for d in validation)
     with pytest.raises(ValueError, match="validation_fraction must be in"):
         hold_out_documents(documents, 1.0)
+
+
+def test_pack_token_ids_fills_the_budget_in_order_and_drops_nothing():
+    from kerastune.data.masked_lm_dataset import pack_token_ids
+
+    rng = np.random.default_rng(0)
+    sentences = [list(rng.integers(5, 40, rng.integers(1, 30))) for _ in range(300)]
+    rows = pack_token_ids(sentences, 20)
+    assert [t for r in rows for t in r] == [t for s in sentences for t in s]  # same tokens, same order
+    assert max(map(len, rows)) == 20
+    for row, following in zip(rows, rows[1:]):
+        # greedy: a row ends early only when the next sentence would not fit
+        assert len(row) == 20 or len(row) + min(len(following), 21) > 20
+    with pytest.raises(ValueError, match="budget must be a positive"):
+        pack_token_ids(sentences, 0)
+
+
+def test_packed_examples_are_full_single_segments_of_all_sentences():
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB)
+    documents = [[" ".join(WORDS[i % 30: i % 30 + 3])] for i in range(200)]  # 200 three-word phrases
+    data = MaskedLMDataset.from_documents(documents, tokenizer, batch_size=8, sequence_length=32,
+                                          next_sentence=False, pack_sentences=True, training=False)
+    assert data.num_examples == 20 and data.num_pairs == 0  # 600 tokens: 10 phrases (30 tokens) per row
+    seen = []
+    for x, y, w in data.dataset:
+        ids, mask = x["token_ids"].numpy(), x["padding_mask"].numpy()
+        assert (ids[:, 0] == 2).all() and not x["segment_ids"].numpy().any() and not w["nsp"].numpy().any()
+        restored = ids.copy()
+        positions, selected = x["mask_positions"].numpy(), w["mlm"].numpy() > 0
+        np.put_along_axis(restored, positions, np.where(selected, y["mlm"].numpy(), np.take_along_axis(ids, positions, 1)), 1)
+        for row, m in zip(restored, mask):
+            row = row[m == 1]
+            assert row[-1] == 3 and len(row) <= 32
+            seen += list(row[1:-1])
+    assert seen == [VOCAB.index(t) for d in documents for t in d[0].split()]
+    with pytest.raises(ValueError, match="pass next_sentence=False"):
+        MaskedLMDataset.from_documents(documents, tokenizer, pack_sentences=True)

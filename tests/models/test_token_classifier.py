@@ -41,3 +41,16 @@ def test_loss_weighs_only_first_subwords_as_a_hand_computation():
     np.testing.assert_allclose(again["loss"], result["loss"], rtol=1e-6)
     hits = (logits.argmax(-1) == labels) * weights
     np.testing.assert_allclose(result["accuracy"], hits.sum() / weights.sum(), rtol=1e-6)
+
+
+def test_unused_pooler_is_frozen_so_fit_has_a_gradient_for_every_weight():
+    import warnings
+
+    for backbone in (keras_hub.models.BertBackbone(50, 1, 2, 8, 16, max_sequence_length=16),
+                     BertEncoder(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16)):
+        model = TokenClassifier(backbone, num_tags=3)
+        assert not any("pooled_dense" in v.path for v in model.trainable_variables)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message="Gradients do not exist")
+            model.fit(inputs(), np.zeros((2, 6), "int32"), epochs=1, verbose=0)

@@ -39,3 +39,21 @@ def test_bad_values_are_errors(overrides, message):
 def test_overrides_must_look_like_flags():
     with pytest.raises(ValueError, match="--key=value"):
         parse_overrides(["epochs=3"])
+
+
+@pytest.mark.parametrize("module,name", [
+    ("causal_lm", "CausalLMConfig"), ("masked_lm", "MaskedLMConfig"),
+    ("text_classifier", "TextClassifierConfig"), ("token_classifier", "TokenClassifierConfig"),
+])
+def test_every_recipe_config_checks_its_fields_when_built_directly(module, name):
+    import importlib
+
+    config_cls = getattr(importlib.import_module(f"kerastune.recipes.{module}"), name)
+    required = {f.name: "x" for f in dataclasses.fields(config_cls) if f.default is dataclasses.MISSING}
+    config = config_cls(**required, epochs=3, seed=1)
+    assert config.epochs == 3 and isinstance(config.epochs, int)
+    assert isinstance(config_cls(**required, learning_rate=1).learning_rate, float)  # an int is a fine float
+    with pytest.raises(ValueError, match="argument 'epochs' must be a int; received 'two'"):
+        config_cls(**required, epochs="two")
+    with pytest.raises(ValueError, match="argument 'seed' must be a int; received 0.5"):
+        config_cls(**required, seed=0.5)

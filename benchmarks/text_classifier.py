@@ -111,6 +111,7 @@ def main(argv=None):
     parser.add_argument("--kerashub-steps", type=int, default=30, help="0 skips the KerasHub side")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ema-momentum", type=float, default=0.0, help="> 0: evaluate averaged weights")
+    parser.add_argument("--layerwise-lr-decay", type=float, default=1.0, help="< 1: lower layers train slower")
     parser.add_argument("--freeze-token-embedding", action="store_true", help="keep the word-piece table fixed")
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--pad-to-multiple-of", type=int, default=8)
@@ -132,6 +133,7 @@ def main(argv=None):
         seed=args.seed,
         ema_momentum=args.ema_momentum,
         freeze_token_embedding=args.freeze_token_embedding,
+        layerwise_lr_decay=args.layerwise_lr_decay,
         steps_per_execution=args.steps_per_execution,
         pad_to_multiple_of=args.pad_to_multiple_of,
         name=os.path.basename(os.path.normpath(args.data)),
@@ -153,6 +155,7 @@ def main(argv=None):
         "pooling": args.pooling,
         "ema_momentum": args.ema_momentum,
         "freeze_token_embedding": args.freeze_token_embedding,
+        "layerwise_lr_decay": args.layerwise_lr_decay,
         "steps_per_execution": args.steps_per_execution,
         "pad_to_multiple_of": args.pad_to_multiple_of,
         "train_examples": run.train_data.num_examples,

@@ -30,7 +30,7 @@ from kerastune.models.text_classifier import TextClassifier
 from kerastune.recipes.config import RecipeConfig, resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.training import WarmupLinearDecay, adamw
+from kerastune.training import WarmupLinearDecay, adamw, layerwise_decay_multipliers
 
 
 @dataclasses.dataclass
@@ -65,6 +65,7 @@ class TextClassifierConfig(RecipeConfig):
     warmup_steps: typing.Optional[int] = None
     global_clipnorm: typing.Optional[float] = 1.0
     ema_momentum: float = 0.0  # > 0: average the weights (Keras use_ema), written into the model when fit ends
+    layerwise_lr_decay: float = 1.0  # < 1: each layer down trains at this factor of the one above (head: 1)
     freeze_token_embedding: bool = False  # keep the pretrained word-piece table fixed (no gradient, no Adam state)
     max_sequence_length: typing.Optional[int] = None
     pad_to_multiple_of: int = 8
@@ -211,12 +212,16 @@ def text_classifier(backbone, train, validation=None, **kwargs):
         total_steps = max(train_data.steps_per_epoch * config.epochs, 1)
         warmup = config.warmup_steps if config.warmup_steps is not None else int(config.warmup_ratio * total_steps)
         schedule = WarmupLinearDecay(config.learning_rate, total_steps=total_steps, warmup_steps=min(warmup, total_steps))
+        multipliers = None
+        if config.layerwise_lr_decay != 1.0:
+            multipliers = layerwise_decay_multipliers(model, config.layerwise_lr_decay)
         model.compile(
             optimizer=adamw(
                 schedule,
                 weight_decay=config.weight_decay,
                 global_clipnorm=config.global_clipnorm,
                 ema_momentum=config.ema_momentum or None,
+                learning_rate_multipliers=multipliers,
             ),
             jit_compile=config.jit_compile,
             steps_per_execution=config.steps_per_execution,

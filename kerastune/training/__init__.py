@@ -3,5 +3,9 @@
 from kerastune.training.schedules import WarmupLinearDecay
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 from kerastune.training.callbacks import PrintSamples
+from kerastune.training.layerwise_decay import AdamWWithMultipliers, layerwise_decay_multipliers
 
-__all__ = ["WarmupLinearDecay", "adamw", "NO_DECAY_NAMES", "PrintSamples"]
+__all__ = [
+    "WarmupLinearDecay", "adamw", "NO_DECAY_NAMES", "PrintSamples", "AdamWWithMultipliers",
+    "layerwise_decay_multipliers",
+]

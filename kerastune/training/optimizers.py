@@ -2,6 +2,8 @@
 
 import keras
 
+from kerastune.training.layerwise_decay import AdamWWithMultipliers
+
 # Weight decay applies to matrices (projections, feed-forward kernels, embeddings) and not to
 # biases or layer-norm scales/offsets, as in BERT and nanoGPT. Keras matches these patterns against
 # each variable's short name (`variable.name`): Dense biases are "bias", LayerNormalization's
@@ -19,6 +21,7 @@ def adamw(
     gradient_accumulation_steps=None,
     exclude_from_weight_decay=NO_DECAY_NAMES,
     ema_momentum=None,
+    learning_rate_multipliers=None,
 ):
     """Returns `keras.optimizers.AdamW` with weight decay off for biases and layer norms.
 
@@ -31,6 +34,8 @@ def adamw(
         exclude_from_weight_decay: variable-name patterns that get no weight decay.
         ema_momentum: float or None; when set, Keras keeps an exponential moving average of the
             weights and writes it into the model at the end of `fit` (Polyak averaging).
+        learning_rate_multipliers: dict `{variable.path: float}` or None; when set, returns
+            `AdamWWithMultipliers` (e.g. from `layerwise_decay_multipliers(model, 0.9)`).
 
     Example:
 
@@ -40,7 +45,10 @@ def adamw(
     """
     if gradient_accumulation_steps is not None and gradient_accumulation_steps < 2:
         gradient_accumulation_steps = None
-    optimizer = keras.optimizers.AdamW(
+    kwargs = {"learning_rate_multipliers": learning_rate_multipliers} if learning_rate_multipliers else {}
+    optimizer_cls = AdamWWithMultipliers if learning_rate_multipliers else keras.optimizers.AdamW
+    optimizer = optimizer_cls(
+        **kwargs,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=beta_1,

@@ -88,3 +88,22 @@ def test_ema_momentum_writes_the_averaged_weights_into_the_model_when_fit_ends(t
     for variable, average in zip(run.model.trainable_variables, weights_before_end["ema"]):
         np.testing.assert_allclose(np.asarray(variable), average, atol=1e-6)  # the average, not the last step
     assert any(not np.allclose(weights_before_end[v.path], np.asarray(v)) for v in run.model.trainable_variables)
+
+
+def test_freeze_token_embedding_keeps_the_table_and_trains_the_rest(task):
+    run = text_classifier(**{**task, "epochs": 1, "freeze_token_embedding": True})
+    table = run.model.backbone.token_embedding.embeddings
+    assert all(v.path != table.path for v in run.model.trainable_variables)
+    before = {v.path: np.asarray(v) for v in run.model.variables}
+    run.fit(validate=False, verbose=0)
+    np.testing.assert_array_equal(np.asarray(table), before[table.path])
+    changed = [v.path for v in run.model.trainable_variables if not np.allclose(before[v.path], np.asarray(v))]
+    assert len(changed) == len(run.model.trainable_variables)  # every other weight moved
+
+
+def test_layerwise_lr_decay_scales_the_lower_layers(task):
+    run = text_classifier(**{**task, "epochs": 1, "layerwise_lr_decay": 0.8})
+    multipliers = run.model.optimizer.learning_rate_multipliers
+    assert multipliers["token_embedding/embeddings"] == pytest.approx(0.8 ** 2)  # 1 layer: embeddings 2 below
+    assert multipliers["logits/kernel"] == 1.0
+    assert np.isfinite(run.fit(validate=False, verbose=0).history["loss"]).all()

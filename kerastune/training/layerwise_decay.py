@@ -1,0 +1,80 @@
+"""Layer-wise learning-rate decay for fine-tuning (Howard & Ruder, 2018; Clark et al., 2020).
+
+The task head trains at the full learning rate, the top Transformer layer at `decay` times it, the
+next one down at `decay**2`, ..., and the embeddings at `decay**(num_layers + 1)`: general features
+in the lower layers move less than task-specific ones near the output. Keras optimizers have one
+learning rate, so `AdamWWithMultipliers` multiplies it per variable; `layerwise_decay_multipliers`
+computes the factors from the variable paths both KerasHub's `BertBackbone` and kerastune's
+`BertEncoder` use (`transformer_layer_<i>/...`, `token_embedding/...`, `embeddings_layer_norm/...`).
+"""
+
+import re
+
+import keras
+
+from kerastune.api import register
+
+_LAYER = re.compile(r"(?:^|/)transformer_layer_(\d+)/")
+_EMBEDDING = re.compile(r"(?:^|/)(?:token_embedding|position_embedding|segment_embedding|embeddings_layer_norm)/")
+
+
+def layerwise_decay_multipliers(model, decay):
+    """`{variable.path: multiplier}` for every trainable variable of `model` (a task over a BERT backbone).
+
+    Example:
+
+    >>> import keras_hub
+    >>> from kerastune.models.text_classifier import TextClassifier
+    >>> backbone = keras_hub.models.BertBackbone(100, 2, 2, 8, 16, max_sequence_length=16)
+    >>> m = layerwise_decay_multipliers(TextClassifier(backbone, 2), 0.5)
+    >>> m["logits/kernel"], m["transformer_layer_1/self_attention_layer/query/kernel"], m["token_embedding/embeddings"]
+    (1.0, 0.5, 0.125)
+    """
+    if not 0.0 < decay <= 1.0:
+        raise ValueError(f"layer-wise learning-rate decay must be in (0, 1]; received {decay!r}")
+    depths = {}
+    for variable in model.trainable_variables:
+        layer = _LAYER.search(variable.path)
+        depths[variable.path] = int(layer.group(1)) + 1 if layer else (0 if _EMBEDDING.search(variable.path) else None)
+    known = [d for d in depths.values() if d is not None]
+    if not any(d > 0 for d in known):
+        raise ValueError(
+            "layer-wise learning-rate decay needs a backbone with `transformer_layer_<i>` layers "
+            f"(KerasHub BertBackbone or kerastune BertEncoder); {model.name} has none"
+        )
+    top = max(known) + 1  # the head (and anything outside the backbone's layers)
+    return {path: float(decay ** (top - (top if d is None else d))) for path, d in depths.items()}
+
+
+@register
+class AdamWWithMultipliers(keras.optimizers.AdamW):
+    """`keras.optimizers.AdamW` whose learning rate is multiplied per variable.
+
+    Args:
+        learning_rate_multipliers: dict `{variable.path: float}`; variables not listed use 1.0.
+            Weight decay stays `learning_rate * weight_decay` for every variable (as in Keras).
+        **kwargs: `keras.optimizers.AdamW` arguments.
+
+    Example:
+
+    >>> optimizer = AdamWWithMultipliers(learning_rate=1e-3, learning_rate_multipliers={"dense/kernel": 0.5})
+    >>> optimizer.learning_rate_multipliers
+    {'dense/kernel': 0.5}
+    """
+
+    def __init__(self, learning_rate_multipliers=None, **kwargs):
+        super().__init__(**kwargs)
+        self.learning_rate_multipliers = dict(learning_rate_multipliers or {})
+
+    def build(self, var_list):
+        super().build(var_list)
+        self._multipliers = [float(self.learning_rate_multipliers.get(v.path, 1.0)) for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        multiplier = self._multipliers[self._get_variable_index(variable)]
+        if multiplier != 1.0:
+            learning_rate = keras.ops.multiply(learning_rate, multiplier)
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        return {**super().get_config(), "learning_rate_multipliers": dict(self.learning_rate_multipliers)}

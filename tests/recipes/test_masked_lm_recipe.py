@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from kerastune.recipes.masked_lm import masked_lm
+
+WORDS = "the a film plot was good bad long short music acting very quite rather dull bright".split()
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rng = np.random.default_rng(0)
+    documents = [". ".join(" ".join(rng.choice(WORDS, rng.integers(3, 9))) for _ in range(rng.integers(1, 4)))
+                 for _ in range(120)]
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n\n".join(documents) + "\n")
+    return str(path)
+
+
+def test_packed_sentences_fill_examples_and_train(corpus):
+    args = dict(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                sequence_length=64, batch_size=8, steps_per_epoch=3, validation_fraction=0.0)
+    single = masked_lm(**args, next_sentence=False)
+    packed = masked_lm(**args, next_sentence=False, pack_sentences=True)
+    assert packed.config.pack_sentences and packed.train_data.num_pairs == 0
+    assert packed.train_data.num_examples < single.train_data.num_examples / 2  # several sentences per example
+    masked_per_batch = [int(next(iter(run.train_data.dataset))[2]["mlm"].numpy().sum()) for run in (single, packed)]
+    assert masked_per_batch[1] > 2 * masked_per_batch[0]
+    assert np.isfinite(packed.fit(verbose=0).history["mlm_loss"]).all()
+    with pytest.raises(ValueError, match="pass next_sentence=False"):
+        masked_lm(**args, pack_sentences=True)

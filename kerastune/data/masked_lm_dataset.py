@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerastune.data.classification_dataset import tokenize_and_pack
+from kerastune.data.length_buckets import pad_batch_to_multiple
 
 _SENTENCE_END = re.compile(r"(?<=[.!?]) (?=\S)")
 _TITLE = re.compile(r"^ ?= [^=].* = ?$")
@@ -235,16 +236,13 @@ class MaskedLMDataset:
                 segment_ids = tf.gather(segment_ids, index, batch_dims=1)
             masked = masker(token_ids)
             ids = masked["token_ids"]
-            features = {
+            sequences = {
                 "token_ids": ids.to_tensor(default_value=special[0]),
                 "segment_ids": segment_ids.to_tensor(),
                 "padding_mask": tf.ones_like(ids).to_tensor(),
-                "mask_positions": masked["mask_positions"],
             }
-            width = tf.shape(features["token_ids"])[1]
-            extra = tf.minimum((-width) % multiple, tf.maximum(sequence_length - width, 0))
-            for key in ("token_ids", "segment_ids", "padding_mask"):
-                features[key] = tf.pad(features[key], [[0, 0], [0, extra]])
+            features = {**pad_batch_to_multiple(sequences, multiple, sequence_length),
+                        "mask_positions": masked["mask_positions"]}  # (batch, masks): not a sequence, not padded
             targets = {"mlm": masked["mask_ids"], "nsp": batch["label"]}
             sample_weights = {"mlm": masked["mask_weights"], "nsp": batch["weight"]}
             return features, targets, sample_weights

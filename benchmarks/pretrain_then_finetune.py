@@ -26,6 +26,8 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import keras  # noqa: E402
+
 from kerastune.models.backbone_directory import load_backbone_directory  # noqa: E402
 from kerastune.recipes.masked_lm import masked_lm  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
@@ -69,6 +71,8 @@ def main(argv=None):
     parser.add_argument("--finetune-pooling", default="mean", choices=("pooled", "mean", "cls"))
     parser.add_argument("--finetune-seeds", type=int, default=1, help="fine-tune both with seeds 0..N-1")
     parser.add_argument("--pretrained-dir", default=None, help="skip pretraining: fine-tune this saved backbone")
+    parser.add_argument("--snapshot-every-epoch", action="store_true",
+                        help="also save the backbone after each pretraining epoch, as <backbone-dir>.epoch_K")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
@@ -88,7 +92,12 @@ def main(argv=None):
         print(f"pretraining: {pre.train_data.num_examples} examples ({pre.train_data.num_pairs} sentence pairs)",
               flush=True)
         pre_start = time.perf_counter()
-        h = pre.fit(verbose=2).history
+        final_path = args.backbone_dir or os.path.join(tempfile.mkdtemp(), "backbone")
+        callbacks = []
+        if args.snapshot_every_epoch:  # a long run stopped early still leaves its latest encoder
+            callbacks.append(keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: pre.save_backbone(f"{final_path}.epoch_{epoch + 1}")))
+        h = pre.fit(verbose=2, callbacks=callbacks).history
         result.update({
             "pretrain_examples": pre.train_data.num_examples,
             "pretrain_steps": args.pretrain_epochs * args.pretrain_steps,
@@ -101,7 +110,7 @@ def main(argv=None):
             "val_mlm_accuracy_curve": [round(v, 4) for v in h.get("val_mlm_accuracy", [])],
             "nsp_accuracy_curve": [round(v, 4) for v in h.get("nsp_accuracy", [])],
         })
-        path = pre.save_backbone(args.backbone_dir or os.path.join(tempfile.mkdtemp(), "backbone"))
+        path = pre.save_backbone(final_path)
     encoder, _ = load_backbone_directory(path)
     for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
         setattr(args, key, encoder.get_config()[key])  # fine-tune the architecture that was pretrained

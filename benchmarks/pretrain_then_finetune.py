@@ -104,8 +104,9 @@ def main(argv=None):
             "pretrain_seconds": round(time.perf_counter() - pre_start, 1),
             "next_sentence": not args.no_next_sentence,
             "pack_sentences": args.pack_sentences,
-            "mlm_loss_curve": [round(v, 4) for v in h["mlm_loss"]],
-            "val_mlm_loss_curve": [round(v, 4) for v in h.get("val_mlm_loss", [])],
+            # masked LM only (--no-next-sentence): one head, so Keras logs its loss as `loss`
+            "mlm_loss_curve": [round(v, 4) for v in h.get("mlm_loss", h["loss"])],
+            "val_mlm_loss_curve": [round(v, 4) for v in h.get("val_mlm_loss", h.get("val_loss", []))],
             "mlm_accuracy_curve": [round(v, 4) for v in h.get("mlm_accuracy", [])],
             "val_mlm_accuracy_curve": [round(v, 4) for v in h.get("val_mlm_accuracy", [])],
             "nsp_accuracy_curve": [round(v, 4) for v in h.get("nsp_accuracy", [])],

@@ -22,6 +22,8 @@ Batches are `(features, targets, sample_weights)`:
 `targets = {"mlm": mask_ids (batch, mask_selection_length), "nsp": (batch,)}`,
 `sample_weights = {"mlm": mask_weights, "nsp": nsp_weight}` -- padded mask slots and single
 segments weigh 0, so `BertPretrainer`'s loss counts only real masked tokens and real pairs.
+With `next_sentence=False` the batches carry the `"mlm"` target and weight only (the matching
+`BertPretrainer(next_sentence=False)` has no NSP head).
 """
 
 import dataclasses
@@ -243,8 +245,10 @@ class MaskedLMDataset:
             }
             features = {**pad_batch_to_multiple(sequences, multiple, sequence_length),
                         "mask_positions": masked["mask_positions"]}  # (batch, masks): not a sequence, not padded
-            targets = {"mlm": masked["mask_ids"], "nsp": batch["label"]}
-            sample_weights = {"mlm": masked["mask_weights"], "nsp": batch["weight"]}
+            targets = {"mlm": masked["mask_ids"]}
+            sample_weights = {"mlm": masked["mask_weights"]}
+            if next_sentence:
+                targets["nsp"], sample_weights["nsp"] = batch["label"], batch["weight"]
             return features, targets, sample_weights
 
         batched = ds.ragged_batch(batch_size, drop_remainder=training) if pack_sentences else ds.batch(

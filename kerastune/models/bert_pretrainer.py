@@ -1,9 +1,10 @@
-"""BERT pretraining: a `BertEncoder` with a masked-LM head tied to its token embeddings and an NSP head."""
+"""BERT pretraining: a `BertEncoder` with a masked-LM head tied to its token embeddings and an optional NSP head."""
 
 import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.models.backbone_task import freeze_unused_pooler
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.training import adamw
 
@@ -72,24 +73,31 @@ class TiedMaskedLMHead(keras.layers.Layer):
 
 @register
 class BertPretrainer(keras.Model):
-    """A `BertEncoder` + tied masked-LM head + next-sentence-prediction head on the pooled [CLS].
+    """A `BertEncoder` + tied masked-LM head (+ a next-sentence-prediction head on the pooled [CLS]).
 
     Loss (`compile` defaults): `L = L_MLM + L_NSP`, with
     `L_MLM = -(1/M) sum_{i in masked} log P(x_i | x_\\i)`, the masked-LM cross-entropy over masked
     positions only (M of them in the batch; padded mask slots and unmasked tokens weigh 0 through
     `mask_weights`), i.e. the seed's `-sum_i log P(x_i | x_\\i)` normalised per masked token; and
     `L_NSP` the cross-entropy of the IsNext/NotNext logits over examples with a second segment.
+    With `next_sentence=False` (masked LM only, RoBERTa-style) there is no NSP head and `L = L_MLM`;
+    the encoder's tanh pooler then gets no gradient and is marked `trainable=False` in this model
+    (so the optimizer neither tracks nor warns about it); a backbone directory saved from it loads
+    with every weight trainable. Keras then logs the masked-LM loss as `loss` (one head: no
+    `mlm_loss` entry) and its accuracy as `mlm_accuracy`.
 
     Args:
         encoder: a `BertEncoder`.
         dropout: float, before the NSP logits.
+        next_sentence: bool, build the NSP head and output.
 
     Call arguments:
         inputs: dict of int32 `token_ids`, `segment_ids`, `padding_mask` (batch, seq) and
             `mask_positions` (batch, masks).
 
     Returns:
-        dict: `mlm` logits (batch, masks, vocabulary_size), `nsp` logits (batch, 2).
+        dict: `mlm` logits (batch, masks, vocabulary_size), `nsp` logits (batch, 2) (only with
+        `next_sentence=True`).
 
     Example:
 
@@ -102,7 +110,7 @@ class BertPretrainer(keras.Model):
     TensorShape([2, 2, 100])
     """
 
-    def __init__(self, encoder, dropout=0.1, **kwargs):
+    def __init__(self, encoder, dropout=0.1, next_sentence=True, **kwargs):
         if not isinstance(encoder, BertEncoder):
             raise ValueError(f"encoder must be a kerastune BertEncoder; received {type(encoder).__name__}")
         inputs = {
@@ -116,33 +124,36 @@ class BertPretrainer(keras.Model):
             encoder.token_embedding, activation=encoder.activation, layer_norm_epsilon=encoder.layer_norm_epsilon,
             name="masked_lm_head",
         )
-        mlm = self.masked_lm_head(features["sequence_output"], inputs["mask_positions"])
-        pooled = keras.layers.Dropout(dropout, name="nsp_dropout")(features["pooled_output"])
-        nsp = keras.layers.Dense(2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                                 name="nsp", dtype="float32")(pooled)
-        super().__init__(inputs=inputs, outputs={"mlm": mlm, "nsp": nsp}, **kwargs)
+        outputs = {"mlm": self.masked_lm_head(features["sequence_output"], inputs["mask_positions"])}
+        if next_sentence:
+            pooled = keras.layers.Dropout(dropout, name="nsp_dropout")(features["pooled_output"])
+            outputs["nsp"] = keras.layers.Dense(2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+                                                name="nsp", dtype="float32")(pooled)
+        else:
+            freeze_unused_pooler(encoder)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.encoder = encoder
         self.dropout = dropout
+        self.next_sentence = bool(next_sentence)
 
     def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
-        """Defaults: `adamw(1e-4, weight_decay=0.01)`; masked-only sparse CE for both heads; accuracies."""
+        """Defaults: `adamw(1e-4, weight_decay=0.01)`; masked-only sparse CE for each head; accuracies."""
+        heads = ("mlm", "nsp") if self.next_sentence else ("mlm",)
         if optimizer == "auto":
             optimizer = adamw(1e-4)
         if loss == "auto":
-            loss = {
-                "mlm": keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-                "nsp": keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
-            }
-        if weighted_metrics == "auto":
+            loss = {h: keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+                    for h in heads}
+        if weighted_metrics == "auto":  # Keras prefixes "mlm_" / "nsp_" only when there are two heads
             weighted_metrics = {
-                "mlm": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                "nsp": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                h: [keras.metrics.SparseCategoricalAccuracy(name="accuracy" if self.next_sentence else "mlm_accuracy")]
+                for h in heads
             }
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "dropout": self.dropout,
-                "name": self.name, "trainable": self.trainable}
+                "next_sentence": self.next_sentence, "name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

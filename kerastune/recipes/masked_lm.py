@@ -137,7 +137,7 @@ def masked_lm(config=None, **overrides):
             hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim, dropout=c.dropout,
             max_sequence_length=c.sequence_length,
         )
-        model = BertPretrainer(encoder, dropout=c.dropout, name=c.name)
+        model = BertPretrainer(encoder, dropout=c.dropout, next_sentence=c.next_sentence, name=c.name)
         total = max((c.steps_per_epoch or train_data.steps_per_epoch) * c.epochs, 1)
         schedule = WarmupLinearDecay(c.learning_rate, total_steps=total, warmup_steps=int(c.warmup_ratio * total))
         model.compile(optimizer=adamw(schedule, weight_decay=c.weight_decay, global_clipnorm=c.global_clipnorm),

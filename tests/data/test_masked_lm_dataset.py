@@ -85,7 +85,7 @@ def test_packed_examples_are_full_single_segments_of_all_sentences():
     seen = []
     for x, y, w in data.dataset:
         ids, mask = x["token_ids"].numpy(), x["padding_mask"].numpy()
-        assert (ids[:, 0] == 2).all() and not x["segment_ids"].numpy().any() and not w["nsp"].numpy().any()
+        assert (ids[:, 0] == 2).all() and not x["segment_ids"].numpy().any() and set(w) == {"mlm"}
         restored = ids.copy()
         positions, selected = x["mask_positions"].numpy(), w["mlm"].numpy() > 0
         np.put_along_axis(restored, positions, np.where(selected, y["mlm"].numpy(), np.take_along_axis(ids, positions, 1)), 1)

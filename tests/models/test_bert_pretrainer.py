@@ -61,3 +61,22 @@ def test_mlm_head_is_tied_to_the_token_embedding(tmp_path):
     assert_config_round_trip(model)
     loaded = assert_keras_save_load(model, x, tmp_path, atol=1e-5)
     assert loaded.masked_lm_head.token_embedding is loaded.encoder.token_embedding
+
+
+def test_without_next_sentence_the_loss_is_the_masked_lm_alone_and_no_nsp_head_exists(tmp_path):
+    encoder = BertEncoder(VOCAB, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=16,
+                          dropout=0.0)
+    model = BertPretrainer(encoder, dropout=0.0, next_sentence=False)
+    model.compile()
+    x, y, w = batch()
+    assert set(model(x)) == {"mlm"}
+    assert not any("nsp" in v.path for v in model.weights)
+    assert not encoder.pooled_dense.trainable  # MLM alone gives the pooler no gradient: not tracked
+    lp = log_softmax(keras.ops.convert_to_numpy(model(x)["mlm"]))
+    mlm = -(lp[0, 0, 7] + lp[0, 1, 9] + lp[1, 0, 11]) / 3
+    result = model.evaluate(x, {"mlm": y["mlm"]}, sample_weight={"mlm": w["mlm"]}, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], mlm, rtol=1e-5)
+    assert not any(k.startswith("nsp") for k in result)
+    assert_config_round_trip(model)
+    loaded = assert_keras_save_load(model, x, tmp_path, atol=1e-5)
+    assert loaded.next_sentence is False

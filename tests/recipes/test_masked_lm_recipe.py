@@ -1,6 +1,9 @@
+import warnings
+
 import numpy as np
 import pytest
 
+from kerastune.models.backbone_directory import load_backbone_directory
 from kerastune.recipes.masked_lm import masked_lm
 
 WORDS = "the a film plot was good bad long short music acting very quite rather dull bright".split()
@@ -25,6 +28,21 @@ def test_packed_sentences_fill_examples_and_train(corpus):
     assert packed.train_data.num_examples < single.train_data.num_examples / 2  # several sentences per example
     masked_per_batch = [int(next(iter(run.train_data.dataset))[2]["mlm"].numpy().sum()) for run in (single, packed)]
     assert masked_per_batch[1] > 2 * masked_per_batch[0]
-    assert np.isfinite(packed.fit(verbose=0).history["mlm_loss"]).all()
+    assert np.isfinite(packed.fit(verbose=0).history["loss"]).all()  # one head: the loss is the MLM loss
     with pytest.raises(ValueError, match="pass next_sentence=False"):
         masked_lm(**args, pack_sentences=True)
+
+
+def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, tmp_path):
+    run = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                    sequence_length=32, batch_size=8, steps_per_epoch=3, next_sentence=False, pack_sentences=True)
+    _, targets, weights = next(iter(run.train_data.dataset))
+    assert set(targets) == set(weights) == {"mlm"}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*[Gg]radients do not exist.*")
+        history = run.fit(verbose=0).history
+    assert not any("nsp" in k for k in history) and np.isfinite(history["loss"]).all()
+    assert 0.0 <= history["mlm_accuracy"][-1] <= 1.0
+    encoder, _ = load_backbone_directory(run.save_backbone(str(tmp_path / "backbone")))
+    assert encoder.pooled_dense.trainable  # the saved directory loads fully trainable
+    np.testing.assert_array_equal(encoder.pooled_dense.kernel.numpy(), run.encoder.pooled_dense.kernel.numpy())

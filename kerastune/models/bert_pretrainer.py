@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from kerastune.api import register
-from kerastune.models.backbone_task import freeze_unused_pooler
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.training import adamw
 
@@ -81,14 +80,15 @@ class BertPretrainer(keras.Model):
     `mask_weights`), i.e. the seed's `-sum_i log P(x_i | x_\\i)` normalised per masked token; and
     `L_NSP` the cross-entropy of the IsNext/NotNext logits over examples with a second segment.
     With `next_sentence=False` (masked LM only, RoBERTa-style) there is no NSP head and `L = L_MLM`;
-    the encoder's tanh pooler then gets no gradient and is marked `trainable=False` in this model
-    (so the optimizer neither tracks nor warns about it); a backbone directory saved from it loads
-    with every weight trainable. Keras then logs the masked-LM loss as `loss` (one head: no
-    `mlm_loss` entry) and its accuracy as `mlm_accuracy`.
+    the encoder's tanh pooler then gets no gradient, so this model leaves it out of its
+    `trainable_weights` (the optimizer neither tracks nor warns about it; the encoder's own
+    `trainable` flags are not touched). Keras then logs the masked-LM loss as `loss` (one head: no
+    `mlm_loss` entry) and its accuracy as `mlm_accuracy`. Targets must match the heads: build the
+    `MaskedLMDataset` with the same `next_sentence` (a mismatch is a clear error).
 
     Args:
         encoder: a `BertEncoder`.
-        dropout: float, before the NSP logits.
+        dropout: float, before the NSP logits (unused without NSP).
         next_sentence: bool, build the NSP head and output.
 
     Call arguments:
@@ -129,8 +129,6 @@ class BertPretrainer(keras.Model):
             pooled = keras.layers.Dropout(dropout, name="nsp_dropout")(features["pooled_output"])
             outputs["nsp"] = keras.layers.Dense(2, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
                                                 name="nsp", dtype="float32")(pooled)
-        else:
-            freeze_unused_pooler(encoder)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.encoder = encoder
         self.dropout = dropout
@@ -150,6 +148,28 @@ class BertPretrainer(keras.Model):
                 for h in heads
             }
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
+
+    @property
+    def trainable_weights(self):
+        weights = super().trainable_weights
+        if getattr(self, "next_sentence", True):
+            return weights
+        unused = {id(v) for v in self.encoder.pooled_dense.weights}  # MLM alone never reaches the pooler
+        return [v for v in weights if id(v) not in unused]
+
+    @property
+    def non_trainable_weights(self):
+        trainable = {id(v) for v in self.trainable_weights}
+        return [v for v in self.weights if id(v) not in trainable]
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if isinstance(y, dict) and isinstance(y_pred, dict) and set(y) != set(y_pred):
+            raise ValueError(
+                f"BertPretrainer(next_sentence={self.next_sentence}) has outputs {sorted(y_pred)} but the data "
+                f"has targets {sorted(y)}; build the MaskedLMDataset (or masked_lm) with "
+                f"next_sentence={self.next_sentence}"
+            )
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "dropout": self.dropout,

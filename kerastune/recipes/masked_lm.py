@@ -1,4 +1,4 @@
-"""Recipe: pretrain a BERT-style encoder from scratch (masked LM + next-sentence prediction).
+"""Recipe: pretrain a BERT-style encoder from scratch (masked LM, optionally + next-sentence prediction).
 
 Thin by design: text files -> `split_documents` -> `train_wordpiece_tokenizer` (KerasHub) ->
 `MaskedLMDataset` (KerasHub `MaskedLMMaskGenerator`) -> `BertEncoder` -> `BertPretrainer` ->

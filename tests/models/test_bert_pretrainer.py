@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
@@ -71,7 +72,10 @@ def test_without_next_sentence_the_loss_is_the_masked_lm_alone_and_no_nsp_head_e
     x, y, w = batch()
     assert set(model(x)) == {"mlm"}
     assert not any("nsp" in v.path for v in model.weights)
-    assert not encoder.pooled_dense.trainable  # MLM alone gives the pooler no gradient: not tracked
+    pooler = {id(v) for v in encoder.pooled_dense.weights}
+    assert encoder.pooled_dense.trainable  # the encoder is left as it was ...
+    assert not pooler & {id(v) for v in model.trainable_weights}  # ... but MLM alone never trains the pooler
+    assert pooler <= {id(v) for v in model.non_trainable_weights}
     lp = log_softmax(keras.ops.convert_to_numpy(model(x)["mlm"]))
     mlm = -(lp[0, 0, 7] + lp[0, 1, 9] + lp[1, 0, 11]) / 3
     result = model.evaluate(x, {"mlm": y["mlm"]}, sample_weight={"mlm": w["mlm"]}, verbose=0, return_dict=True)
@@ -80,3 +84,11 @@ def test_without_next_sentence_the_loss_is_the_masked_lm_alone_and_no_nsp_head_e
     assert_config_round_trip(model)
     loaded = assert_keras_save_load(model, x, tmp_path, atol=1e-5)
     assert loaded.next_sentence is False
+
+
+def test_targets_that_do_not_match_the_heads_are_a_clear_error():
+    model, _ = build()  # with NSP
+    model.compile()
+    x, y, w = batch()
+    with pytest.raises(ValueError, match="next_sentence=True"):
+        model.fit(x, {"mlm": y["mlm"]}, sample_weight={"mlm": w["mlm"]}, verbose=0)

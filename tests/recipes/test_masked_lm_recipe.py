@@ -38,11 +38,14 @@ def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, 
                     sequence_length=32, batch_size=8, steps_per_epoch=3, next_sentence=False, pack_sentences=True)
     _, targets, weights = next(iter(run.train_data.dataset))
     assert set(targets) == set(weights) == {"mlm"}
+    pooler_before = run.encoder.pooled_dense.kernel.numpy().copy()
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*[Gg]radients do not exist.*")
         history = run.fit(verbose=0).history
+    np.testing.assert_array_equal(run.encoder.pooled_dense.kernel.numpy(), pooler_before)  # not trained, not decayed
     assert not any("nsp" in k for k in history) and np.isfinite(history["loss"]).all()
     assert 0.0 <= history["mlm_accuracy"][-1] <= 1.0
+    assert run.encoder.pooled_dense.trainable  # left untouched for a later fine-tune of run.encoder
     encoder, _ = load_backbone_directory(run.save_backbone(str(tmp_path / "backbone")))
-    assert encoder.pooled_dense.trainable  # the saved directory loads fully trainable
+    assert encoder.pooled_dense.trainable
     np.testing.assert_array_equal(encoder.pooled_dense.kernel.numpy(), run.encoder.pooled_dense.kernel.numpy())

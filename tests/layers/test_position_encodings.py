@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import keras
 import pytest
 
 from kerastune.layers import LearnedPositionEmbedding, SinusoidalPositionEncoding

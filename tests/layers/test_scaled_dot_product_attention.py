@@ -1,5 +1,4 @@
 import numpy as np
-import keras
 import pytest
 
 from kerastune.layers import ScaledDotProductAttention, causal_mask

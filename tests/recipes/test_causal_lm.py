@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from kerastune.recipes import CausalLMConfig, causal_lm

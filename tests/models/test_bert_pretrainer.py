@@ -9,10 +9,10 @@ from tests.helpers import assert_config_round_trip, assert_keras_save_load
 VOCAB = 30
 
 
-def build():
+def build(next_sentence=True):
     encoder = BertEncoder(VOCAB, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=16,
                           dropout=0.0)
-    return BertPretrainer(encoder, dropout=0.0), encoder
+    return BertPretrainer(encoder, dropout=0.0, next_sentence=next_sentence), encoder
 
 
 def batch():
@@ -30,14 +30,18 @@ def log_softmax(z):
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
+def hand_mlm_loss(mlm_logits):
+    """-[log P(7 | pos 1) + log P(9 | pos 4) + log P(11 | pos 2 of ex 2)] / 3: the masked slots of `batch()`."""
+    lp = log_softmax(keras.ops.convert_to_numpy(mlm_logits))
+    return -(lp[0, 0, 7] + lp[0, 1, 9] + lp[1, 0, 11]) / 3
+
+
 def test_mlm_loss_is_minus_mean_log_p_over_masked_positions_only():
     model, _ = build()
     model.compile()
     x, y, w = batch()
     out = {k: keras.ops.convert_to_numpy(v) for k, v in model(x).items()}
-    # hand computation: -[log P(7 | pos 1) + log P(9 | pos 4) + log P(11 | pos 2 of ex 2)] / 3
-    lp = log_softmax(out["mlm"])
-    mlm = -(lp[0, 0, 7] + lp[0, 1, 9] + lp[1, 0, 11]) / 3
+    mlm = hand_mlm_loss(out["mlm"])
     nsp = -log_softmax(out["nsp"])[0, 1]  # only example 0 has a second segment
     result = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     np.testing.assert_allclose(result["loss"], mlm + nsp, rtol=1e-5)
@@ -65,9 +69,7 @@ def test_mlm_head_is_tied_to_the_token_embedding(tmp_path):
 
 
 def test_without_next_sentence_the_loss_is_the_masked_lm_alone_and_no_nsp_head_exists(tmp_path):
-    encoder = BertEncoder(VOCAB, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=16,
-                          dropout=0.0)
-    model = BertPretrainer(encoder, dropout=0.0, next_sentence=False)
+    model, encoder = build(next_sentence=False)
     model.compile()
     x, y, w = batch()
     assert set(model(x)) == {"mlm"}
@@ -76,8 +78,7 @@ def test_without_next_sentence_the_loss_is_the_masked_lm_alone_and_no_nsp_head_e
     assert encoder.pooled_dense.trainable  # the encoder is left as it was ...
     assert not pooler & {id(v) for v in model.trainable_weights}  # ... but MLM alone never trains the pooler
     assert pooler <= {id(v) for v in model.non_trainable_weights}
-    lp = log_softmax(keras.ops.convert_to_numpy(model(x)["mlm"]))
-    mlm = -(lp[0, 0, 7] + lp[0, 1, 9] + lp[1, 0, 11]) / 3
+    mlm = hand_mlm_loss(model(x)["mlm"])
     result = model.evaluate(x, {"mlm": y["mlm"]}, sample_weight={"mlm": w["mlm"]}, verbose=0, return_dict=True)
     np.testing.assert_allclose(result["loss"], mlm, rtol=1e-5)
     assert not any(k.startswith("nsp") for k in result)

@@ -3,6 +3,7 @@
     python benchmarks/pretrain_then_finetune.py --data-dir ../shared/data \
         --pretrain-epochs 4 --pretrain-steps 500 --finetune-examples 20000 --finetune-epochs 2 \
         [--no-next-sentence --pack-sentences] [--finetune-seeds 3] [--pretrained-dir DIR]
+        [--continue-from DIR --pretrain-data sst2/train.tsv]
 
 1. Pretrains a small `BertEncoder` with `kerastune.recipes.masked_lm` on unlabelled text: the SST-2
    train sentences (labels unused) plus WikiText-2 valid+test; reports the masked-LM loss after each
@@ -11,7 +12,10 @@
    `--finetune-examples`), and the same architecture from random initialisation with the same
    vocabulary, data, seed, steps and learning rate; reports SST-2 dev accuracy of both, for each of
    `--finetune-seeds` seeds (the gain is the mean over seeds). `--pretrained-dir` skips step 1 and
-   fine-tunes a backbone directory saved by an earlier run.
+   fine-tunes a backbone directory saved by an earlier run. `--continue-from DIR` makes step 1
+   continue pretraining that directory (`masked_lm(backbone=DIR)`: its vocabulary, architecture,
+   weights and MLM head) on `--pretrain-data`, e.g. task-adaptive pretraining on the SST-2
+   sentences alone; the architecture flags are then taken from DIR.
 
 The last line printed is one JSON object.
 """
@@ -71,6 +75,10 @@ def main(argv=None):
     parser.add_argument("--finetune-pooling", default="mean", choices=("pooled", "mean", "cls"))
     parser.add_argument("--finetune-seeds", type=int, default=1, help="fine-tune both with seeds 0..N-1")
     parser.add_argument("--pretrained-dir", default=None, help="skip pretraining: fine-tune this saved backbone")
+    parser.add_argument("--pretrain-data", default="sst2/train.tsv,wikitext2/valid.txt,wikitext2/test.txt",
+                        help="comma-separated unlabelled text files under --data-dir")
+    parser.add_argument("--continue-from", default=None,
+                        help="continue pretraining this saved backbone directory instead of starting from scratch")
     parser.add_argument("--snapshot-every-epoch", action="store_true",
                         help="also save the backbone after each pretraining epoch, as <backbone-dir>.epoch_K")
     args = parser.parse_args(argv)
@@ -80,12 +88,15 @@ def main(argv=None):
     if args.pretrained_dir:
         path = args.pretrained_dir
     else:
-        data = ",".join(os.path.join(args.data_dir, p) for p in ("sst2/train.tsv", "wikitext2/valid.txt",
-                                                                    "wikitext2/test.txt"))
+        data = ",".join(os.path.join(args.data_dir, p.strip()) for p in args.pretrain_data.split(","))
+        if args.continue_from:  # vocabulary and architecture come from the directory
+            architecture = dict(backbone=args.continue_from)
+        else:
+            architecture = dict(vocabulary_size=args.vocabulary_size, sequence_length=args.sequence_length,
+                                num_layers=args.num_layers, num_heads=args.num_heads, hidden_dim=args.hidden_dim,
+                                intermediate_dim=args.intermediate_dim)
         pre = masked_lm(
-            data=data, vocabulary_size=args.vocabulary_size, sequence_length=args.sequence_length,
-            num_layers=args.num_layers, num_heads=args.num_heads, hidden_dim=args.hidden_dim,
-            intermediate_dim=args.intermediate_dim, epochs=args.pretrain_epochs, steps_per_epoch=args.pretrain_steps,
+            data=data, **architecture, epochs=args.pretrain_epochs, steps_per_epoch=args.pretrain_steps,
             learning_rate=args.pretrain_learning_rate, batch_size=64, seed=args.seed,
             next_sentence=not args.no_next_sentence, pack_sentences=args.pack_sentences,
         )
@@ -99,6 +110,8 @@ def main(argv=None):
                 on_epoch_end=lambda epoch, logs: pre.save_backbone(f"{final_path}.epoch_{epoch + 1}")))
         h = pre.fit(verbose=2, callbacks=callbacks).history
         result.update({
+            "pretrain_data": args.pretrain_data,
+            "continued_from": args.continue_from,
             "pretrain_examples": pre.train_data.num_examples,
             "pretrain_steps": args.pretrain_epochs * args.pretrain_steps,
             "pretrain_seconds": round(time.perf_counter() - pre_start, 1),
@@ -113,7 +126,7 @@ def main(argv=None):
         })
         path = pre.save_backbone(final_path)
     encoder, _ = load_backbone_directory(path)
-    for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim"):
+    for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "vocabulary_size"):
         setattr(args, key, encoder.get_config()[key])  # fine-tune the architecture that was pretrained
     args.sequence_length = encoder.get_config()["max_sequence_length"]
     vocabulary = os.path.join(path, "vocab.txt")

@@ -91,6 +91,29 @@ def load_backbone_directory(path, **overrides):
     return encoder, tokenizer
 
 
+def load_masked_lm_head(path, masked_lm_head):
+    """Restores the MLM head's own weights saved in backbone directory `path` into `masked_lm_head`.
+
+    `masked_lm_head` is the (built) `TiedMaskedLMHead` of a `BertPretrainer` over the encoder loaded
+    from `path`; its output matrix is the tied token embedding, restored with the encoder. Returns
+    False, changing nothing, when the directory holds no MLM head (e.g. one saved without it).
+    """
+    file = os.path.join(str(path), MASKED_LM_HEAD)
+    if not os.path.isfile(file):
+        return False
+    saved = np.load(file)
+    tied = masked_lm_head.token_embedding.embeddings
+    own = [v for v in masked_lm_head.weights if v is not tied]
+    expected = {v.path: tuple(v.shape) for v in own}
+    found = {k: tuple(saved[k].shape) for k in saved.files}
+    if expected != found:
+        raise ValueError(f"{file} holds MLM head weights {found} but the head expects {expected}; "
+                         "build the pretrainer over the encoder loaded from the same directory")
+    for v in own:
+        v.assign(saved[v.path])
+    return True
+
+
 def load_any_backbone(name_or_dir, **kwargs):
     """`load_backbone_directory` for a kerastune backbone directory, else `load_backbone` (presets, HF dirs)."""
     if is_backbone_directory(name_or_dir):

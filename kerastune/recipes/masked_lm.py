@@ -4,6 +4,8 @@ Thin by design: text files -> `split_documents` -> `train_wordpiece_tokenizer` (
 `MaskedLMDataset` (KerasHub `MaskedLMMaskGenerator`) -> `BertEncoder` -> `BertPretrainer` ->
 `adamw` + `WarmupLinearDecay`, under a strategy. `run.save_backbone(path)` writes the reusable
 backbone directory that `token_classifier(backbone=path)` (and `load_any_backbone`) reads.
+`masked_lm(backbone=path)` continues pretraining such a directory on new text (domain- or
+task-adaptive pretraining): its vocabulary, architecture, weights and MLM head are reused.
 
 Example:
 
@@ -15,11 +17,12 @@ Example:
 import dataclasses
 import json
 import os
+import warnings
 from typing import Optional
 
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, split_documents
 from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
-from kerastune.models.backbone_directory import save_backbone_directory
+from kerastune.models.backbone_directory import load_backbone_directory, load_masked_lm_head, save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
 from kerastune.recipes.config import RecipeConfig, as_dict, resolve
@@ -38,6 +41,7 @@ class MaskedLMConfig(RecipeConfig):
     """
 
     data: str = ""
+    backbone: Optional[str] = None  # continue pretraining this backbone directory (see `masked_lm`)
     validation_fraction: float = 0.02
     vocabulary_size: int = 8000
     lowercase: bool = True
@@ -115,16 +119,36 @@ class MaskedLMRun:
 
 
 def masked_lm(config=None, **overrides):
-    """Builds vocabulary, data and a compiled `BertPretrainer`; returns a `MaskedLMRun`."""
+    """Builds vocabulary, data and a compiled `BertPretrainer`; returns a `MaskedLMRun`.
+
+    With `backbone=path` (a directory saved by `run.save_backbone`) no vocabulary is trained and no
+    encoder is built: pretraining continues from that directory's vocabulary, architecture, weights
+    and MLM head on `data` (e.g. the unlabelled text of the task to fine-tune on). Architecture and
+    vocabulary settings then come from the directory; setting one to another value is an error, and
+    `sequence_length` defaults to the encoder's maximum.
+    """
     base = as_dict(config) if config is not None else {}
-    c = resolve(MaskedLMConfig, {**base, **overrides})
+    given = {**base, **overrides}
+    c = resolve(MaskedLMConfig, given)
     strategy = start_run(c)
     documents = read_documents(c.data)
     train_documents, validation_documents = hold_out_documents(documents, c.validation_fraction, c.seed)
-    tokenizer = train_wordpiece_tokenizer(
-        [" ".join(doc) for doc in train_documents], c.vocabulary_size, lowercase=c.lowercase
-    )
-    tokenizer = _bert_tokenizer(tokenizer)
+    with strategy.scope():
+        if c.backbone:
+            encoder, tokenizer = load_backbone_directory(c.backbone, dropout=c.dropout)
+            c = _settings_from_backbone(c, given, encoder, tokenizer)
+        else:
+            tokenizer = _bert_tokenizer(train_wordpiece_tokenizer(
+                [" ".join(doc) for doc in train_documents], c.vocabulary_size, lowercase=c.lowercase
+            ))
+            encoder = BertEncoder(
+                vocabulary_size=tokenizer.vocabulary_size(), num_layers=c.num_layers, num_heads=c.num_heads,
+                hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim, dropout=c.dropout,
+                max_sequence_length=c.sequence_length,
+            )
+        model = BertPretrainer(encoder, dropout=c.dropout, next_sentence=c.next_sentence, name=c.name)
+        if c.backbone and not load_masked_lm_head(c.backbone, model.masked_lm_head):
+            warnings.warn(f"{c.backbone} holds no MLM head (saved without one): it starts from random init")
     data_args = dict(tokenizer=tokenizer, batch_size=c.batch_size, sequence_length=c.sequence_length,
                      next_sentence=c.next_sentence, pack_sentences=c.pack_sentences,
                      mask_selection_rate=c.mask_selection_rate, seed=c.seed)
@@ -132,17 +156,29 @@ def masked_lm(config=None, **overrides):
     validation_data = (MaskedLMDataset.from_documents(validation_documents, training=False, **data_args)
                        if validation_documents else None)
     with strategy.scope():
-        encoder = BertEncoder(
-            vocabulary_size=tokenizer.vocabulary_size(), num_layers=c.num_layers, num_heads=c.num_heads,
-            hidden_dim=c.hidden_dim, intermediate_dim=c.intermediate_dim, dropout=c.dropout,
-            max_sequence_length=c.sequence_length,
-        )
-        model = BertPretrainer(encoder, dropout=c.dropout, next_sentence=c.next_sentence, name=c.name)
         total = max((c.steps_per_epoch or train_data.steps_per_epoch) * c.epochs, 1)
         schedule = WarmupLinearDecay(c.learning_rate, total_steps=total, warmup_steps=int(c.warmup_ratio * total))
         model.compile(optimizer=adamw(schedule, weight_decay=c.weight_decay, global_clipnorm=c.global_clipnorm),
                       jit_compile=c.jit_compile)
     return MaskedLMRun(model, encoder, tokenizer, train_data, validation_data, c, strategy)
+
+
+def _settings_from_backbone(c, given, encoder, tokenizer):
+    """`c` with the architecture and vocabulary settings of the loaded backbone; conflicts are errors."""
+    config = encoder.get_config()
+    found = {key: config[key] for key in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim")}
+    found.update(vocabulary_size=tokenizer.vocabulary_size(), lowercase=bool(tokenizer.lowercase))
+    conflicts = {k: (getattr(c, k), v) for k, v in found.items() if k in given and getattr(c, k) != v}
+    if conflicts:
+        listed = ", ".join(f"{k}={mine!r} (the backbone has {theirs!r})" for k, (mine, theirs) in conflicts.items())
+        raise ValueError(f"backbone={c.backbone!r} fixes the vocabulary and architecture, but received {listed}; "
+                         "drop these settings to continue pretraining that backbone")
+    maximum = config["max_sequence_length"]
+    sequence_length = c.sequence_length if "sequence_length" in given else maximum
+    if sequence_length > maximum:
+        raise ValueError(f"sequence_length={sequence_length} exceeds the max_sequence_length {maximum} of "
+                         f"backbone={c.backbone!r}; pass sequence_length <= {maximum}")
+    return dataclasses.replace(c, sequence_length=sequence_length, **found)
 
 
 def _bert_tokenizer(wordpiece):

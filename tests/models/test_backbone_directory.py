@@ -23,3 +23,26 @@ def test_round_trip_gives_the_same_encoder_and_tokenizer(tmp_path):
     np.testing.assert_allclose(loaded(x)["sequence_output"], encoder(x)["sequence_output"], atol=1e-6)
     with pytest.raises(FileNotFoundError, match="not a directory written by save_backbone_directory"):
         load_backbone_directory(tmp_path)
+
+
+def test_masked_lm_head_round_trip_and_mismatch(tmp_path):
+    from kerastune.models.backbone_directory import load_masked_lm_head
+    from kerastune.models.bert_pretrainer import BertPretrainer
+
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
+    pretrainer = BertPretrainer(BertEncoder(len(VOCAB), 1, 2, 8, 16, max_sequence_length=16), next_sentence=False)
+    rng = np.random.default_rng(0)
+    for v in pretrainer.masked_lm_head.weights:  # not the initial values, which a fresh head would also have
+        v.assign(rng.normal(size=v.shape).astype("float32"))
+    with_head = save_backbone_directory(pretrainer.encoder, tokenizer, tmp_path / "with_head",
+                                        masked_lm_head=pretrainer.masked_lm_head)
+    without_head = save_backbone_directory(pretrainer.encoder, tokenizer, tmp_path / "without_head")
+    encoder, _ = load_backbone_directory(with_head)
+    restored = BertPretrainer(encoder, next_sentence=False)
+    assert not load_masked_lm_head(without_head, restored.masked_lm_head)
+    assert load_masked_lm_head(with_head, restored.masked_lm_head)
+    for mine, theirs in zip(restored.masked_lm_head.weights, pretrainer.masked_lm_head.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    wider = BertPretrainer(BertEncoder(len(VOCAB), 1, 2, 12, 16, max_sequence_length=16), next_sentence=False)
+    with pytest.raises(ValueError, match="build the pretrainer over the encoder loaded from the same directory"):
+        load_masked_lm_head(with_head, wider.masked_lm_head)

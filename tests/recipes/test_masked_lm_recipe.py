@@ -49,3 +49,37 @@ def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, 
     encoder, _ = load_backbone_directory(run.save_backbone(str(tmp_path / "backbone")))
     assert encoder.pooled_dense.trainable
     np.testing.assert_array_equal(encoder.pooled_dense.kernel.numpy(), run.encoder.pooled_dense.kernel.numpy())
+
+
+def test_continued_pretraining_starts_from_the_saved_backbone_and_its_mlm_head(corpus, tmp_path):
+    args = dict(data=corpus, next_sentence=False, pack_sentences=True, batch_size=8, steps_per_epoch=3)
+    first = masked_lm(vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                      sequence_length=32, **args)
+    first.fit(verbose=0)
+    path = first.save_backbone(str(tmp_path / "first"))
+    second = masked_lm(backbone=path, learning_rate=1e-3, **args)
+    assert second.tokenizer.get_vocabulary() == first.tokenizer.get_vocabulary()
+    c = second.config
+    assert (c.num_layers, c.hidden_dim, c.sequence_length, c.vocabulary_size) == (1, 16, 32, len(
+        first.tokenizer.get_vocabulary()))
+    x, _, _ = next(iter(second.train_data.dataset))  # the whole pretrainer, MLM head included, is restored
+    np.testing.assert_allclose(second.model(x)["mlm"], first.model(x)["mlm"], atol=1e-5)
+    before = second.encoder.token_embedding.embeddings.numpy().copy()
+    second.fit(verbose=0)
+    assert not np.allclose(second.encoder.token_embedding.embeddings.numpy(), before)
+    first_kernel = first.model.masked_lm_head.transform.kernel.numpy()
+    assert not np.allclose(second.model.masked_lm_head.transform.kernel.numpy(), first_kernel)
+    second.save_backbone(str(tmp_path / "second"))
+    with open(tmp_path / "second" / "pretraining.json") as f:
+        assert '"backbone": "' + path in f.read()
+
+
+def test_continued_pretraining_refuses_settings_that_contradict_the_backbone(corpus, tmp_path):
+    first = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16,
+                      intermediate_dim=32, sequence_length=32, next_sentence=False, steps_per_epoch=1)
+    path = first.save_backbone(str(tmp_path / "first"))
+    with pytest.raises(ValueError, match=r"num_layers=2 \(the backbone has 1\).*drop these settings"):
+        masked_lm(data=corpus, backbone=path, num_layers=2)
+    with pytest.raises(ValueError, match="sequence_length=64 exceeds the max_sequence_length 32"):
+        masked_lm(data=corpus, backbone=path, sequence_length=64)
+    assert masked_lm(data=corpus, backbone=path, num_layers=1, sequence_length=16).config.sequence_length == 16

@@ -60,9 +60,7 @@ def save_backbone_directory(encoder, tokenizer, path, masked_lm_head=None):
         json.dump(manifest, f, indent=1)
     encoder.save_weights(os.path.join(tmp, WEIGHTS))
     if masked_lm_head is not None:
-        tied = encoder.token_embedding.embeddings
-        own = {v.path: np.asarray(v) for v in masked_lm_head.weights if v is not tied}
-        np.savez(os.path.join(tmp, MASKED_LM_HEAD), **own)
+        np.savez(os.path.join(tmp, MASKED_LM_HEAD), **{v.path: np.asarray(v) for v in _own_weights(masked_lm_head)})
     os.rename(tmp, path)
     return path
 
@@ -102,8 +100,7 @@ def load_masked_lm_head(path, masked_lm_head):
     if not os.path.isfile(file):
         return False
     saved = np.load(file)
-    tied = masked_lm_head.token_embedding.embeddings
-    own = [v for v in masked_lm_head.weights if v is not tied]
+    own = _own_weights(masked_lm_head)
     expected = {v.path: tuple(v.shape) for v in own}
     found = {k: tuple(saved[k].shape) for k in saved.files}
     if expected != found:
@@ -112,6 +109,12 @@ def load_masked_lm_head(path, masked_lm_head):
     for v in own:
         v.assign(saved[v.path])
     return True
+
+
+def _own_weights(masked_lm_head):
+    """The MLM head's weights except the tied token embedding (which is saved with the encoder)."""
+    tied = masked_lm_head.token_embedding.embeddings
+    return [v for v in masked_lm_head.weights if v is not tied]
 
 
 def load_any_backbone(name_or_dir, **kwargs):

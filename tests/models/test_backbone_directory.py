@@ -2,8 +2,11 @@ import keras_hub
 import numpy as np
 import pytest
 
-from kerastune.models.backbone_directory import load_any_backbone, load_backbone_directory, save_backbone_directory
+from kerastune.models.backbone_directory import (
+    load_any_backbone, load_backbone_directory, load_masked_lm_head, save_backbone_directory,
+)
 from kerastune.models.bert_encoder import BertEncoder
+from kerastune.models.bert_pretrainer import BertPretrainer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "peter", "paris", "went", "to"]
 
@@ -26,9 +29,6 @@ def test_round_trip_gives_the_same_encoder_and_tokenizer(tmp_path):
 
 
 def test_masked_lm_head_round_trip_and_mismatch(tmp_path):
-    from kerastune.models.backbone_directory import load_masked_lm_head
-    from kerastune.models.bert_pretrainer import BertPretrainer
-
     tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     pretrainer = BertPretrainer(BertEncoder(len(VOCAB), 1, 2, 8, 16, max_sequence_length=16), next_sentence=False)
     rng = np.random.default_rng(0)

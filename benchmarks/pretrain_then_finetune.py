@@ -23,6 +23,7 @@ The last line printed is one JSON object.
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -73,7 +74,10 @@ def main(argv=None):
     parser.add_argument("--no-next-sentence", action="store_true", help="masked LM only (no NSP pairs)")
     parser.add_argument("--pack-sentences", action="store_true", help="fill examples with consecutive sentences")
     parser.add_argument("--finetune-pooling", default="mean", choices=("pooled", "mean", "cls"))
-    parser.add_argument("--finetune-seeds", type=int, default=1, help="fine-tune both with seeds 0..N-1")
+    parser.add_argument("--finetune-seeds", type=int, default=1,
+                        help="fine-tune both arms with N seeds: FIRST..FIRST+N-1 (--finetune-first-seed)")
+    parser.add_argument("--finetune-first-seed", type=int, default=0,
+                        help="first fine-tuning seed (fresh seeds for a configuration chosen on others)")
     parser.add_argument("--pretrained-dir", default=None, help="skip pretraining: fine-tune this saved backbone")
     parser.add_argument("--pretrain-data", default="sst2/train.tsv,wikitext2/valid.txt,wikitext2/test.txt",
                         help="comma-separated unlabelled text files under --data-dir")
@@ -131,7 +135,7 @@ def main(argv=None):
     args.sequence_length = encoder.get_config()["max_sequence_length"]
     vocabulary = os.path.join(path, "vocab.txt")
 
-    seeds = range(args.finetune_seeds)
+    seeds = range(args.finetune_first_seed, args.finetune_first_seed + args.finetune_seeds)
     pretrained = [finetune(args, vocabulary, seed, encoder)["accuracy"] for seed in seeds]
     random_init = [finetune(args, vocabulary, seed)["accuracy"] for seed in seeds]
     gains = [100 * (p - r) for p, r in zip(pretrained, random_init)]
@@ -147,6 +151,8 @@ def main(argv=None):
         "sst2_dev_accuracy_random_init": [round(a, 4) for a in random_init],
         "gain_points_per_seed": [round(g, 2) for g in gains],
         "gain_points": round(sum(gains) / len(gains), 2),
+        "gain_standard_error": round(statistics.stdev(gains) / len(gains) ** 0.5, 2) if len(gains) > 1 else None,
+        "pretrained_wins": sum(g > 0 for g in gains),
         "backbone_dir": path,
         "wall_seconds": round(time.perf_counter() - start, 1),
     })

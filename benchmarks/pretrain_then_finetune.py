@@ -21,7 +21,9 @@ The last line printed is one JSON object.
 """
 
 import argparse
+import concurrent.futures
 import json
+import multiprocessing
 import os
 import statistics
 import sys
@@ -38,8 +40,8 @@ from kerastune.recipes.masked_lm import masked_lm  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
 
 
-def finetune(args, vocabulary, seed, pretrained=None):
-    """SST-2 dev report of the same-architecture encoder, from `pretrained` weights or random init."""
+def finetune(args, vocabulary, seed, pretrained_dir=None):
+    """SST-2 dev accuracy of the same-architecture encoder, from `pretrained_dir`'s weights or random init."""
     run = text_classifier(
         "kerastune_bert", os.path.join(args.data_dir, "sst2", "train.tsv"),
         os.path.join(args.data_dir, "sst2", "dev.tsv"), vocabulary=vocabulary, num_layers=args.num_layers,
@@ -48,10 +50,26 @@ def finetune(args, vocabulary, seed, pretrained=None):
         epochs=args.finetune_epochs, learning_rate=args.finetune_learning_rate, batch_size=32, seed=seed,
         pooling=args.finetune_pooling,
     )
-    if pretrained is not None:  # the recipe built the same architecture; start it from the pretrained weights
-        run.model.backbone.set_weights(pretrained.get_weights())
+    if pretrained_dir is not None:  # the recipe built the same architecture; start it from the pretrained weights
+        run.model.backbone.set_weights(load_backbone_directory(pretrained_dir)[0].get_weights())
     run.fit(validate=False, verbose=2)
-    return run.evaluate()
+    return run.evaluate()["accuracy"]
+
+
+def finetune_in_child(args, vocabulary, seed, pretrained_dir=None):
+    """`finetune` in a fresh process, then print its result at once.
+
+    Each fine-tuning run compiles new XLA programs, and TensorFlow keeps their JIT code mapped for
+    the life of the process: about 16 runs in one process exhausted the memory maps and the
+    process died, losing every result. A fresh process per run frees them and keeps each seed
+    independent of the runs before it.
+    """
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        accuracy = pool.submit(finetune, args, vocabulary, seed, pretrained_dir).result()
+    arm = "pretrained" if pretrained_dir else "random init"
+    print(f"seed {seed}, {arm}: SST-2 dev accuracy {accuracy:.4f}", flush=True)
+    return accuracy
 
 
 def main(argv=None):
@@ -136,8 +154,8 @@ def main(argv=None):
     vocabulary = os.path.join(path, "vocab.txt")
 
     seeds = range(args.finetune_first_seed, args.finetune_first_seed + args.finetune_seeds)
-    pretrained = [finetune(args, vocabulary, seed, encoder)["accuracy"] for seed in seeds]
-    random_init = [finetune(args, vocabulary, seed)["accuracy"] for seed in seeds]
+    pretrained = [finetune_in_child(args, vocabulary, seed, path) for seed in seeds]
+    random_init = [finetune_in_child(args, vocabulary, seed) for seed in seeds]
     gains = [100 * (p - r) for p, r in zip(pretrained, random_init)]
     result.update({
         "encoder": {k: getattr(args, k) for k in ("num_layers", "num_heads", "hidden_dim", "intermediate_dim",

@@ -2,7 +2,7 @@
 
     python benchmarks/pretrain_then_finetune.py --data-dir ../shared/data \
         --pretrain-epochs 4 --pretrain-steps 500 --finetune-examples 20000 --finetune-epochs 2 \
-        [--no-next-sentence --pack-sentences] [--finetune-seeds 3] [--pretrained-dir DIR]
+        [--no-next-sentence --pack-sentences] [--finetune-seeds 10 --finetune-first-seed 10] [--pretrained-dir DIR]
         [--continue-from DIR --pretrain-data sst2/train.tsv]
 
 1. Pretrains a small `BertEncoder` with `kerastune.recipes.masked_lm` on unlabelled text: the SST-2
@@ -11,7 +11,8 @@
 2. Fine-tunes it with `kerastune.recipes.text_classifier` on SST-2 train (a slice of
    `--finetune-examples`), and the same architecture from random initialisation with the same
    vocabulary, data, seed, steps and learning rate; reports SST-2 dev accuracy of both, for each of
-   `--finetune-seeds` seeds (the gain is the mean over seeds). `--pretrained-dir` skips step 1 and
+   `--finetune-seeds` seeds from `--finetune-first-seed` (the gain is the mean over seeds; each run
+   in a fresh process, its result printed as it lands). `--pretrained-dir` skips step 1 and
    fine-tunes a backbone directory saved by an earlier run. `--continue-from DIR` makes step 1
    continue pretraining that directory (`masked_lm(backbone=DIR)`: its vocabulary, architecture,
    weights and MLM head) on `--pretrain-data`, e.g. task-adaptive pretraining on the SST-2

@@ -62,8 +62,8 @@ def finetune_in_child(args, vocabulary, seed, pretrained_dir=None):
 
     Each fine-tuning run compiles new XLA programs whose JIT code stays mapped for the life of the
     process (as far as we can tell): after 16 runs of 4 x 256 on SST-2 in one process, XLA failed
-    with "LLVM compilation error: Cannot allocate memory" and the process died, losing every result. A fresh process per run frees them and keeps each seed
-    independent of the runs before it.
+    with "LLVM compilation error: Cannot allocate memory" and the process died, losing every result.
+    A fresh process per run frees them and keeps each seed independent of the runs before it.
     """
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:

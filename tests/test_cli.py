@@ -1,47 +1,120 @@
+"""`kerastune run | predict | list`: every shipped recipe file runs at a tiny size, bad input exits 2."""
+
 import os
 import subprocess
 import sys
 
 import pytest
 
-from kerastune.cli import load_recipe_file
+from kerastune.cli import main
+from kerastune.recipe_files import RECIPE_KINDS, load_recipe_file, read_recipe_file
+from tests.conftest import SHARED
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE_FILES = sorted(n for n in os.listdir(os.path.join(ROOT, "recipes")) if n.endswith(".toml"))
+TINY_ENCODER = ["--num_layers=1", "--num_heads=2", "--hidden_dim=16", "--intermediate_dim=32"]
+FINE_TUNING = ["--epochs=1", "--batch_size=16", "--jit_compile=false", "--steps_per_execution=1",
+               "--max_sequence_length=16", "--pad_to_multiple_of=16"]  # one padded shape: one trace
 
 
-def test_shipped_recipe_files_parse():
-    for name in os.listdir(os.path.join(ROOT, "recipes")):
-        if name.endswith(".toml"):
-            recipe, args = load_recipe_file(os.path.join(ROOT, "recipes", name))
-            assert recipe and args
+def tiny_settings(kind, directory):
+    """`--key=value` flags that shrink a recipe file of `kind` to seconds (small data written to `directory`)."""
+    if kind == "causal_lm":
+        return TINY_ENCODER + ["--sequence_length=16", "--batch_size=4", "--epochs=1", "--steps_per_epoch=2",
+                               "--validation_batches=1", "--sample_tokens=8", "--max_new_tokens=4",
+                               "--jit_compile=false", f"--run_dir={directory / 'runs'}"]
+    if kind == "text_classifier":
+        lines = open(SHARED / "data" / "sst2" / "dev.tsv", encoding="utf-8").read().splitlines()[:25]
+        (directory / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return FINE_TUNING + ["--max_train_examples=48", f"--validation={directory / 'dev.tsv'}"]
+    if kind == "token_classifier":
+        blocks = open(SHARED / "data" / "conll2003" / "valid.txt", encoding="utf-8").read().split("\n\n")[:20]
+        (directory / "valid.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+        return FINE_TUNING + ["--max_train_sentences=48", f"--validation={directory / 'valid.txt'}"]
+    assert kind == "masked_lm", kind
+    (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
+    return TINY_ENCODER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",
+                           "--batch_size=8", "--epochs=1", "--steps_per_epoch=2", "--jit_compile=false"]
 
 
-def test_recipe_file_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        load_recipe_file(str(tmp_path / "nope.toml"))
-    bad = tmp_path / "bad.toml"
-    bad.write_text('recipe = "nonsense"\n')
-    with pytest.raises(ValueError, match="must set recipe = one of"):
-        load_recipe_file(str(bad))
+def needs_shared(settings):
+    for value in settings.values():
+        if isinstance(value, str) and value.startswith("../shared/"):
+            for part in value.split(","):
+                if not os.path.exists(os.path.join(ROOT, part)):
+                    pytest.skip(f"{part} is absent (shared data/models are not in this checkout)")
 
 
-def test_cli_runs_a_tiny_recipe_end_to_end(tmp_path):
-    corpus = tmp_path / "c.txt"
-    corpus.write_text("hello world, hello keras. " * 80)
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(
-        'recipe = "causal_lm"\nname = "tiny"\nnum_layers = 1\nnum_heads = 2\nhidden_dim = 16\n'
-        "intermediate_dim = 32\nsequence_length = 16\nbatch_size = 4\nepochs = 1\nsteps_per_epoch = 2\n"
-        "validation_batches = 1\nsample_tokens = 20\nmax_new_tokens = 8\njit_compile = false\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "kerastune", "run", str(recipe), f"--data={corpus}",
-         f"--export-dir={tmp_path / 'sm'}", f"--run-dir={tmp_path / 'runs'}"],
-        capture_output=True, text=True, cwd=tmp_path,
-    )
-    # `python -m kerastune` exits with main()'s value exactly as the `kerastune` console script does.
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "validation loss" in result.stdout and "exported SavedModel" in result.stdout
-    assert (tmp_path / "sm" / "tiny" / "1" / "saved_model.pb").exists()
-    bad = subprocess.run([sys.executable, "-m", "kerastune", "run", str(recipe), "--epochs=lots"], capture_output=True, text=True)
-    assert bad.returncode != 0 and "argument 'epochs' must be a int; received 'lots'" in bad.stderr
+@pytest.mark.parametrize("name", RECIPE_FILES)
+def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, monkeypatch, capsys):
+    path = os.path.join(ROOT, "recipes", name)
+    kind, settings = read_recipe_file(path)
+    needs_shared(settings)
+    monkeypatch.chdir(ROOT)  # recipe files name their data relative to the repository root
+    flags = tiny_settings(kind, tmp_path) + [f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
+    _, config = load_recipe_file(path, dict(f[2:].split("=", 1) for f in flags))  # keys checked, not just parsed
+    assert config.name == settings["name"]
+    assert main(["run", path, *flags]) == 0, capsys.readouterr().err
+    version = tmp_path / "exports" / settings["name"] / "1"
+    marker = "kerastune_backbone.json" if kind == "masked_lm" else "saved_model.pb"
+    assert (version / marker).is_file(), os.listdir(tmp_path / "exports" / settings["name"])
+    if kind in ("text_classifier", "token_classifier", "causal_lm"):
+        capsys.readouterr()
+        text = "the film was good" if kind != "token_classifier" else "EU rejects German call"
+        assert main(["predict", str(tmp_path / "exports" / settings["name"]), text]) == 0
+        answer = capsys.readouterr().out.strip()
+        if kind == "text_classifier":
+            label, probability, echoed = answer.split("\t")
+            assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1 and echoed == text
+        elif kind == "token_classifier":
+            assert [pair.split("/")[0] for pair in answer.split()] == text.split()
+        else:
+            assert answer.startswith(text) and len(answer) > len(text)
+    if kind != "causal_lm":
+        assert os.listdir(tmp_path / "logs" / settings["name"])  # TensorBoard logs where logging_dir says
+
+
+def test_list_names_every_recipe_file_with_its_kind(capsys):
+    assert main(["list", os.path.join(ROOT, "recipes")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == RECIPE_FILES
+    assert all(line.split()[1] in RECIPE_KINDS for line in lines)
+    assert {line.split()[1] for line in lines} == set(RECIPE_KINDS)  # every kind has a recipe file
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "recipes/pydoc_gpt.toml", "--epoch=3"], "Unknown argument 'epoch' for CausalLMConfig"),
+        (["run", "recipes/pydoc_gpt.toml", "--epochs=lots"], "'epochs' must be an int. Received: epochs='lots'"),
+        (["run", "recipes/pydoc_gpt.toml", "epochs=3"], "Settings are given as --key=value. Received: 'epochs=3'"),
+        (["run", "recipes/missing.toml"], "The recipe file does not exist"),
+        (["predict", "recipes", "a text"], "is not a SavedModel (no saved_model.pb)"),
+        (["predict", "no/such/export", "a text"], "There is no such directory"),
+        (["list", "no_such_folder"], "There is no recipe folder here"),
+    ],
+)
+def test_bad_input_is_a_clear_message_and_exit_status_2(argv, message, monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_recipe_files(tmp_path, capsys):
+    cases = {
+        "kind.toml": ('recipe = "nonsense"\n', "must set recipe = one of"),
+        "toml.toml": ("recipe = \n", "is not valid TOML"),
+        "type.toml": ('recipe = "causal_lm"\nepochs = "two"\n', "key in " + str(tmp_path / "type.toml")),
+        "missing.toml": ('recipe = "text_classifier"\ntrain = "x.tsv"\n', "misses a required key"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_text(content)
+        assert main(["run", str(tmp_path / name)]) == 2
+        assert message in capsys.readouterr().err, name
+
+
+def test_console_entry_point_exits_with_the_status(tmp_path):
+    """As a user runs it: a fresh `python -m kerastune` process, exit status and stderr."""
+    result = subprocess.run([sys.executable, "-m", "kerastune", "run", str(tmp_path / "none.toml")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "The recipe file does not exist" in result.stderr

@@ -10,7 +10,8 @@ from kerastune.data.subword_tokenizer import (  # noqa: F401
 from kerastune.data.text_corpus import default_corpus, read_text_corpus  # noqa: F401
 from kerastune.data.text_source import load_text  # noqa: F401
 from kerastune.data.labelled_text import LabelledText, LabelledTextError, read_labelled_text, read_tfds  # noqa: F401
-from kerastune.data.classification_dataset import ClassificationDataset, tokenize_and_pack  # noqa: F401
+from kerastune.data.bert_inputs import align_words, dense_inputs, pad_id, tokenize_and_pack  # noqa: F401
+from kerastune.data.classification_dataset import ClassificationDataset  # noqa: F401
 from kerastune.data.conll import ConllError, TaggedSentences, read_conll, read_tfds_conll, tagged_sentences  # noqa: F401
-from kerastune.data.token_classification_dataset import TokenClassificationDataset, align_words  # noqa: F401
+from kerastune.data.token_classification_dataset import TokenClassificationDataset  # noqa: F401
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents  # noqa: F401

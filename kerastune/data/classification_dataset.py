@@ -11,8 +11,8 @@ shorter (SST-2 train: median 10 WordPieces), so almost all of that compute goes 
 - evaluation keeps the input order (predictions line up with the texts), each batch padded to
   its longest example rounded up to a multiple of `pad_to_multiple_of`.
 
-`tokenize_and_pack` is the one place that turns strings into `token_ids`/`segment_ids`: training
-and the exported serving graph both call it, so serving tokenises exactly as training did.
+Strings become `token_ids`/`segment_ids` in `kerastune.data.bert_inputs.tokenize_and_pack`, the
+function the exported serving graph calls too, so serving tokenises exactly as training did.
 """
 
 import dataclasses
@@ -22,79 +22,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kerastune.data.bert_inputs import fill_padding, pad_id, tokenize_and_pack
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
-
-
-def _special_id(tokenizer, name):
-    value = getattr(tokenizer, f"{name}_token_id", None)
-    if value is None:
-        raise ValueError(f"tokenizer {type(tokenizer).__name__} has no {name}_token_id; a BERT-style tokenizer is expected")
-    return int(value)
-
-
-def _tokenize(tokenizer, text):
-    ids = tokenizer(text)
-    if isinstance(ids, list):  # KerasHub returns Python lists when called eagerly
-        return tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
-    return tf.cast(ids, tf.int32)  # (batch, None)
-
-
-def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512):
-    """Tokenises a batch of strings into ragged BERT inputs: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
-
-    Truncation keeps at most `sequence_length` tokens; for pairs it is round robin (each segment
-    keeps at least half the budget when it needs it, the longer one gives up the rest), as in
-    `keras_hub.layers.MultiSegmentPacker(truncate="round_robin")`.
-
-    Args:
-        tokenizer: a KerasHub WordPiece tokenizer (has `cls_token_id`, `sep_token_id`).
-        text: tf.string, shape (batch,).
-        text_pair: tf.string, shape (batch,), or None.
-        sequence_length: int, the longest packed sequence (the backbone's maximum).
-
-    Returns:
-        (token_ids, segment_ids, full_lengths): two int32 `tf.RaggedTensor`s (batch, None) and the
-        int32 length each example would have had without truncation, shape (batch,).
-    """
-    cls_id, sep_id = _special_id(tokenizer, "cls"), _special_id(tokenizer, "sep")
-    a = _tokenize(tokenizer, text)  # (batch, None)
-    batch = tf.shape(a.row_lengths())[0]
-    cls = tf.fill([batch, 1], cls_id)
-    sep = tf.fill([batch, 1], sep_id)
-    if text_pair is None:
-        full = tf.cast(a.row_lengths(), tf.int32) + 2
-        a = a[:, : sequence_length - 2]
-        token_ids = tf.concat([cls, a, sep], axis=1)
-        segment_ids = tf.zeros_like(token_ids)
-        return token_ids, segment_ids, full
-    b = _tokenize(tokenizer, text_pair)
-    len_a, len_b = tf.cast(a.row_lengths(), tf.int32), tf.cast(b.row_lengths(), tf.int32)
-    full = len_a + len_b + 3
-    budget = sequence_length - 3
-    keep_a = tf.minimum(len_a, tf.maximum((budget + 1) // 2, budget - len_b))  # (batch,)
-    keep_b = tf.minimum(len_b, budget - keep_a)
-    a = tf.gather(a, tf.ragged.range(keep_a), batch_dims=1)
-    b = tf.gather(b, tf.ragged.range(keep_b), batch_dims=1)
-    token_ids = tf.concat([cls, a, sep, b, sep], axis=1)
-    segment_ids = tf.concat(
-        [tf.zeros_like(tf.concat([cls, a, sep], axis=1)), tf.ones_like(tf.concat([b, sep], axis=1))], axis=1
-    )
-    return token_ids, segment_ids, full
-
-
-def pad_to_multiple(features, multiple, limit=None):
-    """Pads dense (batch, seq) features on the right to a multiple of `multiple` (at most `limit`)."""
-    return pad_batch_to_multiple(features, multiple, limit)
-
-
-def dense_inputs(token_ids, segment_ids, multiple=1, pad_id=0, limit=None):
-    """Ragged packed ids -> the backbone's dense input dict, padded to a multiple of `multiple`."""
-    features = {
-        "token_ids": token_ids.to_tensor(default_value=pad_id),
-        "segment_ids": segment_ids.to_tensor(),
-        "padding_mask": tf.ones_like(token_ids).to_tensor(),
-    }
-    return pad_to_multiple(features, multiple, limit) if multiple > 1 else features
 
 
 @dataclasses.dataclass
@@ -213,12 +142,15 @@ class ClassificationDataset:
             ds = ds.repeat()
         else:
             ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
-            ds = ds.map(lambda f, y: (pad_to_multiple(f, multiple, sequence_length), y)) if multiple > 1 else ds
+            ds = ds.map(lambda f, y: (pad_batch_to_multiple(f, multiple, sequence_length), y)) if multiple > 1 else ds
             n = len(lengths)  # this shard's examples: `lengths` was measured after sharding
             steps = n // batch_size if drop_remainder else math.ceil(n / batch_size)
             # A known length: Keras's predict/evaluate then show a total and do not warn that the
             # input "ran out of data" at its end.
             ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+        padding_id = pad_id(tokenizer)
+        if padding_id:
+            ds = ds.map(lambda f, y: (fill_padding(f, padding_id), y))
         options = tf.data.Options()
         options.deterministic = True
         options.experimental_distribute.auto_shard_policy = (

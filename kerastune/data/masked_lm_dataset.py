@@ -34,8 +34,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.classification_dataset import tokenize_and_pack
-from kerastune.data.length_buckets import pad_batch_to_multiple
+from kerastune.data.bert_inputs import dense_inputs, pad_id, tokenize_and_pack
 
 _SENTENCE_END = re.compile(r"(?<=[.!?]) (?=\S)")
 _TITLE = re.compile(r"^ ?= [^=].* = ?$")
@@ -221,6 +220,7 @@ class MaskedLMDataset:
         if training:
             ds = ds.shuffle(len(has_pair), seed=seed, reshuffle_each_iteration=True)
         multiple = max(int(pad_to_multiple_of), 1)
+        padding_id = pad_id(tokenizer)
 
         def pack(batch):
             if pack_sentences:  # [CLS] packed sentences [SEP], one segment
@@ -238,13 +238,8 @@ class MaskedLMDataset:
                 segment_ids = tf.gather(segment_ids, index, batch_dims=1)
             masked = masker(token_ids)
             ids = masked["token_ids"]
-            sequences = {
-                "token_ids": ids.to_tensor(default_value=special[0]),
-                "segment_ids": segment_ids.to_tensor(),
-                "padding_mask": tf.ones_like(ids).to_tensor(),
-            }
-            features = {**pad_batch_to_multiple(sequences, multiple, sequence_length),
-                        "mask_positions": masked["mask_positions"]}  # (batch, masks): not a sequence, not padded
+            sequences = dense_inputs(ids, segment_ids, padding_id, multiple, sequence_length)
+            features = {**sequences, "mask_positions": masked["mask_positions"]}  # (batch, masks): not a sequence, not padded
             targets = {"mlm": masked["mask_ids"]}
             sample_weights = {"mlm": masked["mask_weights"]}
             if next_sentence:

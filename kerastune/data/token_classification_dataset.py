@@ -12,8 +12,8 @@ exactly one window, so every word's first sub-word -- its label -- is in exactly
 word may straddle two windows (its continuation pieces then open the next one). The number of
 split sentences is counted and warned about, never silent.
 
-`align_words` is the one place that turns words into windows: the training batches and the
-exported serving graph both call it, so serving tokenises exactly as training did.
+Words become windows in `kerastune.data.bert_inputs.align_words`, the function the exported
+serving graph calls too, so serving tokenises exactly as training did.
 """
 
 import dataclasses
@@ -23,93 +23,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kerastune.data.bert_inputs import IGNORE, align_words, fill_padding, pad_id
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
-
-IGNORE = -1  # label of [CLS], [SEP], padding and non-first sub-words
-
-
-def _tokenize_words(tokenizer, words):
-    """(n,) tf.string words -> ragged (n, None) int32 sub-word ids, at least one per word."""
-    ids = tokenizer(words)
-    if isinstance(ids, list):  # KerasHub returns Python lists when called eagerly
-        ids = tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
-    ids = tf.cast(ids, tf.int32)
-    if not isinstance(ids, tf.RaggedTensor):
-        ids = tf.RaggedTensor.from_tensor(ids)
-    counts = tf.cast(ids.row_lengths(), tf.int32)
-    unk = tf.fill([tf.shape(counts)[0], 1], tf.constant(tokenizer.token_to_id(tokenizer.oov_token), tf.int32))
-    padded = tf.concat([ids, unk], axis=1)  # a word with no piece keeps [UNK]
-    return tf.gather(padded, tf.ragged.range(tf.maximum(counts, 1)), batch_dims=1)
-
-
-def align_words(tokenizer, words, sequence_length, word_labels=None):
-    """Tokenises ragged words into BERT windows with first-sub-word alignment.
-
-    Args:
-        tokenizer: a KerasHub WordPiece tokenizer (`cls_token_id`, `sep_token_id`, `oov_token`).
-        words: tf.string `tf.RaggedTensor` (batch, None words).
-        sequence_length: int, the longest window including `[CLS]` and `[SEP]` (>= 3).
-        word_labels: int32 `tf.RaggedTensor` (batch, None) aligned with `words`, or None.
-
-    Returns:
-        dict:
-        - `token_ids`: int32 ragged (windows, None) `[CLS] pieces [SEP]`, windows of a sentence
-          consecutive, sentences in order;
-        - `windows_per_sentence`: int32 (batch,);
-        - `is_first`: bool (total sub-words,), in window order without [CLS]/[SEP]: whether the
-          sub-word is its word's first; `boolean_mask` of per-sub-word predictions with it gives one
-          prediction per word, in order;
-        - `words_per_sentence`: int32 (batch,);
-        - `labels` (when `word_labels` given): int32 ragged like `token_ids`, the word's label on
-          its first sub-word and `IGNORE` elsewhere.
-    """
-    if sequence_length < 3:
-        raise ValueError(f"sequence_length must be at least 3 ([CLS] piece [SEP]); received {sequence_length!r}")
-    width = sequence_length - 2
-    pieces = _tokenize_words(tokenizer, words.flat_values)  # (total words, None pieces)
-    piece_counts = pieces.row_lengths()
-    is_first = tf.equal(tf.ragged.range(piece_counts), 0).flat_values  # (total pieces,)
-    per_sentence = tf.RaggedTensor.from_row_lengths(
-        pieces.flat_values, _pieces_per_sentence(piece_counts, words.row_lengths())
-    )  # (batch, None pieces)
-    n = tf.cast(per_sentence.row_lengths(), tf.int32)  # (batch,)
-    num_windows = tf.maximum((n + width - 1) // width, 1)  # an empty sentence still gets [CLS] [SEP]
-    window_lengths = tf.minimum(width, tf.expand_dims(n, 1) - tf.ragged.range(num_windows) * width).flat_values
-    windows = tf.RaggedTensor.from_row_lengths(per_sentence.flat_values, window_lengths)  # (windows, None)
-    count = tf.shape(window_lengths)[0]
-    cls = tf.fill([count, 1], tf.constant(int(tokenizer.cls_token_id), tf.int32))
-    sep = tf.fill([count, 1], tf.constant(int(tokenizer.sep_token_id), tf.int32))
-    out = {
-        "token_ids": tf.concat([cls, windows, sep], axis=1),
-        "windows_per_sentence": num_windows,
-        "is_first": is_first,
-        "words_per_sentence": tf.cast(words.row_lengths(), tf.int32),
-    }
-    if word_labels is not None:
-        labels = tf.repeat(tf.cast(word_labels.flat_values, tf.int32), piece_counts)  # (total pieces,)
-        labels = tf.where(is_first, labels, IGNORE)
-        ignore = tf.fill([count, 1], IGNORE)
-        out["labels"] = tf.concat([ignore, windows.with_flat_values(labels), ignore], axis=1)
-    return out
-
-
-def _pieces_per_sentence(piece_counts, words_per_sentence):
-    """Sub-words per sentence: the sum of its words' piece counts. (batch,) int64."""
-    sentence_of_word = tf.repeat(tf.range(tf.shape(words_per_sentence)[0], dtype=tf.int64), words_per_sentence)
-    return tf.math.unsorted_segment_sum(piece_counts, sentence_of_word, tf.shape(words_per_sentence)[0])
-
-
-def first_subword_predictions(predictions, token_ids, is_first):
-    """Per-window predictions (windows, width) -> one per word (flat, in order), via `is_first`.
-
-    Args:
-        predictions: (windows, width) array or tensor, one value per position (padded windows ok).
-        token_ids: ragged (windows, None) `[CLS] ... [SEP]` (gives each window's length).
-        is_first: bool (total sub-words,), from `align_words`.
-    """
-    lengths = token_ids.row_lengths()
-    ragged = tf.RaggedTensor.from_tensor(predictions, lengths=lengths)[:, 1:-1]  # drop [CLS], [SEP]
-    return tf.boolean_mask(ragged.flat_values, is_first)
 
 
 @dataclasses.dataclass
@@ -196,6 +111,9 @@ class TokenClassificationDataset:
                 ds = ds.map(lambda x, y, w: pad_batch_to_multiple((x, y, w), multiple, sequence_length))
             steps = len(lengths) // batch_size if drop_remainder else math.ceil(len(lengths) / batch_size)
             ds = ds.apply(tf.data.experimental.assert_cardinality(steps))  # Keras then knows the length
+        padding_id = pad_id(tokenizer)
+        if padding_id:
+            ds = ds.map(lambda x, y, w: (fill_padding(x, padding_id), y, w))
         options = tf.data.Options()
         options.deterministic = True
         ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)

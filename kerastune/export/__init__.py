@@ -1,7 +1,8 @@
 """Exports for TF Serving: versioned, atomic, string-in SavedModels."""
 
 from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.export.export_writer import write_export  # noqa: E402
 from kerastune.export.text_classifier_export import export_text_classifier  # noqa: E402
 from kerastune.export.token_classifier_export import export_token_classifier  # noqa: E402
 
-__all__ = ["atomic_version_directory", "next_version", "export_text_classifier", "export_token_classifier"]
+__all__ = ["atomic_version_directory", "next_version", "write_export", "export_text_classifier", "export_token_classifier"]

@@ -1,12 +1,9 @@
 """Export a causal LM (e.g. `kerastune.models.GPT`) as a string-in SavedModel for TF Serving."""
 
-import json
-import os
-
 import keras
 import tensorflow as tf
 
-from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.export.export_writer import check_export_name, write_export
 from kerastune.models.text_generation import generate_token_ids, make_sampler
 
 
@@ -57,10 +54,7 @@ def export_causal_lm(
         raise ValueError("export_causal_lm needs a tokenizer to take strings: pass tokenizer= or build the model with one")
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be a positive integer; received {max_new_tokens!r}")
-    if not name or os.sep in name or name.startswith("."):
-        raise ValueError(f"name must be a plain directory name like 'gpt'; received {name!r}")
-    model_dir = os.path.join(export_dir, name)
-    version = next_version(model_dir) if version is None else version
+    check_export_name(name)
     sampler = make_sampler(sampler, temperature=temperature, seed=seed)
 
     def serve(prompts):
@@ -96,25 +90,16 @@ def export_causal_lm(
     archive.add_endpoint(
         "next_token_logits", logits, input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")]
     )
-    with atomic_version_directory(model_dir, version) as tmp:
-        archive.write_out(tmp, verbose=False)
-        extra = os.path.join(tmp, "assets.extra")
-        os.makedirs(extra, exist_ok=True)
-        with open(os.path.join(extra, "tokenizer.json"), "w", encoding="utf-8") as f:
-            json.dump(keras.saving.serialize_keras_object(tokenizer), f, ensure_ascii=False, indent=1)
-        with open(os.path.join(extra, "config.json"), "w", encoding="utf-8") as f:
-            json.dump(
-                {
-                    "model": model.get_config() if hasattr(model, "get_config") else None,
-                    "max_new_tokens": max_new_tokens,
-                    "sampler": keras.saving.serialize_keras_object(sampler),
-                    "recipe": config,
-                },
-                f,
-                indent=1,
-                default=str,
-            )
-    return os.path.join(model_dir, str(version))
+    files = {
+        "assets.extra/tokenizer.json": keras.saving.serialize_keras_object(tokenizer),
+        "assets.extra/config.json": {
+            "model": model.get_config() if hasattr(model, "get_config") else None,
+            "max_new_tokens": max_new_tokens,
+            "sampler": keras.saving.serialize_keras_object(sampler),
+            "recipe": config,
+        },
+    }
+    return write_export(archive, export_dir, name, version, files)
 
 
 def _lookup_resources(layer):

@@ -24,15 +24,11 @@ REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a grea
 `{"predictions": [{"probabilities": [...], "label_ids": 1, "label_names": "positive"}, ...]}`.
 """
 
-import json
-import os
-
 import keras
 import tensorflow as tf
 
-from kerastune.data.classification_dataset import dense_inputs, tokenize_and_pack
-from kerastune.evaluation.classification_report import save_report
-from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.data.bert_inputs import dense_inputs, pad_id, tokenize_and_pack
+from kerastune.export.export_writer import write_export
 from kerastune.models.backbones import max_sequence_length
 
 # TensorFlow Text ops in the serving graph (KerasHub's WordPiece tokenizer), beside core TF ops.
@@ -52,11 +48,11 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     names = tf.constant([str(n) for n in label_names])
-    pad_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
+    padding_id = pad_id(tokenizer)
 
     def serve(text, text_pair=None):
         token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, text, text_pair, sequence_length)
-        features = dense_inputs(token_ids, segment_ids, pad_id=pad_id)
+        features = dense_inputs(token_ids, segment_ids, padding_id)
         logits = tf.cast(model(features, training=False), tf.float32)  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
         return {
@@ -103,19 +99,8 @@ def export_text_classifier(
     >>> loaded = tf.saved_model.load(path)  # doctest: +SKIP
     >>> loaded.signatures["serving_default"](text=tf.constant(["great"])) # doctest: +SKIP
     """
-    fn = serving_function(model, tokenizer, label_names, pair, sequence_length)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", fn)
-    model_dir = os.path.join(str(export_dir), name)
-    version = next_version(model_dir) if version is None else version
-    with atomic_version_directory(model_dir, version) as tmp:
-        archive.write_out(tmp, verbose=False)
-        with open(os.path.join(tmp, "label_names.json"), "w", encoding="utf-8") as f:
-            json.dump([str(n) for n in label_names], f, indent=2, ensure_ascii=False)
-        if report is not None:
-            save_report(report, os.path.join(tmp, "evaluation.json"))
-        if config is not None:
-            with open(os.path.join(tmp, "config.json"), "w", encoding="utf-8") as f:
-                json.dump(config, f, indent=2, ensure_ascii=False, default=str)
-    return os.path.join(model_dir, str(version))
+    archive.add_endpoint("serving_default", serving_function(model, tokenizer, label_names, pair, sequence_length))
+    files = {"label_names.json": [str(n) for n in label_names], "evaluation.json": report, "config.json": config}
+    return write_export(archive, export_dir, name, version, files)

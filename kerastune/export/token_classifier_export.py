@@ -17,14 +17,11 @@ Serving's ModelServer links them in): see `text_classifier_export` for the op ca
 REST: `POST /v1/models/<name>:predict` with `{"instances": ["EU rejects German call", ...]}`.
 """
 
-import json
-import os
-
 import keras
 import tensorflow as tf
 
-from kerastune.data.token_classification_dataset import align_words, first_subword_predictions
-from kerastune.export.versioned_directory import atomic_version_directory, next_version
+from kerastune.data.bert_inputs import align_words, dense_inputs, first_subword_predictions, pad_id
+from kerastune.export.export_writer import write_export
 from kerastune.models.backbones import max_sequence_length
 
 
@@ -40,18 +37,14 @@ def serving_function(model, tokenizer, tag_names, sequence_length=None):
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     names = tf.constant([str(n) for n in tag_names])
-    pad_id = int(getattr(tokenizer, "pad_token_id", 0) or 0)
+    padding_id = pad_id(tokenizer)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(text):
         words = tf.strings.split(text)  # (batch, None words)
         aligned = align_words(tokenizer, words, sequence_length)
         token_ids = aligned["token_ids"]  # (windows, None)
-        features = {
-            "token_ids": token_ids.to_tensor(default_value=pad_id),
-            "segment_ids": tf.zeros_like(token_ids).to_tensor(),
-            "padding_mask": tf.ones_like(token_ids).to_tensor(),
-        }
+        features = dense_inputs(token_ids, padding_id=padding_id)
         logits = tf.cast(model(features, training=False), tf.float32)  # (windows, width, tags)
         per_word = first_subword_predictions(tf.argmax(logits, axis=-1), token_ids, aligned["is_first"])
         tag_ids = tf.RaggedTensor.from_row_lengths(per_word, aligned["words_per_sentence"])  # (batch, None)
@@ -83,13 +76,5 @@ def export_token_classifier(
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint("serving_default", serving_function(model, tokenizer, tag_names, sequence_length))
-    model_dir = os.path.join(str(export_dir), name)
-    version = next_version(model_dir) if version is None else version
-    with atomic_version_directory(model_dir, version) as tmp:
-        archive.write_out(tmp, verbose=False)
-        for filename, content in (("tag_names.json", [str(n) for n in tag_names]), ("evaluation.json", report),
-                                  ("config.json", config)):
-            if content is not None:
-                with open(os.path.join(tmp, filename), "w", encoding="utf-8") as f:
-                    json.dump(content, f, indent=2, ensure_ascii=False, default=str)
-    return os.path.join(model_dir, str(version))
+    files = {"tag_names.json": [str(n) for n in tag_names], "evaluation.json": report, "config.json": config}
+    return write_export(archive, export_dir, name, version, files)

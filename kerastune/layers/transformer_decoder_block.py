@@ -12,27 +12,8 @@ class TransformerDecoderBlock(TransformerBlock):
 
     Because of the causal mask, the output at position t does not depend on inputs after t.
 
-    Args:
-        num_heads: int, attention heads; must divide the hidden size.
-        intermediate_dim: int, the feed-forward network's inner size (usually 4 x hidden).
-        dropout: float, dropout on attention weights and on each sublayer's output.
-        activation: feed-forward activation (default exact GELU).
-        layer_norm_epsilon: float.
-        normalize_first: bool, pre-LN (True) or post-LN (False).
-        use_bias: bool, biases in projections and layer-norm offsets (nanoGPT's `bias`).
-        kernel_initializer: initializer for the kernels.
-        output_kernel_initializer: initializer for the residual-branch output kernels (GPT-2 uses
-            `kernel_initializer`'s stddev / sqrt(2 * num_layers)).
-        rotary_max_wavelength: None, or rotary positions (RoPE) in self-attention with this longest
-            wavelength (e.g. 10000); then the model needs no added position embedding.
-        **kwargs: base `keras.layers.Layer` arguments.
-
-    Call arguments:
-        inputs: (batch, seq, hidden).
-        padding_mask: optional (batch, seq) bool/int, True/1 for real tokens.
-        attention_mask: optional (batch, seq, seq) bool, combined with the causal mask.
-        key_prefix, value_prefix: optional prefix-tuning vectors (see `MultiHeadAttention`).
-        training: bool.
+    Args and call arguments: those of `TransformerEncoderBlock` (the shared `TransformerBlock`);
+    a given `attention_mask` (batch, seq, seq) is combined with the causal mask.
 
     Returns:
         (batch, seq, hidden).

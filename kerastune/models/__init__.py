@@ -6,8 +6,4 @@ from kerastune.models.text_classifier import MaskedMeanPooling, TextClassifier  
 from kerastune.models.backbones import load_backbone  # noqa: E402,F401
 from kerastune.models.token_classifier import TokenClassifier  # noqa: E402,F401
 from kerastune.models.bert_pretrainer import BertPretrainer, TiedMaskedLMHead  # noqa: E402,F401
-from kerastune.models.backbone_directory import (  # noqa: E402,F401
-    load_any_backbone,
-    load_backbone_directory,
-    save_backbone_directory,
-)
+from kerastune.models.backbone_directory import load_backbone_directory, save_backbone_directory  # noqa: E402,F401

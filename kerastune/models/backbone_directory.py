@@ -7,8 +7,9 @@ Layout of `path/`:
     masked_lm_head.npz        (optional) the pretraining MLM head's own weights (the output matrix is
                               the tied token embedding), keyed by variable path
 
-`text_classifier` and `token_classifier` accept such a directory wherever they accept a KerasHub
-preset (`load_any_backbone`), and get back `(encoder, tokenizer)` with the same interface.
+Every fine-tuning recipe accepts such a directory wherever it accepts a KerasHub preset
+(`kerastune.models.load_backbone` reads it), and gets back `(encoder, tokenizer)` with the same
+interface.
 """
 
 import json
@@ -17,7 +18,6 @@ import os
 import keras_hub
 import numpy as np
 
-from kerastune.models.backbones import load_backbone
 from kerastune.models.bert_encoder import BertEncoder
 
 MANIFEST = "kerastune_backbone.json"
@@ -115,12 +115,3 @@ def _own_weights(masked_lm_head):
     """The MLM head's weights except the tied token embedding (which is saved with the encoder)."""
     tied = masked_lm_head.token_embedding.embeddings
     return [v for v in masked_lm_head.weights if v is not tied]
-
-
-def load_any_backbone(name_or_dir, **kwargs):
-    """`load_backbone_directory` for a kerastune backbone directory, else `load_backbone` (presets, HF dirs)."""
-    if is_backbone_directory(name_or_dir):
-        kwargs.pop("vocabulary", None)
-        kwargs.pop("lowercase", None)
-        return load_backbone_directory(name_or_dir, **kwargs)
-    return load_backbone(name_or_dir, **kwargs)

@@ -5,6 +5,7 @@
 - a local directory, either a KerasHub preset or Hugging Face format (`config.json` with
   `model_type: bert`, `model.safetensors`, `vocab.txt`), e.g. `../shared/models/all-MiniLM-L6-v2`,
   read offline by KerasHub's converters;
+- a kerastune backbone directory (`save_backbone_directory`, e.g. after `masked_lm` pretraining);
 - `"kerastune_bert"`: kerastune's own `BertEncoder`, randomly initialised from flat arguments, with
   a WordPiece tokenizer built from a vocabulary (a `vocab.txt`, a directory holding one, or a list).
 
@@ -17,6 +18,9 @@ import os
 
 import keras
 import keras_hub
+
+from kerastune.models.backbone_directory import is_backbone_directory, load_backbone_directory
+from kerastune.models.bert_encoder import BertEncoder
 
 OWN_ENCODER = "kerastune_bert"
 
@@ -50,11 +54,12 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
             directory, a kerastune backbone directory (`save_backbone_directory`), or
             `"kerastune_bert"`.
         vocabulary: for `"kerastune_bert"` only: a `vocab.txt`, a directory holding one, or a list
-            of WordPieces.
+            of WordPieces (a backbone directory or preset brings its own).
         lowercase: for `"kerastune_bert"` only: whether the tokenizer lower-cases.
-        **kwargs: constructor arguments: for a preset they override its config (e.g.
-            `dropout=0.1`); for `"kerastune_bert"` they are `BertEncoder`'s (`num_layers`,
-            `num_heads`, `hidden_dim`, `intermediate_dim`, `max_sequence_length`, `dropout`).
+        **kwargs: constructor arguments: for a preset or a backbone directory they override its
+            config (e.g. `dropout=0.1`); for `"kerastune_bert"` they are `BertEncoder`'s
+            (`num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, `max_sequence_length`,
+            `dropout`).
 
     Example:
 
@@ -63,14 +68,9 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
     512
     """
     name = str(name_or_dir)
-    # A kerastune backbone directory (saved after `masked_lm` pretraining) loads like a preset.
-    from kerastune.models.backbone_directory import is_backbone_directory, load_backbone_directory
-
-    if is_backbone_directory(name):
+    if is_backbone_directory(name):  # saved after `masked_lm` pretraining: loads like a preset
         return load_backbone_directory(name, **kwargs)
     if name == OWN_ENCODER:
-        from kerastune.models.bert_encoder import BertEncoder
-
         tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=_vocabulary(vocabulary), lowercase=lowercase)
         kwargs.setdefault("vocabulary_size", tokenizer.vocabulary_size())
         return BertEncoder(**kwargs), tokenizer

@@ -1,15 +1,53 @@
-"""What the fine-tuning recipes share: `fit` over length-bucketed training batches."""
+"""What every fine-tuning recipe hands back: `fit`, `export` and the callbacks they share."""
+
+import os
+
+import keras
+
+from kerastune.recipes.config import as_dict
+from kerastune.recipes.training_setup import progress_verbosity
 
 
 class FineTuningRun:
-    """Base of `TextClassifierRun` and `TokenClassifierRun`: holds `model`, `train_data`,
-    `validation_data` (objects with `.dataset` and, for training, `.steps_per_epoch`) and `config`."""
+    """Base of `TextClassifierRun`, `TokenClassifierRun` and `MaskedLMRun`.
 
-    def fit(self, callbacks=None, epochs=None, validate=True, **kwargs):
+    Subclasses set `exporter` (`staticmethod` of a function `(model, tokenizer, names, export_dir=, name=, version=,
+    sequence_length=, report=, config=, **export_options())` -> path) and `names` (label or tag
+    names), and add their own `predict` / `evaluate`.
+
+    Attributes:
+        model: the compiled task model.
+        tokenizer: the backbone's tokenizer.
+        train_data, validation_data: datasets with `.dataset` (and, for training, `.steps_per_epoch`);
+            validation may be None.
+        config: the resolved recipe config (a `FineTuningConfig`).
+        strategy: the `tf.distribute.Strategy` the model was built under.
+        sequence_length: int, the longest packed input (truncation length).
+    """
+
+    exporter = None
+
+    def __init__(self, model, tokenizer, train_data, validation_data, config, strategy, sequence_length):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.train_data = train_data
+        self.validation_data = validation_data
+        self.config = config
+        self.strategy = strategy
+        self.sequence_length = sequence_length
+
+    def callbacks(self):
+        """The callbacks `fit` adds: TensorBoard logs under `logging_dir/name/` when `logging_dir` is set."""
+        if not self.config.logging_dir:
+            return []
+        return [keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name))]
+
+    def fit(self, callbacks=None, epochs=None, validate=True, verbose="auto", **kwargs):
         """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
 
-        The learning-rate schedule was sized for `config.epochs`; a different `epochs` here trains
-        on (the rate stays at its end value) or stops early. Any Keras callbacks work.
+        Prints progress (Keras's bar on a terminal, one line per epoch otherwise). The learning-rate
+        schedule was sized for `config.epochs`; a different `epochs` here trains on (the rate stays
+        at its end value) or stops early. Any Keras callbacks work.
         """
         kwargs.setdefault("shuffle", False)  # the training batches shuffle themselves (seeded); Keras would warn
         validation = self.validation_data.dataset if validate and self.validation_data is not None else None
@@ -17,7 +55,35 @@ class FineTuningRun:
             self.train_data.dataset,
             validation_data=validation,
             epochs=epochs or self.config.epochs,
-            steps_per_epoch=self.train_data.steps_per_epoch,
-            callbacks=callbacks,
+            steps_per_epoch=getattr(self.config, "steps_per_epoch", None) or self.train_data.steps_per_epoch,
+            callbacks=self.callbacks() + list(callbacks or []),
+            verbose=progress_verbosity(verbose),
             **kwargs,
+        )
+
+    def evaluation_set(self, given, validation):
+        """`given` (a tuple: data and what goes with it) when its first item is set, else `validation`."""
+        if given[0] is not None:
+            return given
+        if validation[0] is None:
+            raise ValueError("There is no validation data to evaluate: pass validation= to the recipe, or the "
+                             f"data to evaluate here. Received: {type(self).__name__}.validation_data=None")
+        return validation
+
+    def export_options(self):
+        """Extra keyword arguments of `exporter` (e.g. the text classifier's `pair`)."""
+        return {}
+
+    def export(self, export_dir=None, version=None, report=None):
+        """Writes the string-in SavedModel to `export_dir/<config.name>/<version>/`; returns the path.
+
+        Args:
+            export_dir: str, or None for `config.export_dir`.
+            version: positive int, or None for the next free version.
+            report: dict or None, the `evaluate()` report, saved as `evaluation.json` beside it.
+        """
+        return self.exporter(
+            self.model, self.tokenizer, self.names, export_dir=export_dir or self.config.export_dir,
+            name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,
+            config=as_dict(self.config), **self.export_options(),
         )

@@ -22,17 +22,20 @@ from typing import Optional
 
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, split_documents
 from kerastune.data.subword_tokenizer import train_wordpiece_tokenizer
+from kerastune.export.versioned_directory import next_version
 from kerastune.models.backbone_directory import load_backbone_directory, load_masked_lm_head, save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
-from kerastune.recipes.config import RecipeConfig, as_dict, resolve
+from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.training import WarmupLinearDecay, adamw
+from kerastune.recipes.training_config import ArchitectureConfig, TrainingConfig
+from kerastune.recipes.training_setup import compile_for_training
 
 
-@dataclasses.dataclass
-class MaskedLMConfig(RecipeConfig):
-    """Every setting of `masked_lm` (flat, typed; `--key=value` or a TOML file sets them).
+@dataclasses.dataclass(kw_only=True)
+class MaskedLMConfig(TrainingConfig, ArchitectureConfig):
+    """Every setting of `masked_lm`: `TrainingConfig`'s (optimizer, schedule, run settings) plus its own.
 
     `data`: comma-separated text files; WikiText-style files split into documents at their
     top-level headings, other files one document per blank-line block (`split_documents`). A
@@ -40,6 +43,7 @@ class MaskedLMConfig(RecipeConfig):
     one single-sentence document per row.
     """
 
+    name: str = "masked_lm"
     data: str = ""
     backbone: Optional[str] = None  # continue pretraining this backbone directory (see `masked_lm`)
     validation_fraction: float = 0.02
@@ -49,23 +53,11 @@ class MaskedLMConfig(RecipeConfig):
     pack_sentences: bool = False  # needs next_sentence=False: fill each example with consecutive sentences
     mask_selection_rate: float = 0.15
     sequence_length: int = 128
-    num_layers: int = 2
-    num_heads: int = 2
-    hidden_dim: int = 128
-    intermediate_dim: int = 512
-    dropout: float = 0.1
     batch_size: int = 64
     epochs: int = 1
     steps_per_epoch: Optional[int] = None  # default: one pass over the examples
     learning_rate: float = 5e-4
-    weight_decay: float = 0.01
     warmup_ratio: float = 0.05
-    global_clipnorm: Optional[float] = 1.0
-    jit_compile: bool = True
-    strategy: str = "auto"
-    mixed_precision: Optional[str] = None
-    seed: int = 0
-    name: str = "masked_lm"
 
 
 def read_documents(paths):
@@ -85,36 +77,39 @@ def read_documents(paths):
     return documents
 
 
-@dataclasses.dataclass
-class MaskedLMRun:
-    """What `masked_lm` returns: the compiled pretrainer, its encoder and tokenizer, data, config."""
+class MaskedLMRun(FineTuningRun):
+    """What `masked_lm` returns: the compiled pretrainer, its encoder and tokenizer, data, config.
 
-    model: BertPretrainer
-    encoder: BertEncoder
-    tokenizer: object
-    train_data: MaskedLMDataset
-    validation_data: Optional[MaskedLMDataset]
-    config: MaskedLMConfig
-    strategy: object
+    `fit` (from `FineTuningRun`) trains `config.epochs` x `steps_per_epoch` steps with progress;
+    `export()` / `save_backbone(path)` write the reusable backbone directory.
 
-    def fit(self, callbacks=None, epochs=None, **kwargs):
-        """`model.fit` for `config.epochs` x `steps_per_epoch` steps; returns the History."""
-        c = self.config
-        kwargs.setdefault("shuffle", False)  # the dataset shuffles itself (seeded); Keras would warn
-        return self.model.fit(
-            self.train_data.dataset,
-            epochs=epochs or c.epochs,
-            steps_per_epoch=c.steps_per_epoch or self.train_data.steps_per_epoch,
-            validation_data=self.validation_data.dataset if self.validation_data else None,
-            callbacks=callbacks,
-            **kwargs,
-        )
+    Attributes:
+        model: the compiled `BertPretrainer`.
+        encoder: its `BertEncoder`.
+        train_data, validation_data: `MaskedLMDataset` (validation may be None).
+    """
+
+    def __init__(self, *args, encoder):
+        super().__init__(*args)
+        self.encoder = encoder
 
     def save_backbone(self, path):
         """The reusable backbone directory (config, weights, vocabulary, MLM head, `pretraining.json`)."""
         path = save_backbone_directory(self.encoder, self.tokenizer, path, masked_lm_head=self.model.masked_lm_head)
         with open(os.path.join(path, "pretraining.json"), "w", encoding="utf-8") as f:
             json.dump(as_dict(self.config), f, indent=1)
+        return path
+
+    def export(self, export_dir=None, version=None, report=None):
+        """Saves the backbone directory to `export_dir/<config.name>/<version>/`; returns the path.
+
+        `report` (e.g. the final losses) is written beside it as `evaluation.json` when given.
+        """
+        model_dir = os.path.join(export_dir or self.config.export_dir, self.config.name)
+        path = self.save_backbone(os.path.join(model_dir, str(version or next_version(model_dir))))
+        if report is not None:
+            with open(os.path.join(path, "evaluation.json"), "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=1)
         return path
 
 
@@ -156,11 +151,8 @@ def masked_lm(config=None, **overrides):
     validation_data = (MaskedLMDataset.from_documents(validation_documents, training=False, **data_args)
                        if validation_documents else None)
     with strategy.scope():
-        total = max((c.steps_per_epoch or train_data.steps_per_epoch) * c.epochs, 1)
-        schedule = WarmupLinearDecay(c.learning_rate, total_steps=total, warmup_steps=int(c.warmup_ratio * total))
-        model.compile(optimizer=adamw(schedule, weight_decay=c.weight_decay, global_clipnorm=c.global_clipnorm),
-                      jit_compile=c.jit_compile)
-    return MaskedLMRun(model, encoder, tokenizer, train_data, validation_data, c, strategy)
+        compile_for_training(model, c, c.steps_per_epoch or train_data.steps_per_epoch)
+    return MaskedLMRun(model, tokenizer, train_data, validation_data, c, strategy, c.sequence_length, encoder=encoder)
 
 
 def _settings_from_backbone(c, given, encoder, tokenizer):

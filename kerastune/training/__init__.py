@@ -1,11 +1,11 @@
 """Optimizers and learning-rate schedules shared by every recipe."""
 
 from kerastune.training.schedules import WarmupLinearDecay
-from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
+from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, ema_momentum_for
 from kerastune.training.callbacks import PrintSamples
 from kerastune.training.layerwise_decay import AdamWWithMultipliers, layerwise_decay_multipliers
 
 __all__ = [
-    "WarmupLinearDecay", "adamw", "NO_DECAY_NAMES", "PrintSamples", "AdamWWithMultipliers",
+    "WarmupLinearDecay", "adamw", "ema_momentum_for", "NO_DECAY_NAMES", "PrintSamples", "AdamWWithMultipliers",
     "layerwise_decay_multipliers",
 ]

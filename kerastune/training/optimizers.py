@@ -11,6 +11,30 @@ from kerastune.training.layerwise_decay import AdamWWithMultipliers
 NO_DECAY_NAMES = ("bias", "gamma", "beta")
 
 
+def ema_momentum_for(momentum, total_updates, horizon_fraction=0.25):
+    """The weight-average momentum for a run of `total_updates` optimizer updates, or None for none.
+
+    Keras's average starts from the initial weights and forgets them at `momentum` per update, so
+    with 0.999 (a horizon `1 / (1 - momentum)` of 1,000 updates) a run of 500 updates ends with an
+    average still dominated by early, barely trained weights. The momentum is therefore capped so
+    the horizon spans at most `horizon_fraction` of the run: `min(momentum, 1 - 1 / (fraction * total))`.
+    The initial weights then weigh about `exp(-1 / fraction)` (2% at a quarter) in the final average.
+
+    Example:
+
+    >>> ema_momentum_for(0.999, 4210)  # SST-2, 2 epochs: the horizon fits, 0.999 is kept
+    0.999
+    >>> round(ema_momentum_for(0.999, 469), 5)  # 5,000 examples, 3 epochs: a 117-update horizon
+    0.99147
+    """
+    if not momentum:
+        return None
+    if not 0.0 < momentum < 1.0:
+        raise ValueError(f"ema_momentum must be in [0, 1). Received: ema_momentum={momentum}")
+    cap = 1.0 - 1.0 / max(horizon_fraction * total_updates, 1.0)
+    return min(momentum, cap) if cap > 0 else None
+
+
 def adamw(
     learning_rate,
     weight_decay=0.01,

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.data.classification_dataset import ClassificationDataset, tokenize_and_pack
+from kerastune.data.bert_inputs import tokenize_and_pack
+from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import LabelledText
 
 WORDS = [f"w{i}" for i in range(40)]

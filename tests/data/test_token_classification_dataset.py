@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from kerastune.data.conll import tagged_sentences
-from kerastune.data.token_classification_dataset import IGNORE, TokenClassificationDataset, align_words
+from kerastune.data.bert_inputs import IGNORE, align_words
+from kerastune.data.token_classification_dataset import TokenClassificationDataset
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "un", "##believ", "##able", "fox", "jump", "##s", "."]
 TAGS = ["O", "B-PER", "I-PER"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.data.classification_dataset import dense_inputs, tokenize_and_pack
+from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.export.text_classifier_export import TEXT_OPS, export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
 

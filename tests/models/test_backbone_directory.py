@@ -2,8 +2,9 @@ import keras_hub
 import numpy as np
 import pytest
 
+from kerastune.models.backbones import load_backbone
 from kerastune.models.backbone_directory import (
-    load_any_backbone, load_backbone_directory, load_masked_lm_head, save_backbone_directory,
+    load_backbone_directory, load_masked_lm_head, save_backbone_directory,
 )
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
@@ -17,7 +18,7 @@ def test_round_trip_gives_the_same_encoder_and_tokenizer(tmp_path):
     path = save_backbone_directory(encoder, tokenizer, tmp_path / "bb")
     with pytest.raises(FileExistsError, match="never overwritten"):
         save_backbone_directory(encoder, tokenizer, tmp_path / "bb")
-    loaded, loaded_tokenizer = load_any_backbone(path, dropout=0.0)
+    loaded, loaded_tokenizer = load_backbone(path, dropout=0.0)
     assert loaded.dropout == 0.0 and loaded.num_layers == 1
     assert loaded_tokenizer.get_vocabulary() == VOCAB
     assert np.asarray(loaded_tokenizer("Peter went to PARIS")).tolist() == [5, 7, 8, 6]

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from kerastune.data.classification_dataset import dense_inputs, tokenize_and_pack
+from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.models.backbones import load_backbone
 from kerastune.models.bert_encoder import BertEncoder
 from tests.conftest import shared_path

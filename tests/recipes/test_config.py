@@ -24,11 +24,11 @@ def test_flags_are_parsed_by_declared_type():
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"epoch": 3}, "unknown argument 'epoch' for Example; known keys: data_dir, epochs, flag, name, rate"),
-        ({"epochs": "3.5"}, "argument 'epochs' must be a int; received '3.5'"),
-        ({"epochs": 2.5}, "argument 'epochs' must be a int; received 2.5"),
-        ({"flag": "maybe"}, "argument 'flag' must be a bool; received 'maybe'"),
-        ({"name": 3}, "argument 'name' must be a str; received 3"),
+        ({"epoch": 3}, "Unknown argument 'epoch' for Example; known keys: data_dir, epochs, flag, name, rate"),
+        ({"epochs": "3.5"}, "argument 'epochs' must be an int. Received: epochs='3.5'"),
+        ({"epochs": 2.5}, "argument 'epochs' must be an int. Received: epochs=2.5"),
+        ({"flag": "maybe"}, "argument 'flag' must be a bool. Received: flag='maybe'"),
+        ({"name": 3}, "argument 'name' must be a str. Received: name=3"),
     ],
 )
 def test_bad_values_are_errors(overrides, message):
@@ -53,7 +53,7 @@ def test_every_recipe_config_checks_its_fields_when_built_directly(module, name)
     config = config_cls(**required, epochs=3, seed=1)
     assert config.epochs == 3 and isinstance(config.epochs, int)
     assert isinstance(config_cls(**required, learning_rate=1).learning_rate, float)  # an int is a fine float
-    with pytest.raises(ValueError, match="argument 'epochs' must be a int; received 'two'"):
+    with pytest.raises(ValueError, match="argument 'epochs' must be an int. Received: epochs='two'"):
         config_cls(**required, epochs="two")
-    with pytest.raises(ValueError, match="argument 'seed' must be a int; received 0.5"):
+    with pytest.raises(ValueError, match="argument 'seed' must be an int. Received: seed=0.5"):
         config_cls(**required, seed=0.5)

@@ -9,19 +9,31 @@ from kerastune.recipes.masked_lm import masked_lm
 WORDS = "the a film plot was good bad long short music acting very quite rather dull bright".split()
 
 
-@pytest.fixture
-def corpus(tmp_path):
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
     rng = np.random.default_rng(0)
     documents = [". ".join(" ".join(rng.choice(WORDS, rng.integers(3, 9))) for _ in range(rng.integers(1, 4)))
                  for _ in range(120)]
-    path = tmp_path / "corpus.txt"
+    path = tmp_path_factory.mktemp("mlm") / "corpus.txt"
     path.write_text("\n\n".join(documents) + "\n")
     return str(path)
 
 
+CONTINUED = dict(next_sentence=False, pack_sentences=True, batch_size=8, steps_per_epoch=3, jit_compile=False)
+
+
+@pytest.fixture(scope="module")
+def first(corpus, tmp_path_factory):
+    """A tiny pretrained run and its saved backbone directory, shared by the continued-pretraining tests."""
+    run = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+                    sequence_length=32, **CONTINUED)
+    run.fit(verbose=0)
+    return run, run.save_backbone(str(tmp_path_factory.mktemp("mlm_backbone") / "first"))
+
+
 def test_packed_sentences_fill_examples_and_train(corpus):
     args = dict(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                sequence_length=64, batch_size=8, steps_per_epoch=3, validation_fraction=0.0)
+                sequence_length=64, batch_size=8, steps_per_epoch=3, validation_fraction=0.0, jit_compile=False)
     single = masked_lm(**args, next_sentence=False)
     packed = masked_lm(**args, next_sentence=False, pack_sentences=True)
     assert packed.config.pack_sentences and packed.train_data.num_pairs == 0
@@ -35,7 +47,8 @@ def test_packed_sentences_fill_examples_and_train(corpus):
 
 def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, tmp_path):
     run = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                    sequence_length=32, batch_size=8, steps_per_epoch=3, next_sentence=False, pack_sentences=True)
+                    sequence_length=32, batch_size=8, steps_per_epoch=3, next_sentence=False, pack_sentences=True,
+                    jit_compile=False)
     _, targets, weights = next(iter(run.train_data.dataset))
     assert set(targets) == set(weights) == {"mlm"}
     pooler_before = run.encoder.pooled_dense.kernel.numpy().copy()
@@ -51,13 +64,9 @@ def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, 
     np.testing.assert_array_equal(encoder.pooled_dense.kernel.numpy(), run.encoder.pooled_dense.kernel.numpy())
 
 
-def test_continued_pretraining_starts_from_the_saved_backbone_and_its_mlm_head(corpus, tmp_path):
-    args = dict(data=corpus, next_sentence=False, pack_sentences=True, batch_size=8, steps_per_epoch=3)
-    first = masked_lm(vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                      sequence_length=32, **args)
-    first.fit(verbose=0)
-    path = first.save_backbone(str(tmp_path / "first"))
-    second = masked_lm(backbone=path, learning_rate=1e-3, **args)
+def test_continued_pretraining_starts_from_the_saved_backbone_and_its_mlm_head(corpus, first, tmp_path):
+    first, path = first
+    second = masked_lm(data=corpus, backbone=path, learning_rate=1e-3, **CONTINUED)
     assert second.tokenizer.get_vocabulary() == first.tokenizer.get_vocabulary()
     c = second.config
     assert (c.num_layers, c.hidden_dim, c.sequence_length, c.vocabulary_size) == (1, 16, 32, len(
@@ -74,12 +83,11 @@ def test_continued_pretraining_starts_from_the_saved_backbone_and_its_mlm_head(c
         assert '"backbone": "' + path in f.read()
 
 
-def test_continued_pretraining_refuses_settings_that_contradict_the_backbone(corpus, tmp_path):
-    first = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16,
-                      intermediate_dim=32, sequence_length=32, next_sentence=False, steps_per_epoch=1)
-    path = first.save_backbone(str(tmp_path / "first"))
+def test_continued_pretraining_refuses_settings_that_contradict_the_backbone(corpus, first):
+    _, path = first
     with pytest.raises(ValueError, match=r"num_layers=2 \(the backbone has 1\).*drop these settings"):
         masked_lm(data=corpus, backbone=path, num_layers=2)
     with pytest.raises(ValueError, match="sequence_length=64 exceeds the max_sequence_length 32"):
         masked_lm(data=corpus, backbone=path, sequence_length=64)
-    assert masked_lm(data=corpus, backbone=path, num_layers=1, sequence_length=16).config.sequence_length == 16
+    assert masked_lm(data=corpus, backbone=path, num_layers=1, sequence_length=16,
+                     jit_compile=False).config.sequence_length == 16

@@ -36,7 +36,7 @@ def task(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(VOCAB))
     return dict(backbone="kerastune_bert", train=write_task(tmp_path, 200, 0), validation=write_task(tmp_path, 40, 1),
                 vocabulary=str(tmp_path / "vocab.txt"), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
-                max_sequence_length=32, batch_size=16, epochs=6, learning_rate=3e-3, dropout=0.0)
+                max_sequence_length=32, batch_size=16, epochs=6, learning_rate=3e-3, dropout=0.0, jit_compile=False)
 
 
 def test_own_encoder_learns_tags_evaluates_and_exports(tmp_path, task):
@@ -57,7 +57,7 @@ def test_bad_input_fails_before_training(tmp_path, task):
     bad.write_text("Paris\tB-LOC\nSmithson\tI-PER\n")
     with pytest.raises(ConllError, match=r"bad.txt, line 2: tag 'I-PER' after 'B-LOC' is not valid BIO"):
         token_classifier(**{**task, "validation": str(bad)})
-    with pytest.raises(ValueError, match="unknown argument 'learning_rat'"):
+    with pytest.raises(ValueError, match="Unknown argument 'learning_rat'"):
         token_classifier(**{**task, "learning_rat": 1e-3})
 
 
@@ -67,11 +67,16 @@ def test_pretrained_backbone_directory_fine_tunes_by_path(tmp_path, task):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n\n".join(open(task["train"]).read().replace("\t", " ").split("\n\n")[:50]))
     pre = masked_lm(data=str(corpus), vocabulary_size=60, num_layers=1, num_heads=2, hidden_dim=16,
-                    intermediate_dim=32, sequence_length=32, batch_size=8, steps_per_epoch=3, validation_fraction=0.0)
+                    intermediate_dim=32, sequence_length=32, batch_size=8, steps_per_epoch=3, validation_fraction=0.0,
+                    jit_compile=False)
     history = pre.fit(verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     path = pre.save_backbone(str(tmp_path / "backbone"))
-    run = token_classifier(path, task["train"], task["validation"], epochs=1, batch_size=16, max_train_sentences=32)
+    run = token_classifier(path, task["train"], task["validation"], epochs=1, batch_size=16, max_train_sentences=32,
+                          jit_compile=False)
     assert run.model.backbone.num_layers == 1 and run.tokenizer.get_vocabulary() == pre.tokenizer.get_vocabulary()
     np.testing.assert_allclose(run.model.backbone.token_embedding.embeddings.numpy(),
                                pre.encoder.token_embedding.embeddings.numpy())
+    assert run.model.optimizer.learning_rate_multipliers["logits/kernel"] == 1.0  # pretrained: layer-wise decay
+    table = run.model.backbone.token_embedding.embeddings  # pretrained: the word-piece table stays fixed
+    assert all(v.path != table.path for v in run.model.trainable_variables)

@@ -1,0 +1,197 @@
+"""BERT inputs, one module for training and serving: tokenize and pack, word alignment, padding.
+
+Every path that turns text into a BERT-style backbone's inputs goes through here: the training
+batches (`ClassificationDataset`, `TokenClassificationDataset`, `MaskedLMDataset`) and the exported
+string-in serving graphs. So serving tokenises, truncates, aligns and pads exactly as training did.
+
+- `tokenize_and_pack`: strings (and optional pairs) -> ragged `[CLS] a [SEP] (b [SEP])` ids and
+  segment ids, truncated to the backbone's maximum (round robin for pairs).
+- `align_words`: words -> windows of sub-words with first-sub-word labels (token tagging).
+- `pad_id` and `dense_inputs`: the padding id (the tokenizer's `[PAD]`), and ragged ids -> the
+  dense `{"token_ids", "segment_ids", "padding_mask"}` dict; `fill_padding` writes the padding id
+  into batches that `tf.data` padded with zeros.
+"""
+
+import tensorflow as tf
+
+from kerastune.data.length_buckets import pad_batch_to_multiple
+
+IGNORE = -1  # label of [CLS], [SEP], padding and non-first sub-words
+
+
+def pad_id(tokenizer):
+    """The id padding positions hold: the tokenizer's `pad_token_id` (0 when it has none)."""
+    value = getattr(tokenizer, "pad_token_id", None)
+    return 0 if value is None else int(value)
+
+
+def fill_padding(features, padding_id):
+    """`features` with `token_ids` set to `padding_id` wherever `padding_mask` is 0 (dense batches)."""
+    if not padding_id:
+        return features
+    mask = tf.cast(features["padding_mask"], tf.bool)
+    token_ids = features["token_ids"]
+    return {**features, "token_ids": tf.where(mask, token_ids, tf.cast(padding_id, token_ids.dtype))}
+
+
+def _special_id(tokenizer, name):
+    value = getattr(tokenizer, f"{name}_token_id", None)
+    if value is None:
+        raise ValueError(f"tokenizer {type(tokenizer).__name__} has no {name}_token_id; a BERT-style tokenizer is expected")
+    return int(value)
+
+
+def _tokenize(tokenizer, text):
+    ids = tokenizer(text)
+    if isinstance(ids, list):  # KerasHub returns Python lists when called eagerly
+        return tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
+    return tf.cast(ids, tf.int32)  # (batch, None)
+
+
+def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512):
+    """Tokenises a batch of strings into ragged BERT inputs: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
+
+    Truncation keeps at most `sequence_length` tokens; for pairs it is round robin (each segment
+    keeps at least half the budget when it needs it, the longer one gives up the rest), as in
+    `keras_hub.layers.MultiSegmentPacker(truncate="round_robin")`.
+
+    Args:
+        tokenizer: a KerasHub WordPiece tokenizer (has `cls_token_id`, `sep_token_id`).
+        text: tf.string, shape (batch,).
+        text_pair: tf.string, shape (batch,), or None.
+        sequence_length: int, the longest packed sequence (the backbone's maximum).
+
+    Returns:
+        (token_ids, segment_ids, full_lengths): two int32 `tf.RaggedTensor`s (batch, None) and the
+        int32 length each example would have had without truncation, shape (batch,).
+    """
+    cls_id, sep_id = _special_id(tokenizer, "cls"), _special_id(tokenizer, "sep")
+    a = _tokenize(tokenizer, text)  # (batch, None)
+    batch = tf.shape(a.row_lengths())[0]
+    cls = tf.fill([batch, 1], cls_id)
+    sep = tf.fill([batch, 1], sep_id)
+    if text_pair is None:
+        full = tf.cast(a.row_lengths(), tf.int32) + 2
+        a = a[:, : sequence_length - 2]
+        token_ids = tf.concat([cls, a, sep], axis=1)
+        segment_ids = tf.zeros_like(token_ids)
+        return token_ids, segment_ids, full
+    b = _tokenize(tokenizer, text_pair)
+    len_a, len_b = tf.cast(a.row_lengths(), tf.int32), tf.cast(b.row_lengths(), tf.int32)
+    full = len_a + len_b + 3
+    budget = sequence_length - 3
+    keep_a = tf.minimum(len_a, tf.maximum((budget + 1) // 2, budget - len_b))  # (batch,)
+    keep_b = tf.minimum(len_b, budget - keep_a)
+    a = tf.gather(a, tf.ragged.range(keep_a), batch_dims=1)
+    b = tf.gather(b, tf.ragged.range(keep_b), batch_dims=1)
+    token_ids = tf.concat([cls, a, sep, b, sep], axis=1)
+    segment_ids = tf.concat(
+        [tf.zeros_like(tf.concat([cls, a, sep], axis=1)), tf.ones_like(tf.concat([b, sep], axis=1))], axis=1
+    )
+    return token_ids, segment_ids, full
+
+
+def dense_inputs(token_ids, segment_ids=None, padding_id=0, multiple=1, limit=None):
+    """Ragged packed ids -> the backbone's dense input dict, padded to a multiple of `multiple`.
+
+    Args:
+        token_ids: int32 `tf.RaggedTensor` (batch, None).
+        segment_ids: the same shape, or None for all zeros (single segments, token tagging).
+        padding_id: int, written at padding positions (`pad_id(tokenizer)`).
+        multiple: int, right-pad the width to a multiple of it.
+        limit: int or None, the widest the padding may make a batch.
+    """
+    if segment_ids is None:
+        segment_ids = tf.zeros_like(token_ids)
+    features = {
+        "token_ids": token_ids.to_tensor(),
+        "segment_ids": segment_ids.to_tensor(),
+        "padding_mask": tf.ones_like(token_ids).to_tensor(),
+    }
+    if multiple > 1:
+        features = pad_batch_to_multiple(features, multiple, limit)
+    return fill_padding(features, padding_id)
+
+
+def _tokenize_words(tokenizer, words):
+    """(n,) tf.string words -> ragged (n, None) int32 sub-word ids, at least one per word."""
+    ids = tokenizer(words)
+    if isinstance(ids, list):  # KerasHub returns Python lists when called eagerly
+        ids = tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1, inner_shape=())
+    ids = tf.cast(ids, tf.int32)
+    if not isinstance(ids, tf.RaggedTensor):
+        ids = tf.RaggedTensor.from_tensor(ids)
+    counts = tf.cast(ids.row_lengths(), tf.int32)
+    unk = tf.fill([tf.shape(counts)[0], 1], tf.constant(tokenizer.token_to_id(tokenizer.oov_token), tf.int32))
+    padded = tf.concat([ids, unk], axis=1)  # a word with no piece keeps [UNK]
+    return tf.gather(padded, tf.ragged.range(tf.maximum(counts, 1)), batch_dims=1)
+
+
+def align_words(tokenizer, words, sequence_length, word_labels=None):
+    """Tokenises ragged words into BERT windows with first-sub-word alignment.
+
+    Args:
+        tokenizer: a KerasHub WordPiece tokenizer (`cls_token_id`, `sep_token_id`, `oov_token`).
+        words: tf.string `tf.RaggedTensor` (batch, None words).
+        sequence_length: int, the longest window including `[CLS]` and `[SEP]` (>= 3).
+        word_labels: int32 `tf.RaggedTensor` (batch, None) aligned with `words`, or None.
+
+    Returns:
+        dict:
+        - `token_ids`: int32 ragged (windows, None) `[CLS] pieces [SEP]`, windows of a sentence
+          consecutive, sentences in order;
+        - `windows_per_sentence`: int32 (batch,);
+        - `is_first`: bool (total sub-words,), in window order without [CLS]/[SEP]: whether the
+          sub-word is its word's first; `boolean_mask` of per-sub-word predictions with it gives one
+          prediction per word, in order;
+        - `words_per_sentence`: int32 (batch,);
+        - `labels` (when `word_labels` given): int32 ragged like `token_ids`, the word's label on
+          its first sub-word and `IGNORE` elsewhere.
+    """
+    if sequence_length < 3:
+        raise ValueError(f"sequence_length must be at least 3 ([CLS] piece [SEP]); received {sequence_length!r}")
+    width = sequence_length - 2
+    pieces = _tokenize_words(tokenizer, words.flat_values)  # (total words, None pieces)
+    piece_counts = pieces.row_lengths()
+    is_first = tf.equal(tf.ragged.range(piece_counts), 0).flat_values  # (total pieces,)
+    per_sentence = tf.RaggedTensor.from_row_lengths(
+        pieces.flat_values, _pieces_per_sentence(piece_counts, words.row_lengths())
+    )  # (batch, None pieces)
+    n = tf.cast(per_sentence.row_lengths(), tf.int32)  # (batch,)
+    num_windows = tf.maximum((n + width - 1) // width, 1)  # an empty sentence still gets [CLS] [SEP]
+    window_lengths = tf.minimum(width, tf.expand_dims(n, 1) - tf.ragged.range(num_windows) * width).flat_values
+    windows = tf.RaggedTensor.from_row_lengths(per_sentence.flat_values, window_lengths)  # (windows, None)
+    count = tf.shape(window_lengths)[0]
+    cls = tf.fill([count, 1], tf.constant(int(tokenizer.cls_token_id), tf.int32))
+    sep = tf.fill([count, 1], tf.constant(int(tokenizer.sep_token_id), tf.int32))
+    out = {
+        "token_ids": tf.concat([cls, windows, sep], axis=1),
+        "windows_per_sentence": num_windows,
+        "is_first": is_first,
+        "words_per_sentence": tf.cast(words.row_lengths(), tf.int32),
+    }
+    if word_labels is not None:
+        labels = tf.repeat(tf.cast(word_labels.flat_values, tf.int32), piece_counts)  # (total pieces,)
+        labels = tf.where(is_first, labels, IGNORE)
+        ignore = tf.fill([count, 1], IGNORE)
+        out["labels"] = tf.concat([ignore, windows.with_flat_values(labels), ignore], axis=1)
+    return out
+
+
+def _pieces_per_sentence(piece_counts, words_per_sentence):
+    """Sub-words per sentence: the sum of its words' piece counts. (batch,) int64."""
+    sentence_of_word = tf.repeat(tf.range(tf.shape(words_per_sentence)[0], dtype=tf.int64), words_per_sentence)
+    return tf.math.unsorted_segment_sum(piece_counts, sentence_of_word, tf.shape(words_per_sentence)[0])
+
+
+def first_subword_predictions(predictions, token_ids, is_first):
+    """Per-window predictions (windows, width) -> one per word (flat, in order), via `is_first`.
+
+    Args:
+        predictions: (windows, width) array or tensor, one value per position (padded windows ok).
+        token_ids: ragged (windows, None) `[CLS] ... [SEP]` (gives each window's length).
+        is_first: bool (total sub-words,), from `align_words`.
+    """
+    lengths = token_ids.row_lengths()
+    ragged = tf.RaggedTensor.from_tensor(predictions, lengths=lengths)[:, 1:-1]  # drop [CLS], [SEP]
+    return tf.boolean_mask(ragged.flat_values, is_first)

@@ -1,0 +1,59 @@
+"""What `kerastune run` does with each recipe kind: build, train, report, export."""
+
+import json
+
+from kerastune.recipe_files import recipe_parts
+from kerastune.recipes.config import as_dict
+
+REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1")
+
+
+def _causal_lm(recipe, config):
+    run = recipe(config)
+    c = run.config
+    print(f"kerastune: training {c.name} ({run.model.count_params():,} parameters, "
+          f"{c.epochs} x {c.steps_per_epoch} steps) on {c.data!r}", flush=True)
+    run.train()
+    val_loss = run.model.evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
+    print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
+    sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
+    print(f"sample ({c.sampler}):\n{sample}")
+    path = run.export()
+    print(f"exported SavedModel for TF Serving to {path}")
+    return path
+
+
+def _fine_tuning(recipe, config):
+    run = recipe(**as_dict(config))
+    print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} for {config.epochs} epochs "
+          f"({run.train_data.steps_per_epoch} steps each; names {run.names})", flush=True)
+    run.fit()
+    report = run.evaluate() if run.validation_data is not None else None
+    if report is not None:
+        print(json.dumps({key: report[key] for key in REPORTED if key in report}))
+    path = run.export(report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    return path
+
+
+def _masked_lm(recipe, config):
+    run = recipe(config)
+    c = run.config
+    print(f"kerastune: pretraining {c.name} ({run.model.count_params():,} parameters, masked LM"
+          f"{' + next sentence' if c.next_sentence else ''}) on {c.data!r}", flush=True)
+    history = run.fit().history
+    report = {key: float(values[-1]) for key, values in history.items()}
+    print(json.dumps(report))
+    path = run.export(report=report)
+    print(f"saved the backbone directory to {path}; fine-tune it with --backbone={path}")
+    return path
+
+
+JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
+        "masked_lm": _masked_lm}
+
+
+def run_recipe(kind, config):
+    """Builds, trains, reports and exports the recipe `kind` with its resolved `config`; returns the export path."""
+    _, recipe = recipe_parts(kind)
+    return JOBS[kind](recipe, config)

@@ -1,0 +1,102 @@
+"""The settings every training recipe shares, and those every fine-tuning recipe adds.
+
+`TrainingConfig`: optimizer, schedule, clipping, averaging and batching (the text classifier, the
+token classifier and masked-LM pretraining take them). `FineTuningConfig`: the backbone to load,
+the data to read and the freeze / layer-wise decay options of fine-tuning. A recipe's own config
+subclasses one of them and adds only what is its own (data columns, head options). Each value is
+parsed and type-checked once, by `RecipeConfig`, whether it comes from a TOML file, a
+`--key=value` flag or a keyword.
+"""
+
+import dataclasses
+from typing import Optional
+
+from kerastune.recipes.config import RecipeConfig, RunConfig
+
+
+@dataclasses.dataclass(kw_only=True)
+class ArchitectureConfig(RecipeConfig):
+    """The shape of a Transformer built from scratch (kerastune's encoder or GPT).
+
+    Args:
+        num_layers: int, Transformer blocks.
+        num_heads: int, attention heads per block (must divide `hidden_dim`).
+        hidden_dim: int, the model width.
+        intermediate_dim: int, the feed-forward inner width.
+    """
+
+    num_layers: int = 2
+    num_heads: int = 2
+    hidden_dim: int = 128
+    intermediate_dim: int = 512
+
+
+@dataclasses.dataclass(kw_only=True)
+class TrainingConfig(RunConfig):
+    """Optimizer, schedule and batching settings (AdamW, linear warmup then linear decay).
+
+    Args:
+        batch_size: int, examples per optimizer micro-step (the global batch under a strategy).
+        epochs: int, passes over the training data.
+        learning_rate: float, the peak rate after warmup.
+        weight_decay: float, decoupled weight decay (none on biases and layer norms).
+        warmup_ratio: float, warmup as a fraction of the optimizer updates (when `warmup_steps` is None).
+        warmup_steps: int or None, warmup in optimizer updates.
+        global_clipnorm: float or None, clips the global gradient norm.
+        gradient_accumulation_steps: int, micro-steps per optimizer update (1: none).
+        ema_momentum: float; > 0 keeps an exponential moving average of the weights and writes it
+            into the model when `fit` ends. Capped so its horizon `1 / (1 - momentum)` spans at
+            most a quarter of the run's updates (`kerastune.training.ema_momentum_for`).
+        dropout: float, the backbone's and the head's dropout rate.
+        jit_compile: bool, XLA-compile the train step.
+        steps_per_execution: int, train steps per call into the compiled function.
+    """
+
+    batch_size: int = 32
+    epochs: int = 2
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    warmup_steps: Optional[int] = None
+    global_clipnorm: Optional[float] = 1.0
+    gradient_accumulation_steps: int = 1
+    ema_momentum: float = 0.0
+    dropout: float = 0.1
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+
+
+@dataclasses.dataclass(kw_only=True)
+class FineTuningConfig(TrainingConfig, ArchitectureConfig):
+    """What every fine-tuning recipe takes beyond `TrainingConfig`: backbone, data and freezing.
+
+    Defaults are the best configuration measured on SST-2 with all-MiniLM-L6-v2
+    (`benchmarks/README.md`): lr 1e-4, layer-wise decay 0.85, EMA 0.999, frozen word-piece table.
+
+    Args:
+        backbone: str, a KerasHub preset name, a local Hugging Face / KerasHub directory, a
+            kerastune backbone directory, or `"kerastune_bert"` (own encoder, random init, built
+            from `vocabulary`, `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`).
+        train: str, a data file, or a TFDS split name when `tfds_name` is set.
+        validation: str or None, the same for validation.
+        tfds_name, data_dir: str or None, read the splits from TFDS (`data_dir`: its data folder).
+        layerwise_lr_decay: float in (0, 1] or None; < 1 trains each layer down at this factor of
+            the one above (the head at the full rate). None: 0.85 for a pretrained backbone, 1.0
+            for `"kerastune_bert"` (random init).
+        freeze_token_embedding: bool or None, keep the pretrained word-piece table fixed. None:
+            True for a pretrained backbone, False for `"kerastune_bert"` (random init).
+        max_sequence_length: int or None, truncation length (default: the backbone's maximum).
+        pad_to_multiple_of: int, bucket width and padding granularity of the batches.
+    """
+
+    backbone: str
+    train: str
+    validation: Optional[str] = None
+    tfds_name: Optional[str] = None
+    data_dir: Optional[str] = None
+    ema_momentum: float = 0.999
+    layerwise_lr_decay: Optional[float] = None
+    freeze_token_embedding: Optional[bool] = None
+    max_sequence_length: Optional[int] = None
+    pad_to_multiple_of: int = 8
+    vocabulary: Optional[str] = None

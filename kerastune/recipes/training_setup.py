@@ -1,0 +1,116 @@
+"""What every training recipe sets up the same way: the backbone, the optimizer, the compile.
+
+`load_fine_tuning_backbone(config)` loads (or builds) the backbone a `FineTuningConfig` names and
+applies its freeze option; `compile_for_training(model, config, steps_per_epoch)` builds AdamW with
+linear warmup and decay, clipping, layer-wise decay, gradient accumulation and the weight average,
+and compiles the model. Call both under the run's `strategy.scope()`.
+"""
+
+
+
+from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
+from kerastune.training import WarmupLinearDecay, adamw, ema_momentum_for, layerwise_decay_multipliers
+
+PRETRAINED_LAYERWISE_LR_DECAY = 0.85
+_OWN_ENCODER_FIELDS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
+
+
+def is_pretrained(config):
+    """Whether `config.backbone` names pretrained weights (anything but `"kerastune_bert"`)."""
+    return config.backbone != OWN_ENCODER
+
+
+def load_fine_tuning_backbone(config):
+    """Returns `(backbone, tokenizer, sequence_length)` for a `FineTuningConfig`.
+
+    `sequence_length` is `config.max_sequence_length` capped at the backbone's maximum. The word-piece
+    table is frozen when `config.freeze_token_embedding` is True (None: for pretrained backbones).
+    """
+    if is_pretrained(config):
+        backbone, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
+    else:
+        encoder_kwargs = {key: getattr(config, key) for key in _OWN_ENCODER_FIELDS}
+        if config.max_sequence_length:
+            encoder_kwargs["max_sequence_length"] = config.max_sequence_length
+        backbone, tokenizer = load_backbone(OWN_ENCODER, vocabulary=config.vocabulary, **encoder_kwargs)
+    limit = max_sequence_length(backbone)
+    if config.max_sequence_length and config.max_sequence_length > limit:
+        raise ValueError(
+            f"max_sequence_length exceeds the {limit} positions backbone={config.backbone!r} takes; pass "
+            f"max_sequence_length <= {limit} or leave it unset. Received: max_sequence_length={config.max_sequence_length}"
+        )
+    freeze = config.freeze_token_embedding
+    if freeze if freeze is not None else is_pretrained(config):
+        freeze_token_embedding(backbone)
+    return backbone, tokenizer, config.max_sequence_length or limit
+
+
+def layerwise_lr_decay(config):
+    """The layer-wise decay a config asks for (None: 0.85 for pretrained backbones, else 1.0)."""
+    decay = getattr(config, "layerwise_lr_decay", 1.0)
+    if decay is None:
+        decay = PRETRAINED_LAYERWISE_LR_DECAY if is_pretrained(config) else 1.0
+    return decay
+
+
+def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
+    """AdamW for a `TrainingConfig`: warmup + linear decay over `total_updates` optimizer updates.
+
+    Args:
+        config: a `TrainingConfig` (layer-wise decay read when the config has it; `model` needed then).
+        total_updates: int, optimizer updates in the run (micro-steps / gradient accumulation).
+        model: the model to train, for the layer-wise multipliers.
+        **adamw_kwargs: passed to `kerastune.training.adamw` (e.g. `exclude_from_weight_decay`).
+    """
+    total_updates = max(int(total_updates), 1)
+    warmup = config.warmup_steps if config.warmup_steps is not None else int(config.warmup_ratio * total_updates)
+    if warmup < 0:
+        raise ValueError(f"warmup_steps must be a non-negative int. Received: warmup_steps={warmup}")
+    schedule = WarmupLinearDecay(config.learning_rate, total_steps=total_updates, warmup_steps=min(warmup, total_updates))
+    decay = layerwise_lr_decay(config)
+    multipliers = layerwise_decay_multipliers(model, decay) if decay != 1.0 else None
+    return adamw(
+        schedule,
+        weight_decay=config.weight_decay,
+        global_clipnorm=config.global_clipnorm,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        ema_momentum=ema_momentum_for(config.ema_momentum, total_updates),
+        learning_rate_multipliers=multipliers,
+        **adamw_kwargs,
+    )
+
+
+def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
+    """Compiles `model` with `build_optimizer` for `config.epochs` x `steps_per_epoch` micro-steps.
+
+    Args:
+        model: the Keras model (its own `compile` defaults give loss and metrics).
+        config: a `TrainingConfig`.
+        steps_per_epoch: int, training batches per epoch.
+        **compile_kwargs: passed to `model.compile`.
+    """
+    if config.gradient_accumulation_steps < 1:
+        raise ValueError(
+            "gradient_accumulation_steps must be an int >= 1. "
+            f"Received: gradient_accumulation_steps={config.gradient_accumulation_steps}"
+        )
+    updates = steps_per_epoch * config.epochs // config.gradient_accumulation_steps
+    model.compile(
+        optimizer=build_optimizer(config, updates, model),
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+        **compile_kwargs,
+    )
+    return model
+
+
+def progress_verbosity(verbose="auto"):
+    """Keras `fit` verbosity: the progress bar on a terminal, one line per epoch otherwise."""
+    import sys
+
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
+
+
+

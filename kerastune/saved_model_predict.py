@@ -1,0 +1,69 @@
+"""`kerastune predict`: answers texts with any kerastune export, as a served model would.
+
+The SavedModel is loaded with TensorFlow alone (plus TensorFlow Text's ops), as TF Serving does; its
+`serving_default` signature says what it is: `text` (and `text_pair`) in and `label_names` out is a
+text classifier, `tags` out a token classifier, `prompts` in a causal LM.
+"""
+
+import os
+
+
+def find_saved_model(path):
+    """The SavedModel directory `path` names: itself, or its highest integer version sub-directory."""
+    path = str(path)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"There is no such directory. Pass a kerastune export such as "
+                                f"saved_models/sst2_minilm (its latest version) or saved_models/sst2_minilm/1. "
+                                f"Received: path={path!r}")
+    versions = sorted((int(n) for n in os.listdir(path) if n.isdigit()
+                       and os.path.isfile(os.path.join(path, n, "saved_model.pb"))), reverse=True)
+    if not versions:
+        raise ValueError(f"The directory is not a SavedModel (no saved_model.pb) and holds no version "
+                         f"directory with one. Pass a kerastune export such as saved_models/sst2_minilm/1. "
+                         f"Received: path={path!r}")
+    return os.path.join(path, str(versions[0]))
+
+
+def predict_lines(path, texts):
+    """Loads the export at `path` and returns one printable line per text (or per prompt).
+
+    Text classifiers answer `label<TAB>probability<TAB>text`; token classifiers `word/TAG ...`;
+    causal LMs the prompt and its continuation. Pair classifiers take `first<TAB>second` texts.
+    """
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the serving graph)
+
+    if not texts:
+        raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
+    directory = find_saved_model(path)
+    try:
+        signature = tf.saved_model.load(directory).signatures["serving_default"]
+    except (KeyError, OSError, ValueError) as error:
+        raise ValueError(f"{directory} is not a kerastune export with a serving_default signature ({error}).") from None
+    inputs = set(signature.structured_input_signature[1])
+    outputs = set(signature.structured_outputs)
+    if inputs == {"prompts"}:
+        out = signature(prompts=tf.constant(texts))
+        return [t.decode("utf-8", "replace") for t in out["generated_text"].numpy()]
+    if "text_pair" in inputs:
+        pairs = [t.split("\t", 1) for t in texts]
+        bad = [t for t, p in zip(texts, pairs) if len(p) != 2]
+        if bad:
+            raise ValueError("This classifier takes text pairs: pass each as 'first<TAB>second'. "
+                             f"Received: text={bad[0]!r}")
+        out = signature(text=tf.constant([p[0] for p in pairs]), text_pair=tf.constant([p[1] for p in pairs]))
+    elif inputs == {"text"}:
+        out = signature(text=tf.constant(texts))
+    else:
+        raise ValueError(f"{directory}: serving_default takes {sorted(inputs)}, not a kerastune export's inputs.")
+    if "label_names" in outputs:
+        names = out["label_names"].numpy()
+        probabilities = out["probabilities"].numpy().max(axis=-1)
+        return [f"{n.decode('utf-8')}\t{p:.4f}\t{t}" for n, p, t in zip(names, probabilities, texts)]
+    if "tags" in outputs:
+        words, tags, counts = out["words"].numpy(), out["tags"].numpy(), out["num_words"].numpy()
+        return [" ".join(f"{w.decode('utf-8')}/{g.decode('utf-8')}" for w, g in zip(ws[:n], gs[:n]))
+                for ws, gs, n in zip(words, tags, counts)]
+    raise ValueError(f"{directory}: serving_default returns {sorted(outputs)}, not a kerastune export's outputs.")

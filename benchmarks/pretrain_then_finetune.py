@@ -49,7 +49,7 @@ def finetune(args, vocabulary, seed, pretrained_dir=None):
         num_heads=args.num_heads, hidden_dim=args.hidden_dim, intermediate_dim=args.intermediate_dim,
         max_sequence_length=args.sequence_length, max_train_examples=args.finetune_examples,
         epochs=args.finetune_epochs, learning_rate=args.finetune_learning_rate, batch_size=32, seed=seed,
-        pooling=args.finetune_pooling,
+        pooling=args.finetune_pooling, ema_momentum=0.0,  # the protocol every recorded row used: no weight average
     )
     if pretrained_dir is not None:  # the recipe built the same architecture; start it from the pretrained weights
         run.model.backbone.set_weights(load_backbone_directory(pretrained_dir)[0].get_weights())

@@ -3,7 +3,7 @@
 Thin by design: text files -> `split_documents` -> `train_wordpiece_tokenizer` (KerasHub) ->
 `MaskedLMDataset` (KerasHub `MaskedLMMaskGenerator`) -> `BertEncoder` -> `BertPretrainer` ->
 `adamw` + `WarmupLinearDecay`, under a strategy. `run.save_backbone(path)` writes the reusable
-backbone directory that `token_classifier(backbone=path)` (and `load_any_backbone`) reads.
+backbone directory that every fine-tuning recipe (`token_classifier(backbone=path)`, ...) loads by path.
 `masked_lm(backbone=path)` continues pretraining such a directory on new text (domain- or
 task-adaptive pretraining): its vocabulary, architecture, weights and MLM head are reused.
 

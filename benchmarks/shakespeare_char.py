@@ -10,11 +10,14 @@ exact architecture is `--set position_encoding=learned`.
 
     python benchmarks/shakespeare_char.py [--iters 2000] [--data PATH] [--profile] [--set key=value]
 
-Prints progress, then as its last line one JSON object: val_loss (nanoGPT's estimate: mean over
+Prints a progress line every `--print-every` iterations while fitting, then as its last line one
+JSON object holding only what this run measured: val_loss (nanoGPT's estimate: mean over
 `--eval-iters` random validation batches), val_loss_full (every non-overlapping validation
 window), train_loss, ms_per_iter (median train step in `fit`, after warm-up), tokens_per_s, mfu
 (against a float32 matmul peak measured here, FLOPs per token as nanoGPT counts them:
-6N + 12*L*H*Q*T), and wall_s.
+6N + 12*L*H*Q*T), wall_s, and the CPU it ran on (`cpu`: the model name /proc/cpuinfo gives, or
+null; `cpu_cores`). nanoGPT's own figures are not in it: benchmarks/README.md quotes them, saying
+where they come from.
 """
 
 import argparse
@@ -47,6 +50,39 @@ class StepTimer:
     def median_ms(self, skip):
         steps = np.diff(np.asarray(self.times[skip:]))
         return float(np.median(steps) * 1000.0)
+
+
+def progress_callback(total, every):
+    """Prints `iter N/total: loss L, S s` every `every` train steps (fit itself runs silent).
+
+    The step timer's callback already makes Keras hand each batch's logs over as Python numbers, so
+    reading the loss here adds no device sync; the print lands between two steps once per `every`.
+    """
+    import keras
+
+    class _Progress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if every and ((batch + 1) % every == 0 or batch + 1 == total):
+                loss = (logs or {}).get("loss")
+                loss = f"{float(loss):.4f}" if loss is not None else "?"
+                print(f"iter {batch + 1}/{total}: loss {loss}, {time.perf_counter() - self.started:.1f} s", flush=True)
+
+    return _Progress()
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, or None where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def matmul_peak_gflops(seconds=3.0, n=1024):
@@ -136,6 +172,7 @@ def main(argv=None):
     parser.add_argument("--eval-iters", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--warmup-iters", type=int, default=50, help="steps left out of the median")
+    parser.add_argument("--print-every", type=int, default=200, help="a progress line every N iterations (0: none)")
     parser.add_argument("--profile", action="store_true", help="also trace 20 steps and print the top ops")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
@@ -178,7 +215,8 @@ def main(argv=None):
     print(f"training {model.count_params():,} parameters for {args.iters} iterations", flush=True)
     fit_start = time.perf_counter()
     history = model.fit(
-        run.train_ds, epochs=1, steps_per_epoch=args.iters, callbacks=[timer.callback], verbose=0, shuffle=False
+        run.train_ds, epochs=1, steps_per_epoch=args.iters, verbose=0, shuffle=False,
+        callbacks=[timer.callback, progress_callback(args.iters, args.print_every)],
     )
     fit_s = time.perf_counter() - fit_start
     ms_per_iter = timer.median_ms(skip=min(args.warmup_iters, max(len(timer.times) - 2, 0)))
@@ -213,7 +251,8 @@ def main(argv=None):
         "position_encoding": c.position_encoding,
         "tie_embeddings": c.tie_embeddings,
         "overrides": args.set,
-        "nanogpt_reference": {"val_loss": 1.886, "ms_per_iter": "33-37", "torch": "2.13"},
+        "cpu": cpu_model(),
+        "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
     if profile is not None:
         result["profile_top_ops"] = profile

@@ -185,6 +185,7 @@ def main(argv=None):
         result["export_max_abs_probability_diff"] = float(abs(served - probabilities).max())
     if args.kerashub_steps:
         texts = read_labelled_text(train_path, label_name_column=label_name_column)
+        print(f"timing stock KerasHub BertTextClassifier for {args.kerashub_steps + 1} steps", flush=True)
         eps = kerashub_examples_per_second(
             args.backbone, texts.texts, texts.labels, len(texts.label_names), args.batch_size, args.kerashub_steps
         )

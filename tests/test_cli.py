@@ -70,8 +70,7 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
             assert [pair.split("/")[0] for pair in answer.split()] == text.split()
         else:
             assert answer.startswith(text) and len(answer) > len(text)
-    if kind != "causal_lm":
-        assert os.listdir(tmp_path / "logs" / settings["name"])  # TensorBoard logs where logging_dir says
+    assert os.listdir(tmp_path / "logs" / settings["name"])  # TensorBoard logs where logging_dir says
 
 
 def test_list_names_every_recipe_file_with_its_kind(capsys):

@@ -1,5 +1,7 @@
 """Autoregressive decoding for causal LMs, built on `keras_hub.samplers`."""
 
+import numbers
+
 import keras_hub
 from keras import ops
 
@@ -9,22 +11,55 @@ SAMPLERS = {
     "top_p": keras_hub.samplers.TopPSampler,
     "random": keras_hub.samplers.RandomSampler,
 }
+# The settings each sampler takes besides `temperature` and `seed` (keras_hub's argument names).
+SAMPLER_SETTINGS = {"greedy": (), "top_k": ("k",), "top_p": ("p", "k"), "random": ()}
+
+
+def check_sampler_settings(sampler, temperature=1.0, p=None, k=None, names=None):
+    """Raises a `ValueError` for an unknown sampler name or a setting out of range.
+
+    Args:
+        sampler: a name in `SAMPLERS` or a `keras_hub.samplers.Sampler`.
+        temperature: float > 0.
+        p: float in (0, 1] or None (top-p's probability mass).
+        k: int >= 1 or None (top-k's count, or top-p's optional top-k cutoff).
+        names: optional dict mapping `"sampler"`, `"temperature"`, `"p"`, `"k"` to the names the
+            caller's users know them by (e.g. `{"p": "top_p"}`), used in the messages.
+    """
+    names = {"sampler": "sampler", "temperature": "temperature", "p": "p", "k": "k", **(names or {})}
+    if not isinstance(sampler, keras_hub.samplers.Sampler) and sampler not in SAMPLERS:
+        raise ValueError(
+            f"{names['sampler']} must be one of {sorted(SAMPLERS)} or a keras_hub Sampler. "
+            f"Received: {names['sampler']}={sampler!r}"
+        )
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+        raise ValueError(
+            f"{names['temperature']} must be a positive float. Received: {names['temperature']}={temperature!r}"
+        )
+    if p is not None and (isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1):
+        raise ValueError(f"{names['p']} must be a float in (0, 1]. Received: {names['p']}={p!r}")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1):
+        raise ValueError(f"{names['k']} must be an int >= 1. Received: {names['k']}={k!r}")
 
 
 def make_sampler(sampler="greedy", temperature=1.0, seed=None, **kwargs):
-    """Returns a `keras_hub.samplers.Sampler` from a name (or the instance given).
+    """Returns a `keras_hub.samplers.Sampler` from a name, or the instance given (as it is).
 
     Args:
-        sampler: `"greedy"`, `"top_k"` (takes `k`), `"top_p"` (takes `p`, `k`), `"random"`, or an instance.
-        temperature: float > 0.
-        seed: int or None, for the random samplers.
+        sampler: `"greedy"`, `"top_k"` (takes `k`, keras_hub's default 5), `"top_p"` (takes `p`,
+            keras_hub's default 0.1, and an optional top-k cutoff `k`), `"random"`, or an instance.
+        temperature: float > 0; the logits are divided by it before the softmax.
+        seed: int or None, for the random samplers (greedy ignores it).
+        **kwargs: the sampler's own settings (`k`, `p`); one a sampler does not take is an error.
     """
     if isinstance(sampler, keras_hub.samplers.Sampler):
         return sampler
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)} or a keras_hub Sampler; received {sampler!r}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive; received {temperature!r}")
+    check_sampler_settings(sampler, temperature, p=kwargs.get("p"), k=kwargs.get("k"))
+    unknown = sorted(set(kwargs) - set(SAMPLER_SETTINGS[sampler]))
+    if unknown:
+        takes = ", ".join(SAMPLER_SETTINGS[sampler]) or "no settings besides temperature"
+        received = ", ".join(f"{key}={kwargs[key]!r}" for key in unknown)
+        raise ValueError(f"sampler={sampler!r} takes {takes}. Received: {received}")
     if sampler != "greedy":
         kwargs["seed"] = seed
     return SAMPLERS[sampler](temperature=temperature, **kwargs)

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import sys
 from typing import Optional
 
 import keras
@@ -15,20 +14,27 @@ from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
-from kerastune.recipes.config import RecipeConfig, as_dict, resolve
+from kerastune.models.text_generation import check_sampler_settings, make_sampler
+from kerastune.recipes.config import RunConfig, as_dict, resolve
 from kerastune.recipes.run_setup import start_run
+from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import PrintSamples
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 
 
-@dataclasses.dataclass
-class CausalLMConfig(RecipeConfig):
+@dataclasses.dataclass(kw_only=True)
+class CausalLMConfig(RunConfig):
     """Every setting of the `causal_lm` recipe (flat, typed: a TOML file or `--key=value` sets them).
 
-    Defaults are nanoGPT's CPU Shakespeare-char configuration, sized to finish in minutes.
+    The run settings are `RunConfig`'s (`name`, `seed`, `strategy`, `mixed_precision` (None is
+    float32), `export_dir`, `logging_dir`: TensorBoard logs go to `logging_dir/name/` when it is
+    set, else to `run_dir/name/logs/`). Other defaults are nanoGPT's CPU Shakespeare-char
+    configuration, sized to finish in minutes. Sampler names and settings are checked on
+    construction, so a bad `--top_p` fails before training rather than at the first sample.
     """
 
     name: str = "gpt"
+    seed: int = 1337
     data: str = "pydoc"  # "pydoc" (built in), a text file path, or "tfds:NAME"
     data_dir: Optional[str] = None  # TFDS data_dir
     tokenizer: str = "character"  # "character" or "sentencepiece"
@@ -59,20 +65,25 @@ class CausalLMConfig(RecipeConfig):
     validation_fraction: float = 0.1
     validation_batches: int = 50
     sampling: str = "random"  # "random" (nanoGPT) or "sequential"
-    seed: int = 1337
-    strategy: str = "auto"
-    mixed_precision: str = "float32"  # or "mixed_bfloat16", "mixed_float16"
     jit_compile: bool = True
     steps_per_execution: int = 1
     sample_prompt: str = ""  # "" starts samples from the corpus's first character
     sample_tokens: int = 200
     sampler: str = "top_k"  # for printed samples: "greedy", "top_k", "top_p", "random"
-    top_k: int = 10
-    temperature: float = 0.8
-    export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with
-    export_dir: str = "saved_models"
+    top_k: int = 10  # "top_k": draw from the k most likely tokens
+    top_p: float = 0.9  # "top_p": draw from the smallest set of most likely tokens holding mass > p
+    temperature: float = 0.8  # divides the logits before the random samplers draw
+    export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with (same settings)
     max_new_tokens: int = 200
     run_dir: str = "runs"
+
+    def __post_init__(self):
+        super().__post_init__()
+        for field in ("sampler", "export_sampler"):
+            check_sampler_settings(
+                getattr(self, field), self.temperature, p=self.top_p, k=self.top_k,
+                names={"sampler": field, "p": "top_p", "k": "top_k"},
+            )
 
 
 @dataclasses.dataclass
@@ -116,27 +127,39 @@ class CausalLMRun:
                 keras.callbacks.ModelCheckpoint(os.path.join(run, "checkpoint.weights.h5"), save_weights_only=True)
             )
         if tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(run, "logs")))
+            logs = os.path.join(c.logging_dir, c.name) if c.logging_dir else os.path.join(run, "logs")
+            callbacks.append(keras.callbacks.TensorBoard(logs))
         return callbacks
 
-    def sampler_arguments(self):
-        """The configured sampler as `GPT.generate` keyword arguments."""
+    def sampler_arguments(self, sampler=None):
+        """`GPT.generate` keyword arguments for `sampler` (default: the config's `sampler`).
+
+        `"top_k"`, `"top_p"` and `"random"` get `temperature` and `seed`, and `"top_k"` also
+        `k=top_k`, `"top_p"` also `p=top_p` (with no top-k cutoff); `"greedy"` gets none of them
+        (a temperature cannot change the argmax).
+        """
         c = self.config
-        arguments = {"sampler": c.sampler, "temperature": c.temperature, "seed": c.seed}
-        if c.sampler in ("top_k", "top_p"):
+        sampler = c.sampler if sampler is None else sampler
+        if sampler == "greedy":
+            return {"sampler": sampler}
+        arguments = {"sampler": sampler, "temperature": c.temperature, "seed": c.seed}
+        if sampler == "top_k":
             arguments["k"] = c.top_k
+        elif sampler == "top_p":
+            arguments["p"] = c.top_p
         return arguments
 
     def train(self, callbacks=None, verbose="auto"):
-        """`fit` with a progress bar, sample printing, checkpoints and TensorBoard logs under
-        `run_dir/name/`; the resolved config is saved there as `config.json`. Returns the History."""
+        """`fit` with progress printing (Keras's bar on a terminal, one line per epoch otherwise),
+        sample printing, and checkpoints under `run_dir/name/`; TensorBoard logs go to
+        `logging_dir/name/` when `logging_dir` is set, else to `run_dir/name/logs/`. The resolved
+        config is saved as `run_dir/name/config.json`. Returns the History."""
         c = self.config
         run = os.path.join(c.run_dir, c.name)
         os.makedirs(run, exist_ok=True)
         with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
             json.dump(as_dict(c), f, indent=1)
-        if verbose == "auto":
-            verbose = 1 if sys.stdout.isatty() else 2
+        verbose = progress_verbosity(verbose)
         history = self.model.fit(
             self.train_ds,
             epochs=c.epochs,
@@ -149,12 +172,22 @@ class CausalLMRun:
         return history
 
     def export(self, version=None, **kwargs):
-        """String-in SavedModel under `export_dir/name/version/` (see `export_causal_lm`)."""
+        """String-in SavedModel under `export_dir/name/version/` (see `export_causal_lm`).
+
+        Its `serving_default` decodes `max_new_tokens` tokens with `export_sampler` and the settings
+        `sampler_arguments` gives it (`top_k`, `top_p`, `temperature`, `seed`). Keyword arguments go
+        to `export_causal_lm`; a sampler name passed as `sampler=` takes the config's settings too
+        (`temperature=` / `seed=` given here win), a `keras_hub.samplers.Sampler` is used as it is.
+        """
         c = self.config
         kwargs.setdefault("max_new_tokens", c.max_new_tokens)
-        kwargs.setdefault("sampler", c.export_sampler)
+        sampler = kwargs.pop("sampler", c.export_sampler)
+        if isinstance(sampler, str):
+            given = {key: kwargs.pop(key) for key in ("temperature", "seed") if key in kwargs}
+            sampler = make_sampler(**{**self.sampler_arguments(sampler), **given})
         return export_causal_lm(
-            self.model, export_dir=c.export_dir, name=c.name, version=version, config=as_dict(c), **kwargs
+            self.model, export_dir=c.export_dir, name=c.name, version=version, sampler=sampler,
+            config=as_dict(c), **kwargs
         )
 
 
@@ -164,7 +197,7 @@ def build_tokenizer(kind, text, vocabulary_size=1000, seed=0):
         return CharacterTokenizer.from_corpus(text)
     if kind == "sentencepiece":
         return train_sentencepiece_tokenizer([text], vocabulary_size=vocabulary_size)
-    raise ValueError(f"tokenizer must be 'character' or 'sentencepiece'; received {kind!r}")
+    raise ValueError(f"tokenizer must be 'character' or 'sentencepiece'. Received: tokenizer={kind!r}")
 
 
 def encode(tokenizer, text):

@@ -3,9 +3,11 @@ import math
 import numpy as np
 import keras
 import pytest
+from keras import ops
 
 from kerastune.data import CharacterTokenizer
 from kerastune.models import GPT
+from kerastune.models.text_generation import generate_token_ids, make_sampler
 from tests.helpers import assert_keras_save_load
 
 
@@ -71,6 +73,59 @@ def test_seeded_sampling_is_reproducible_and_seed_dependent():
     b = model.generate([[1, 2]], max_new_tokens=20, sampler="top_k", k=5, seed=1)
     c = model.generate([[1, 2]], max_new_tokens=20, sampler="top_k", k=5, seed=2)
     assert a == b and a != c
+
+
+class FixedNextToken:
+    """A stand-in causal LM: every position predicts `probabilities`, a distribution we know."""
+
+    sequence_length = 4
+
+    def __init__(self, probabilities):
+        self.logits = np.log(np.asarray(probabilities, "float32"))
+
+    def __call__(self, token_ids, training=False):
+        batch, length = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        return ops.broadcast_to(self.logits, (batch, length, len(self.logits)))  # (batch, length, vocab)
+
+
+def draw(probabilities, draws=2000, **sampler):
+    """`draws` next tokens after a one-token prompt, one per batch row, from one sampler call."""
+    ids, _ = generate_token_ids(
+        FixedNextToken(probabilities), np.zeros((draws, 1), "int32"), np.ones((draws, 1), bool), 1,
+        make_sampler(seed=3, **sampler),
+    )
+    return np.asarray(ids)[:, 1]
+
+
+def test_top_k_and_top_p_draw_only_from_their_sets_in_proportion():
+    # A known distribution over 7 tokens, in shuffled order so the sets are not simply the first ids.
+    probabilities = np.array([0.10, 0.30, 0.05, 0.15, 0.08, 0.20, 0.12])
+    order = np.argsort(-probabilities)  # most likely first: 1, 5, 3, 6, 4, 0, 2
+    mass = np.cumsum(probabilities[order])  # 0.30, 0.50, 0.65, 0.77, ...
+    top_k_set = set(order[:3].tolist())  # {1, 5, 3}
+    p = 0.7
+    top_p_set = set(order[: int(np.argmax(mass > p)) + 1].tolist())  # smallest set holding mass > p
+    assert top_p_set == {1, 5, 3, 6} and np.min(np.abs(mass - p)) > 1e-3  # no tie at the cut
+    for tokens, members in ((draw(probabilities, sampler="top_k", k=3), top_k_set),
+                            (draw(probabilities, sampler="top_p", p=p), top_p_set)):
+        assert set(tokens.tolist()) == members  # inside the set, and every member is drawn
+        members = sorted(members)
+        expected = probabilities[members] / probabilities[members].sum()  # renormalised within the set
+        observed = np.array([np.mean(tokens == t) for t in members])
+        np.testing.assert_allclose(observed, expected, atol=0.04)  # 2000 draws: one s.d. <= 0.011
+    # The check can fail: unrestricted sampling leaves the top-k set about a third of the time.
+    assert not set(draw(probabilities, sampler="random").tolist()) <= top_k_set
+
+
+def test_sampler_settings_are_checked():
+    with pytest.raises(ValueError, match=r"p must be a float in \(0, 1\]. Received: p=1.5"):
+        make_sampler("top_p", p=1.5)
+    with pytest.raises(ValueError, match="k must be an int >= 1. Received: k=0"):
+        make_sampler("top_k", k=0)
+    with pytest.raises(ValueError, match="sampler='greedy' takes no settings besides temperature. Received: k=3"):
+        make_sampler("greedy", k=3)
+    with pytest.raises(ValueError, match="temperature must be a positive float. Received: temperature=0"):
+        make_sampler("random", temperature=0)
 
 
 def test_generation_rejects_bad_prompts():

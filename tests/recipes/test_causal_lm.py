@@ -1,11 +1,13 @@
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 
+import keras
 import pytest
 
-from kerastune.recipes import CausalLMConfig, causal_lm
+from kerastune.recipes import CausalLMConfig, CausalLMRun, causal_lm
 
 TINY = dict(
     num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, sequence_length=16, batch_size=4,
@@ -25,7 +27,9 @@ def test_recipe_returns_what_a_user_fits(tmp_path):
     assert run.tokenizer.vocabulary_size() == len(set("the quick brown fox jumps over the lazy dog. "))
     x, y = next(iter(run.train_ds))
     assert x.shape == (4, 16)
-    history = run.model.fit(run.train_ds, epochs=2, steps_per_epoch=3, validation_data=run.val_ds, verbose=0)
+    history = run.model.fit(
+        run.train_ds, epochs=2, steps_per_epoch=3, validation_data=run.val_ds, verbose=0, shuffle=False
+    )
     assert history.history["loss"][1] < history.history["loss"][0]
     decayed = {v.path for v in run.model.trainable_variables if run.model.optimizer._use_weight_decay(v)}
     assert any("embeddings" in p for p in decayed) and any("kernel" in p for p in decayed)
@@ -33,20 +37,43 @@ def test_recipe_returns_what_a_user_fits(tmp_path):
 
 
 def test_train_saves_config_checkpoint_and_logs_then_exports(tmp_path):
-    run = causal_lm(data=corpus(tmp_path), run_dir=str(tmp_path / "runs"), export_dir=str(tmp_path / "sm"), name="t", **TINY)
+    run = causal_lm(
+        data=corpus(tmp_path), run_dir=str(tmp_path / "runs"), export_dir=str(tmp_path / "sm"), name="t",
+        logging_dir=str(tmp_path / "tb"), export_sampler="top_p", top_p=0.7, **TINY,
+    )
     run.train(verbose=0)
     with open(tmp_path / "runs" / "t" / "config.json") as f:
         assert json.load(f)["hidden_dim"] == 16
     assert (tmp_path / "runs" / "t" / "checkpoint.weights.h5").exists()
-    assert (tmp_path / "runs" / "t" / "logs").is_dir()
+    assert os.listdir(tmp_path / "tb" / "t") and not (tmp_path / "runs" / "t" / "logs").exists()
     path = run.export()
     assert path.endswith(os.path.join("sm", "t", "1"))
+    with open(os.path.join(path, "assets.extra", "config.json")) as f:
+        sampler = json.load(f)["sampler"]
+    assert sampler["class_name"] == "TopPSampler"
+    assert sampler["config"] == {"p": 0.7, "k": None, "temperature": 0.8, "seed": 1337}
+    run.config = dataclasses.replace(run.config, logging_dir=None)  # unset: logs stay under run_dir/name/
+    logs = [c.log_dir for c in run.callbacks() if isinstance(c, keras.callbacks.TensorBoard)]
+    assert logs == [str(tmp_path / "runs" / "t" / "logs")]
+
+
+def test_sampler_settings_follow_the_config(tmp_path):
+    config = CausalLMConfig(top_p=0.8, top_k=4, temperature=0.5)
+    assert config.mixed_precision is None and config.seed == 1337 and config.name == "gpt"
+    run = CausalLMRun(None, None, None, None, config, None)
+    assert run.sampler_arguments("top_p") == {"sampler": "top_p", "p": 0.8, "temperature": 0.5, "seed": 1337}
+    assert run.sampler_arguments() == {"sampler": "top_k", "k": 4, "temperature": 0.5, "seed": 1337}
+    assert run.sampler_arguments("greedy") == {"sampler": "greedy"}
+    with pytest.raises(ValueError, match=r"top_p must be a float in \(0, 1\]. Received: top_p=1.5"):
+        CausalLMConfig(top_p=1.5)
+    with pytest.raises(ValueError, match="export_sampler must be one of .* Received: export_sampler='beam'"):
+        CausalLMConfig(export_sampler="beam")
 
 
 def test_unknown_or_mistyped_settings_are_errors(tmp_path):
-    with pytest.raises(ValueError, match="unknown argument 'hiden_dim'"):
+    with pytest.raises(ValueError, match="Unknown argument 'hiden_dim'"):
         causal_lm(data=corpus(tmp_path), hiden_dim=3)
-    with pytest.raises(ValueError, match="argument 'epochs' must be a int; received 'many'"):
+    with pytest.raises(ValueError, match="argument 'epochs' must be an int. Received: epochs='many'"):
         causal_lm(data=corpus(tmp_path), epochs="many")
 
 

@@ -1,5 +1,6 @@
 """`kerastune run | predict | list`: every shipped recipe file runs at a tiny size, bad input exits 2."""
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,22 @@ FINE_TUNING = ["--epochs=1", "--batch_size=16", "--jit_compile=false", "--steps_
                "--max_sequence_length=16", "--pad_to_multiple_of=16"]  # one padded shape: one trace
 
 
-def tiny_settings(kind, directory):
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory):
+    """A 1-layer, 16-wide kerastune backbone directory: it stands in for a recipe file's pretrained
+    backbone so the file runs in seconds (loading the real MiniLM is tested in tests/models)."""
+    from kerastune.models.backbone_directory import save_backbone_directory
+    from kerastune.models.backbones import load_backbone
+
+    directory = tmp_path_factory.mktemp("cli_backbone")
+    words = "the a film was good bad it is of and eu rejects german call to boycott british lamb".split()
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ","] + words))
+    encoder, tokenizer = load_backbone("kerastune_bert", vocabulary=str(directory / "vocab.txt"), num_layers=1,
+                                       num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=32)
+    return save_backbone_directory(encoder, tokenizer, str(directory / "backbone"))
+
+
+def tiny_settings(kind, directory, backbone=None):
     """`--key=value` flags that shrink a recipe file of `kind` to seconds (small data written to `directory`)."""
     if kind == "causal_lm":
         return TINY_ENCODER + ["--sequence_length=16", "--batch_size=4", "--epochs=1", "--steps_per_epoch=2",
@@ -26,11 +42,12 @@ def tiny_settings(kind, directory):
     if kind == "text_classifier":
         lines = open(SHARED / "data" / "sst2" / "dev.tsv", encoding="utf-8").read().splitlines()[:25]
         (directory / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return FINE_TUNING + ["--max_train_examples=48", f"--validation={directory / 'dev.tsv'}"]
+        return FINE_TUNING + [f"--backbone={backbone}", "--max_train_examples=48", f"--validation={directory / 'dev.tsv'}"]
     if kind == "token_classifier":
         blocks = open(SHARED / "data" / "conll2003" / "valid.txt", encoding="utf-8").read().split("\n\n")[:20]
         (directory / "valid.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
-        return FINE_TUNING + ["--max_train_sentences=48", f"--validation={directory / 'valid.txt'}"]
+        return FINE_TUNING + [f"--backbone={backbone}", "--max_train_sentences=48",
+                              f"--validation={directory / 'valid.txt'}"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
     return TINY_ENCODER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",
@@ -46,12 +63,12 @@ def needs_shared(settings):
 
 
 @pytest.mark.parametrize("name", RECIPE_FILES)
-def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, monkeypatch, capsys):
+def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, monkeypatch, capsys, tiny_backbone):
     path = os.path.join(ROOT, "recipes", name)
     kind, settings = read_recipe_file(path)
     needs_shared(settings)
     monkeypatch.chdir(ROOT)  # recipe files name their data relative to the repository root
-    flags = tiny_settings(kind, tmp_path) + [f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
+    flags = tiny_settings(kind, tmp_path, tiny_backbone) + [f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
     _, config = load_recipe_file(path, dict(f[2:].split("=", 1) for f in flags))  # keys checked, not just parsed
     assert config.name == settings["name"]
     assert main(["run", path, *flags]) == 0, capsys.readouterr().err
@@ -65,7 +82,8 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
         answer = capsys.readouterr().out.strip()
         if kind == "text_classifier":
             label, probability, echoed = answer.split("\t")
-            assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1 and echoed == text
+            names = json.load(open(version / "label_names.json"))
+            assert label in names and 1 / len(names) <= float(probability) <= 1 and echoed == text
         elif kind == "token_classifier":
             assert [pair.split("/")[0] for pair in answer.split()] == text.split()
         else:

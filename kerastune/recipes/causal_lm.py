@@ -17,13 +17,14 @@ from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
 from kerastune.recipes.config import RunConfig, as_dict, resolve
 from kerastune.recipes.run_setup import start_run
+from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import PrintSamples
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
 
 
 @dataclasses.dataclass(kw_only=True)
-class CausalLMConfig(RunConfig):
+class CausalLMConfig(RunConfig, ArchitectureConfig):
     """Every setting of the `causal_lm` recipe (flat, typed: a TOML file or `--key=value` sets them).
 
     The run settings are `RunConfig`'s (`name`, `seed`, `strategy`, `mixed_precision` (None is
@@ -43,8 +44,6 @@ class CausalLMConfig(RunConfig):
     batch_size: int = 12
     num_layers: int = 4
     num_heads: int = 4
-    hidden_dim: int = 128
-    intermediate_dim: int = 512
     dropout: float = 0.0
     tie_embeddings: bool = True
     use_bias: bool = True

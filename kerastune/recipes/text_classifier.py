@@ -31,7 +31,7 @@ from kerastune.recipes.config import resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import FineTuningConfig
-from kerastune.recipes.training_setup import compile_for_training, load_fine_tuning_backbone
+from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -128,12 +128,9 @@ def text_classifier(backbone, train, validation=None, **kwargs):
 
     with strategy.scope():
         backbone_model, tokenizer, sequence_length = load_fine_tuning_backbone(config)
-        data_args = dict(tokenizer=tokenizer, batch_size=config.batch_size, sequence_length=sequence_length,
-                         pad_to_multiple_of=config.pad_to_multiple_of, seed=config.seed)
-        train_data = ClassificationDataset.from_labelled_text(train_text, training=True, **data_args)
-        validation_data = None
-        if validation_text is not None:
-            validation_data = ClassificationDataset.from_labelled_text(validation_text, training=False, **data_args)
+        train_data, validation_data = batch_splits(
+            ClassificationDataset.from_labelled_text, train_text, validation_text, config, tokenizer, sequence_length
+        )
         model = TextClassifier(
             backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling, dropout=config.dropout
         )

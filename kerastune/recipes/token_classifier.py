@@ -30,7 +30,7 @@ from kerastune.recipes.config import resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import FineTuningConfig
-from kerastune.recipes.training_setup import compile_for_training, load_fine_tuning_backbone
+from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -39,10 +39,18 @@ class TokenClassifierConfig(FineTuningConfig):
 
     Data: `train` / `validation` are CoNLL files (`token<TAB>tag`), or split names with
     `tfds_name="conll2003"`. `invalid_bio`: `"error"` or `"repair"` (see `kerastune.data.conll`).
+
+    Defaults: the text classifier's options are all here, but off by default. Measured on CoNLL-2003
+    valid with all-MiniLM-L6-v2 (3 epochs, lr 1e-4, `benchmarks/README.md`): entity F1 90.2 without
+    them, 88.3 with the text classifier's defaults (weight average 0.999, layer-wise decay 0.85,
+    frozen word-piece table).
     """
 
     name: str = "token_classifier"
     epochs: int = 3
+    ema_momentum: float = 0.0
+    layerwise_lr_decay: Optional[float] = 1.0
+    freeze_token_embedding: Optional[bool] = False
     invalid_bio: str = "error"
     max_train_sentences: Optional[int] = None
 
@@ -117,12 +125,10 @@ def token_classifier(backbone, train, validation=None, **kwargs):
 
     with strategy.scope():
         backbone_model, tokenizer, sequence_length = load_fine_tuning_backbone(config)
-        data_args = dict(tokenizer=tokenizer, batch_size=config.batch_size, sequence_length=sequence_length,
-                         pad_to_multiple_of=config.pad_to_multiple_of, seed=config.seed)
-        train_data = TokenClassificationDataset.from_sentences(train_sentences, training=True, **data_args)
-        validation_data = None
-        if validation_sentences is not None:
-            validation_data = TokenClassificationDataset.from_sentences(validation_sentences, **data_args)
+        train_data, validation_data = batch_splits(
+            TokenClassificationDataset.from_sentences, train_sentences, validation_sentences, config, tokenizer,
+            sequence_length,
+        )
         model = TokenClassifier(backbone_model, num_tags=len(train_sentences.tag_names), dropout=config.dropout)
         compile_for_training(model, config, train_data.steps_per_epoch)
     return TokenClassifierRun(

@@ -45,6 +45,21 @@ def load_fine_tuning_backbone(config):
     return backbone, tokenizer, config.max_sequence_length or limit
 
 
+def batch_splits(build, train, validation, config, tokenizer, sequence_length):
+    """`(train_data, validation_data)`: `build(split, training=..., **batching)` for each split.
+
+    Args:
+        build: a dataset constructor such as `ClassificationDataset.from_labelled_text`.
+        train, validation: the read splits (validation may be None, and then so is its dataset).
+        config: a `FineTuningConfig` (batch size, padding multiple, seed).
+        tokenizer, sequence_length: from `load_fine_tuning_backbone`.
+    """
+    batching = dict(tokenizer=tokenizer, batch_size=config.batch_size, sequence_length=sequence_length,
+                    pad_to_multiple_of=config.pad_to_multiple_of, seed=config.seed)
+    validation_data = build(validation, training=False, **batching) if validation is not None else None
+    return build(train, training=True, **batching), validation_data
+
+
 def layerwise_lr_decay(config):
     """The layer-wise decay a config asks for (None: 0.85 for pretrained backbones, else 1.0)."""
     decay = getattr(config, "layerwise_lr_decay", 1.0)

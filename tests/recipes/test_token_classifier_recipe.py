@@ -77,6 +77,13 @@ def test_pretrained_backbone_directory_fine_tunes_by_path(tmp_path, task):
     assert run.model.backbone.num_layers == 1 and run.tokenizer.get_vocabulary() == pre.tokenizer.get_vocabulary()
     np.testing.assert_allclose(run.model.backbone.token_embedding.embeddings.numpy(),
                                pre.encoder.token_embedding.embeddings.numpy())
-    assert run.model.optimizer.learning_rate_multipliers["logits/kernel"] == 1.0  # pretrained: layer-wise decay
-    table = run.model.backbone.token_embedding.embeddings  # pretrained: the word-piece table stays fixed
-    assert all(v.path != table.path for v in run.model.trainable_variables)
+    # The tagger's defaults leave the text classifier's options off (measured better on CoNLL-2003) ...
+    optimizer = run.model.optimizer
+    assert not optimizer.use_ema and not hasattr(optimizer, "learning_rate_multipliers")
+    table = run.model.backbone.token_embedding.embeddings
+    assert any(v.path == table.path for v in run.model.trainable_variables)
+    # ... and each is one switch, as in every fine-tuning recipe.
+    tuned = token_classifier(path, task["train"], epochs=1, jit_compile=False,
+                             ema_momentum=0.99, layerwise_lr_decay=0.9, freeze_token_embedding=True)
+    assert tuned.model.optimizer.use_ema and tuned.model.optimizer.learning_rate_multipliers["logits/kernel"] == 1.0
+    assert all(v.path != table.path for v in tuned.model.trainable_variables)

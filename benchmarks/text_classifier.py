@@ -3,8 +3,9 @@
     python benchmarks/text_classifier.py --data ../shared/data/sst2 \
         --backbone ../shared/models/all-MiniLM-L6-v2 --epochs 2 [--export-dir saved_models]
 
-Defaults are the best configuration measured (benchmarks/README.md): lr 1e-4 with layer-wise decay
-0.85, mean pooling, EMA 0.999 of the weights, the word-piece table frozen, batch 32.
+Unset options take the recipe's defaults (`text_classifier`), the best configuration measured
+(benchmarks/README.md): lr 1e-4 with layer-wise decay 0.85, mean pooling, EMA 0.999 of the weights
+(capped to the run's length), the word-piece table frozen, batch 32.
 
 Trains with `kerastune.recipes.text_classifier` (length-bucketed dynamic padding, XLA), reports dev
 accuracy and macro-F1, then measures stock KerasHub `BertTextClassifier.from_preset(dir,
@@ -28,7 +29,9 @@ import tensorflow as tf  # noqa: E402
 
 from kerastune.data.labelled_text import read_labelled_text  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
+from kerastune.recipes.training_setup import layerwise_lr_decay  # noqa: E402
 
+TUNING = ("learning_rate", "warmup_ratio", "pooling", "ema_momentum", "freeze_token_embedding", "layerwise_lr_decay")
 TRAIN_FILES = ("train.tsv", "train_subset.tsv", "train.csv", "train.jsonl")
 EVAL_FILES = ("dev.tsv", "validation.tsv", "test.tsv", "dev.csv", "test.csv", "dev.jsonl", "test.jsonl")
 
@@ -107,15 +110,15 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--export-dir", default=None)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--warmup-ratio", type=float, default=0.1)
-    parser.add_argument("--pooling", default="mean", choices=("pooled", "mean", "cls"))
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--warmup-ratio", type=float, default=None)
+    parser.add_argument("--pooling", default=None, choices=("pooled", "mean", "cls"))
     parser.add_argument("--max-train-examples", type=int, default=None, help="a slice, for quick runs")
     parser.add_argument("--kerashub-steps", type=int, default=30, help="0 skips the KerasHub side")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ema-momentum", type=float, default=0.999, help="> 0: evaluate averaged weights; 0: off")
-    parser.add_argument("--layerwise-lr-decay", type=float, default=0.85, help="< 1: lower layers train slower")
-    parser.add_argument("--freeze-token-embedding", action=argparse.BooleanOptionalAction, default=True,
+    parser.add_argument("--ema-momentum", type=float, default=None, help="> 0: evaluate averaged weights; 0: off")
+    parser.add_argument("--layerwise-lr-decay", type=float, default=None, help="< 1: lower layers train slower")
+    parser.add_argument("--freeze-token-embedding", action=argparse.BooleanOptionalAction, default=None,
                         help="keep the word-piece table fixed (--no-freeze-token-embedding trains it)")
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--pad-to-multiple-of", type=int, default=8)
@@ -130,14 +133,9 @@ def main(argv=None):
         label_name_column=label_name_column,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        warmup_ratio=args.warmup_ratio,
-        pooling=args.pooling,
         max_train_examples=args.max_train_examples,
         seed=args.seed,
-        ema_momentum=args.ema_momentum,
-        freeze_token_embedding=args.freeze_token_embedding,
-        layerwise_lr_decay=args.layerwise_lr_decay,
+        **{key: getattr(args, key) for key in TUNING if getattr(args, key) is not None},
         steps_per_execution=args.steps_per_execution,
         pad_to_multiple_of=args.pad_to_multiple_of,
         name=os.path.basename(os.path.normpath(args.data)),
@@ -155,11 +153,11 @@ def main(argv=None):
         "backbone": args.backbone,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "pooling": args.pooling,
-        "ema_momentum": args.ema_momentum,
-        "freeze_token_embedding": args.freeze_token_embedding,
-        "layerwise_lr_decay": args.layerwise_lr_decay,
+        "learning_rate": run.config.learning_rate,
+        "pooling": run.config.pooling,
+        "ema_momentum": run.config.ema_momentum,
+        "freeze_token_embedding": not run.model.backbone.token_embedding.trainable,
+        "layerwise_lr_decay": layerwise_lr_decay(run.config),  # None in the config: decided by the backbone
         "steps_per_execution": args.steps_per_execution,
         "pad_to_multiple_of": args.pad_to_multiple_of,
         "train_examples": run.train_data.num_examples,

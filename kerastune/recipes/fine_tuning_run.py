@@ -11,9 +11,9 @@ from kerastune.recipes.training_setup import progress_verbosity
 class FineTuningRun:
     """Base of `TextClassifierRun`, `TokenClassifierRun` and `MaskedLMRun`.
 
-    Subclasses set `exporter` (`staticmethod` of a function `(model, tokenizer, names, export_dir=, name=, version=,
-    sequence_length=, report=, config=, **export_options())` -> path) and `names` (label or tag
-    names), and add their own `predict` / `evaluate`.
+    Subclasses set `exporter` (a `staticmethod` of a function `(model, tokenizer, names,
+    export_dir=, name=, version=, sequence_length=, report=, config=, **export_options())` -> path)
+    and `names` (label or tag names), and add their own `predict` / `evaluate`.
 
     Attributes:
         model: the compiled task model.

@@ -6,7 +6,7 @@ linear warmup and decay, clipping, layer-wise decay, gradient accumulation and t
 and compiles the model. Call both under the run's `strategy.scope()`.
 """
 
-
+import sys
 
 from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
 from kerastune.training import WarmupLinearDecay, adamw, ema_momentum_for, layerwise_decay_multipliers
@@ -37,7 +37,8 @@ def load_fine_tuning_backbone(config):
     if config.max_sequence_length and config.max_sequence_length > limit:
         raise ValueError(
             f"max_sequence_length exceeds the {limit} positions backbone={config.backbone!r} takes; pass "
-            f"max_sequence_length <= {limit} or leave it unset. Received: max_sequence_length={config.max_sequence_length}"
+            f"max_sequence_length <= {limit} or leave it unset. "
+            f"Received: max_sequence_length={config.max_sequence_length}"
         )
     freeze = config.freeze_token_embedding
     if freeze if freeze is not None else is_pretrained(config):
@@ -81,7 +82,9 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
     warmup = config.warmup_steps if config.warmup_steps is not None else int(config.warmup_ratio * total_updates)
     if warmup < 0:
         raise ValueError(f"warmup_steps must be a non-negative int. Received: warmup_steps={warmup}")
-    schedule = WarmupLinearDecay(config.learning_rate, total_steps=total_updates, warmup_steps=min(warmup, total_updates))
+    schedule = WarmupLinearDecay(
+        config.learning_rate, total_steps=total_updates, warmup_steps=min(warmup, total_updates)
+    )
     decay = layerwise_lr_decay(config)
     multipliers = layerwise_decay_multipliers(model, decay) if decay != 1.0 else None
     return adamw(
@@ -121,11 +124,6 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
 
 def progress_verbosity(verbose="auto"):
     """Keras `fit` verbosity: the progress bar on a terminal, one line per epoch otherwise."""
-    import sys
-
     if verbose == "auto":
         return 1 if sys.stdout.isatty() else 2
     return verbose
-
-
-

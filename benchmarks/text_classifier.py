@@ -103,6 +103,12 @@ def _serve_in_fresh_process(path, eval_path, label_name_column):
         return np.load(out)
 
 
+def _ema_momentum_used(optimizer):
+    """The momentum the optimizer averaged with (the configured one capped to the run's length), or 0."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)  # under a loss-scale wrapper
+    return round(float(optimizer.ema_momentum), 6) if optimizer.use_ema else 0.0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="directory with train(.tsv|_subset.tsv) and dev/test.tsv")
@@ -155,7 +161,8 @@ def main(argv=None):
         "batch_size": args.batch_size,
         "learning_rate": run.config.learning_rate,
         "pooling": run.config.pooling,
-        "ema_momentum": run.config.ema_momentum,
+        "ema_momentum": run.config.ema_momentum,  # as configured; the run uses ema_momentum_used
+        "ema_momentum_used": _ema_momentum_used(run.model.optimizer),
         "freeze_token_embedding": not run.model.backbone.token_embedding.trainable,
         "layerwise_lr_decay": layerwise_lr_decay(run.config),  # None in the config: decided by the backbone
         "steps_per_execution": args.steps_per_execution,

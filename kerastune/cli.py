@@ -16,11 +16,21 @@ import sys
 from kerastune.recipe_files import RECIPE_KINDS, list_recipe_files, load_recipe_file
 
 
-def _run(args, extra):
-    from kerastune.recipe_jobs import run_recipe
-    from kerastune.recipes.config import parse_overrides
+def parse_overrides(args):
+    """`["--epochs=3", "--data=x.txt"]` -> `{"epochs": "3", "data": "x.txt"}` (types checked later)."""
+    overrides = {}
+    for arg in args:
+        if not arg.startswith("--") or "=" not in arg:
+            raise ValueError(f"Settings are given as --key=value. Received: {arg!r}")
+        key, value = arg[2:].split("=", 1)
+        overrides[key.replace("-", "_")] = value
+    return overrides
 
+
+def _run(args, extra):
     kind, config = load_recipe_file(args.recipe_file, parse_overrides(extra))
+    from kerastune.recipe_jobs import run_recipe  # TensorFlow starts here, once the file checked out
+
     run_recipe(kind, config)
 
 

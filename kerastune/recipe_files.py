@@ -63,14 +63,16 @@ def load_recipe_file(path, overrides=None):
         `(kind, config)`: the kind's config dataclass, resolved (unknown keys and wrong types raise
         `ValueError` naming the key, the value and the file).
     """
-    from kerastune.recipes.config import coerce, resolve
+    kind, settings = read_recipe_file(path)  # before any import of TensorFlow: bad files fail at once
+    from kerastune.recipes.config import resolve
 
-    kind, settings = read_recipe_file(path)
     config_class, _ = recipe_parts(kind)
-    for key, value in settings.items():  # the file's own values, named as such in any error
-        coerce(config_class, key, value, source=f"key in {path}:")
+    sources = {key: f"key in {path}:" for key in settings}  # the file's own values, named as such
+    overrides = overrides or {}
+    for key in overrides:
+        sources.pop(key, None)
     try:
-        return kind, resolve(config_class, {**settings, **(overrides or {})})
+        return kind, resolve(config_class, {**settings, **overrides}, sources)
     except TypeError as error:  # a required field is missing
         raise ValueError(f"The recipe file {path!r} misses a required key ({error}); add it to the file "
                          "or pass it as --key=value.") from None

@@ -3,7 +3,6 @@
 import json
 
 from kerastune.recipe_files import recipe_parts
-from kerastune.recipes.config import as_dict
 
 REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1")
 
@@ -24,7 +23,7 @@ def _causal_lm(recipe, config):
 
 
 def _fine_tuning(recipe, config):
-    run = recipe(**as_dict(config))
+    run = recipe(config)
     print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} for {config.epochs} epochs "
           f"({run.train_data.steps_per_epoch} steps each; names {run.names})", flush=True)
     run.fit()

@@ -32,12 +32,12 @@ def predict_lines(path, texts):
     Text classifiers answer `label<TAB>probability<TAB>text`; token classifiers `word/TAG ...`;
     causal LMs the prompt and its continuation. Pair classifiers take `first<TAB>second` texts.
     """
+    if not texts:
+        raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
+    directory = find_saved_model(path)  # bad input fails before TensorFlow starts
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the WordPiece ops of the serving graph)
 
-    if not texts:
-        raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
-    directory = find_saved_model(path)
     try:
         signature = tf.saved_model.load(directory).signatures["serving_default"]
     except (KeyError, OSError, ValueError) as error:

@@ -6,6 +6,24 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+
+def pytest_configure(config):
+    from kerastune.distribute import use_logical_cpus
+
+    use_logical_cpus(2)  # two CPU devices, so MirroredStrategy tests have two replicas (before TF starts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n`), each test file runs in one worker, and tests/export/ in one: module and
+    session fixtures (the tiny exports, the fresh serving process) are then built once."""
+    for item in items:
+        path = pathlib.Path(str(item.fspath))
+        group = "export" if path.parent.name == "export" else f"{path.parent.name}/{path.name}"
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared"
 
 

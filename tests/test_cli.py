@@ -135,3 +135,12 @@ def test_console_entry_point_exits_with_the_status(tmp_path):
     result = subprocess.run([sys.executable, "-m", "kerastune", "run", str(tmp_path / "none.toml")],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "The recipe file does not exist" in result.stderr
+
+
+def test_listing_and_bad_files_answer_without_starting_tensorflow(tmp_path):
+    code = ("import sys; from kerastune.cli import main; "
+            f"codes = [main(['list']), main(['run', {str(tmp_path / 'none.toml')!r}]), "
+            f"main(['predict', {str(tmp_path)!r}, 'a text'])]; "
+            "print(codes, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.stdout.strip().splitlines()[-1] == "[0, 2, 2] False False", result.stderr[-2000:]

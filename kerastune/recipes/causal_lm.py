@@ -15,7 +15,7 @@ from kerastune.data.text_source import load_text
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
-from kerastune.recipes.config import RunConfig, as_dict, resolve
+from kerastune.recipes.config import RunConfig, as_dict, config_from
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress_verbosity
@@ -223,8 +223,7 @@ def causal_lm(config=None, **overrides):
     >>> run.model.fit(run.train_ds, epochs=5, steps_per_epoch=200, validation_data=run.val_ds)  # doctest: +SKIP
     >>> run.export()  # doctest: +SKIP
     """
-    base = as_dict(config) if config is not None else {}
-    c = resolve(CausalLMConfig, {**base, **overrides})
+    c = config_from(CausalLMConfig, config, overrides)
     strategy = start_run(c)
     text = load_text(c.data, data_dir=c.data_dir)
     tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)

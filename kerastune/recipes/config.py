@@ -4,6 +4,7 @@ Never `exec`/`eval`: values are parsed according to each field's declared type, 
 are an error that lists the known ones.
 """
 
+import contextvars
 import dataclasses
 import json
 import typing
@@ -77,11 +78,38 @@ def coerce(config_cls, key, value, source="argument"):
     return value
 
 
-def resolve(config_cls, overrides=None, source="argument"):
-    """Returns `config_cls` with `overrides` (a dict) applied after type checks."""
-    overrides = overrides or {}
-    values = {key: coerce(config_cls, key, value, source) for key, value in overrides.items()}
-    return config_cls(**values)
+# Set while `resolve` constructs a config whose values it has just checked, so that they are
+# parsed and checked once on their way from a file, a flag or a keyword to the recipe.
+_VALUES_CHECKED = contextvars.ContextVar("values_checked", default=False)
+
+
+def resolve(config_cls, settings=None, sources=None):
+    """Returns `config_cls` built from `settings` (a dict), each value parsed and checked once.
+
+    Args:
+        config_cls: a `RecipeConfig` dataclass.
+        settings: dict of field name -> value (a flag's string, a TOML or python value).
+        sources: dict of field name -> where its value came from, for messages (default
+            `"argument"`; a recipe file's values are named as `"key in recipes/x.toml:"`).
+    """
+    settings, sources = settings or {}, sources or {}
+    values = {key: coerce(config_cls, key, value, sources.get(key, "argument")) for key, value in settings.items()}
+    token = _VALUES_CHECKED.set(True)
+    try:
+        return config_cls(**values)
+    finally:
+        _VALUES_CHECKED.reset(token)
+
+
+def config_from(config_cls, config=None, settings=None):
+    """A recipe's config: `config` as given (already checked), or with `settings` applied, or built
+    from `settings` alone. The one way a recipe function turns its arguments into its config."""
+    if config is not None and not isinstance(config, config_cls):
+        raise TypeError(f"The config must be a {config_cls.__name__}. Received: config={config!r}")
+    if config is not None and not settings:
+        return config
+    base = as_dict(config) if config is not None else {}
+    return resolve(config_cls, {**base, **(settings or {})})
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -91,6 +119,8 @@ class RecipeConfig:
     field's name, the same way a bad `--epochs=two` flag or TOML value does."""
 
     def __post_init__(self):
+        if _VALUES_CHECKED.get():  # built by `resolve`, which checked every value it was given
+            return
         for field in dataclasses.fields(self):
             setattr(self, field.name, coerce(type(self), field.name, getattr(self, field.name)))
 
@@ -115,17 +145,6 @@ class RunConfig(RecipeConfig):
     mixed_precision: typing.Optional[str] = None
     export_dir: str = "saved_models"
     logging_dir: typing.Optional[str] = None
-
-
-def parse_overrides(args):
-    """`["--epochs=3", "--data=x.txt"]` -> `{"epochs": "3", "data": "x.txt"}` (types checked later)."""
-    overrides = {}
-    for arg in args:
-        if not arg.startswith("--") or "=" not in arg:
-            raise ValueError(f"Settings are given as --key=value. Received: {arg!r}")
-        key, value = arg[2:].split("=", 1)
-        overrides[key.replace("-", "_")] = value
-    return overrides
 
 
 def as_dict(config):

@@ -26,7 +26,7 @@ from kerastune.export.versioned_directory import next_version
 from kerastune.models.backbone_directory import load_backbone_directory, load_masked_lm_head, save_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
-from kerastune.recipes.config import as_dict, resolve
+from kerastune.recipes.config import as_dict, config_from
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig, TrainingConfig
@@ -122,9 +122,8 @@ def masked_lm(config=None, **overrides):
     vocabulary settings then come from the directory; setting one to another value is an error, and
     `sequence_length` defaults to the encoder's maximum.
     """
-    base = as_dict(config) if config is not None else {}
-    given = {**base, **overrides}
-    c = resolve(MaskedLMConfig, given)
+    c = config_from(MaskedLMConfig, config, overrides)
+    given = {**_changed_fields(config), **overrides}  # what the caller set, checked against a backbone
     strategy = start_run(c)
     documents = read_documents(c.data)
     train_documents, validation_documents = hold_out_documents(documents, c.validation_fraction, c.seed)
@@ -153,6 +152,14 @@ def masked_lm(config=None, **overrides):
     with strategy.scope():
         compile_for_training(model, c, c.steps_per_epoch or train_data.steps_per_epoch)
     return MaskedLMRun(model, tokenizer, train_data, validation_data, c, strategy, c.sequence_length, encoder=encoder)
+
+
+def _changed_fields(config):
+    """The fields of `config` (or None) that differ from `MaskedLMConfig`'s defaults."""
+    if config is None:
+        return {}
+    defaults = MaskedLMConfig(data=config.data)
+    return {k: v for k, v in as_dict(config).items() if v != getattr(defaults, k)}
 
 
 def _settings_from_backbone(c, given, encoder, tokenizer):

@@ -27,10 +27,9 @@ from kerastune.data.labelled_text import read_labelled_text, read_tfds
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
-from kerastune.recipes.config import resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_config import FineTuningConfig
+from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
 from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone
 
 
@@ -102,7 +101,7 @@ def _read(config, source, label_names=None, label_values=None):
     )
 
 
-def text_classifier(backbone, train, validation=None, **kwargs):
+def text_classifier(backbone, train=None, validation=None, **kwargs):
     """Builds data, model and optimizer for fine-tuning; returns a `TextClassifierRun`.
 
     With no other argument it uses the best configuration measured on SST-2 (mean pooling, lr 1e-4,
@@ -113,13 +112,12 @@ def text_classifier(backbone, train, validation=None, **kwargs):
     Args:
         backbone: a KerasHub preset name, a local Hugging Face / KerasHub directory, a kerastune
             backbone directory, or `"kerastune_bert"`.
+            Or a whole `TextClassifierConfig` (then `**kwargs` only override its fields).
         train: a labelled-text file, or a TFDS split name with `tfds_name=`.
         validation: the same, or None.
         **kwargs: the remaining `TextClassifierConfig` fields (unknown names are an error).
     """
-    config = resolve(
-        TextClassifierConfig, {"backbone": str(backbone), "train": str(train), "validation": validation, **kwargs}
-    )
+    config = fine_tuning_config(TextClassifierConfig, backbone, train, validation, kwargs)
     strategy = start_run(config)
     train_text = _read(config, config.train).head(config.max_train_examples)
     validation_text = None

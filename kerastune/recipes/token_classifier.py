@@ -26,10 +26,9 @@ from kerastune.data.token_classification_dataset import TokenClassificationDatas
 from kerastune.evaluation.sequence_labelling_report import sequence_labelling_report
 from kerastune.export.token_classifier_export import export_token_classifier
 from kerastune.models.token_classifier import TokenClassifier
-from kerastune.recipes.config import resolve
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_config import FineTuningConfig
+from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
 from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone
 
 
@@ -103,7 +102,7 @@ def _read(config, source, tag_names=None):
     return read_conll(source, tag_names=tag_names, invalid_bio=config.invalid_bio)
 
 
-def token_classifier(backbone, train, validation=None, **kwargs):
+def token_classifier(backbone, train=None, validation=None, **kwargs):
     """Builds data, model and optimizer for BIO tagging; returns a `TokenClassifierRun`.
 
     Every bad input (a line without a tag, an unknown tag, invalid BIO, an empty token, ...)
@@ -112,13 +111,12 @@ def token_classifier(backbone, train, validation=None, **kwargs):
     Args:
         backbone: a KerasHub preset, a Hugging Face / KerasHub directory, a kerastune backbone
             directory (`save_backbone_directory`), or `"kerastune_bert"`.
+            Or a whole `TokenClassifierConfig` (then `**kwargs` only override its fields).
         train: a CoNLL file, or a TFDS split name with `tfds_name=`.
         validation: the same, or None.
         **kwargs: the remaining `TokenClassifierConfig` fields (unknown names are an error).
     """
-    config = resolve(
-        TokenClassifierConfig, {"backbone": str(backbone), "train": str(train), "validation": validation, **kwargs}
-    )
+    config = fine_tuning_config(TokenClassifierConfig, backbone, train, validation, kwargs)
     strategy = start_run(config)
     train_sentences = _read(config, config.train).head(config.max_train_sentences)
     validation_sentences = _read(config, config.validation, train_sentences.tag_names) if config.validation else None

@@ -11,7 +11,7 @@ parsed and type-checked once, by `RecipeConfig`, whether it comes from a TOML fi
 import dataclasses
 from typing import Optional
 
-from kerastune.recipes.config import RecipeConfig, RunConfig
+from kerastune.recipes.config import RecipeConfig, RunConfig, config_from
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -100,3 +100,13 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     max_sequence_length: Optional[int] = None
     pad_to_multiple_of: int = 8
     vocabulary: Optional[str] = None
+
+
+def fine_tuning_config(config_cls, backbone, train, validation, settings):
+    """The config of a fine-tuning recipe call: `backbone` is a backbone name or path (then `train`,
+    `validation` and `settings` fill the config), or a whole `config_cls` built once already, e.g.
+    from a recipe file (then `settings` only override its fields)."""
+    if isinstance(backbone, config_cls):
+        return config_from(config_cls, backbone, settings)
+    given = {"backbone": str(backbone), "train": None if train is None else str(train), "validation": validation}
+    return config_from(config_cls, settings={**given, **settings})

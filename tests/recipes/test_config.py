@@ -3,7 +3,8 @@ from typing import Optional
 
 import pytest
 
-from kerastune.recipes.config import parse_overrides, resolve
+from kerastune.cli import parse_overrides
+from kerastune.recipes.config import resolve
 
 
 @dataclasses.dataclass
@@ -57,3 +58,31 @@ def test_every_recipe_config_checks_its_fields_when_built_directly(module, name)
         config_cls(**required, epochs="two")
     with pytest.raises(ValueError, match="argument 'seed' must be an int. Received: seed=0.5"):
         config_cls(**required, seed=0.5)
+
+
+def test_a_recipe_file_value_is_parsed_once_on_its_way_to_the_recipe(tmp_path, monkeypatch):
+    from kerastune.recipe_files import load_recipe_file
+    from kerastune.recipes import config as config_module
+    from kerastune.recipes.text_classifier import TextClassifierConfig
+
+    path = tmp_path / "run.toml"
+    path.write_text('recipe = "text_classifier"\nbackbone = "b"\ntrain = "t.tsv"\nepochs = 2\n')
+    calls = []
+    real_coerce = config_module.coerce
+
+    def counting_coerce(config_cls, key, value, source="argument"):
+        calls.append(key)
+        return real_coerce(config_cls, key, value, source)
+
+    monkeypatch.setattr(config_module, "coerce", counting_coerce)
+    kind, config = load_recipe_file(path, {"epochs": "3", "seed": "4"})
+    assert (kind, config.epochs, config.seed) == ("text_classifier", 3, 4)
+    assert sorted(calls) == ["backbone", "epochs", "seed", "train"]  # each given value, once
+    calls.clear()
+    assert config_module.config_from(TextClassifierConfig, config) is config  # a recipe takes it as it is
+    assert calls == []
+    with pytest.raises(ValueError, match=f"key in {path}: 'epochs' must be an int. Received: epochs='two'"):
+        path.write_text('recipe = "text_classifier"\nbackbone = "b"\ntrain = "t.tsv"\nepochs = "two"\n')
+        load_recipe_file(path)
+    with pytest.raises(ValueError, match="argument 'epochs' must be an int. Received: epochs='two'"):
+        load_recipe_file(path, {"epochs": "two"})  # a flag's value is named as a flag's

@@ -51,8 +51,8 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     decay_embeddings: bool = True  # weight decay on token/position embeddings too (nanoGPT: yes)
     learning_rate: float = 1e-3
     min_learning_rate: float = 1e-4
-    warmup_steps: int = 100
-    total_steps: int = 2000  # cosine decay ends here (nanoGPT's lr_decay_iters)
+    warmup_steps: int = 100  # in optimizer updates (micro-steps / gradient_accumulation_steps)
+    total_steps: int = 2000  # in updates: cosine decay ends here (nanoGPT's lr_decay_iters)
     weight_decay: float = 0.1
     beta_1: float = 0.9
     beta_2: float = 0.99

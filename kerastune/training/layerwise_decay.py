@@ -48,7 +48,10 @@ def layerwise_decay_multipliers(model, decay):
 
 @register
 class AdamWWithMultipliers(keras.optimizers.AdamW):
-    """`keras.optimizers.AdamW` whose learning rate is multiplied per variable.
+    """`keras.optimizers.AdamW` whose learning rate is multiplied per variable, and whose schedule and
+    weight average count optimizer updates under gradient accumulation (Keras counts micro-steps
+    for both: a schedule sized in updates would end early and the average would move k times
+    per update).
 
     Args:
         learning_rate_multipliers: dict `{variable.path: float}`; variables not listed use 1.0.
@@ -65,6 +68,26 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
     def __init__(self, learning_rate_multipliers=None, **kwargs):
         super().__init__(**kwargs)
         self.learning_rate_multipliers = dict(learning_rate_multipliers or {})
+
+    def _get_current_learning_rate(self):
+        # Keras calls a schedule with its micro-step counter; with gradient accumulation the schedule
+        # (warmup, decay) counts optimizer updates, as the recipes size it.
+        if self.gradient_accumulation_steps and isinstance(
+            self._learning_rate, keras.optimizers.schedules.LearningRateSchedule
+        ):
+            return self._learning_rate(self.iterations)
+        return super()._get_current_learning_rate()
+
+    def _update_model_variables_moving_average(self, trainable_variables):
+        # Keras averages after every micro-step; with gradient accumulation the weights only move on
+        # update steps, so the average is updated then (its momentum counts optimizer updates).
+        if not self.gradient_accumulation_steps:
+            return super()._update_model_variables_moving_average(trainable_variables)
+        is_update_step = keras.ops.equal((self._iterations + 1) % self.gradient_accumulation_steps, 0)
+        keras.ops.cond(
+            is_update_step, lambda: super(AdamWWithMultipliers, self)._update_model_variables_moving_average(
+                trainable_variables), lambda: None
+        )
 
     def build(self, var_list):
         super().build(var_list)

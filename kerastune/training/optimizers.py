@@ -1,7 +1,5 @@
 """AdamW configured the way Transformer training expects."""
 
-import keras
-
 from kerastune.training.layerwise_decay import AdamWWithMultipliers
 
 # Weight decay applies to matrices (projections, feed-forward kernels, embeddings) and not to
@@ -47,7 +45,7 @@ def adamw(
     ema_momentum=None,
     learning_rate_multipliers=None,
 ):
-    """Returns `keras.optimizers.AdamW` with weight decay off for biases and layer norms.
+    """AdamW with weight decay off for biases and layer norms.
 
     Args:
         learning_rate: float or a `keras.optimizers.schedules.LearningRateSchedule`.
@@ -58,8 +56,11 @@ def adamw(
         exclude_from_weight_decay: variable-name patterns that get no weight decay.
         ema_momentum: float or None; when set, Keras keeps an exponential moving average of the
             weights and writes it into the model at the end of `fit` (Polyak averaging).
-        learning_rate_multipliers: dict `{variable.path: float}` or None; when set, returns
-            `AdamWWithMultipliers` (e.g. from `layerwise_decay_multipliers(model, 0.9)`).
+        learning_rate_multipliers: dict `{variable.path: float}` or None (e.g. from
+            `layerwise_decay_multipliers(model, 0.9)`).
+
+    Returns an `AdamWWithMultipliers` (a `keras.optimizers.AdamW`): with gradient accumulation
+    its schedule and weight average count optimizer updates, not micro-steps.
 
     Example:
 
@@ -69,10 +70,8 @@ def adamw(
     """
     if gradient_accumulation_steps is not None and gradient_accumulation_steps < 2:
         gradient_accumulation_steps = None
-    kwargs = {"learning_rate_multipliers": learning_rate_multipliers} if learning_rate_multipliers else {}
-    optimizer_cls = AdamWWithMultipliers if learning_rate_multipliers else keras.optimizers.AdamW
-    optimizer = optimizer_cls(
-        **kwargs,
+    optimizer = AdamWWithMultipliers(
+        learning_rate_multipliers=learning_rate_multipliers,
         learning_rate=learning_rate,
         weight_decay=weight_decay,
         beta_1=beta_1,

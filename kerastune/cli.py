@@ -72,7 +72,8 @@ def main(argv=None):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.action(args, extra)
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            ConnectionError) as error:
         print(f"kerastune {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0  # the console script passes this to sys.exit

@@ -29,7 +29,8 @@ def find_saved_model(path):
 def predict_lines(path, texts):
     """Loads the export at `path` and returns one printable line per text (or per prompt).
 
-    Text classifiers answer `label<TAB>probability<TAB>text`; token classifiers `word/TAG ...`;
+    Text classifiers answer `label<TAB>probability<TAB>text` (plus a note for an empty or truncated
+    text); token classifiers `word/TAG ...`;
     causal LMs the prompt and its continuation. Pair classifiers take `first<TAB>second` texts.
     """
     if not texts:
@@ -61,7 +62,14 @@ def predict_lines(path, texts):
     if "label_names" in outputs:
         names = out["label_names"].numpy()
         probabilities = out["probabilities"].numpy().max(axis=-1)
-        return [f"{n.decode('utf-8')}\t{p:.4f}\t{t}" for n, p, t in zip(names, probabilities, texts)]
+        lines = [f"{n.decode('utf-8')}\t{p:.4f}\t{t}" for n, p, t in zip(names, probabilities, texts)]
+        if "num_tokens" in outputs:  # exports before these outputs answer without the notes
+            for i, (used, cut) in enumerate(zip(out["num_tokens"].numpy(), out["truncated"].numpy())):
+                if used == 0:
+                    lines[i] += "\t(empty: no word piece read, the label means nothing)"
+                elif cut:
+                    lines[i] += f"\t(truncated: the model read the first {used} word pieces)"
+        return lines
     if "tags" in outputs:
         words, tags, counts = out["words"].numpy(), out["tags"].numpy(), out["num_words"].numpy()
         return [" ".join(f"{w.decode('utf-8')}/{g.decode('utf-8')}" for w, g in zip(ws[:n], gs[:n]))

@@ -74,6 +74,19 @@ class LabelledText:
     def __len__(self):
         return len(self.texts)
 
+    def check_classes(self, column="label"):
+        """Raises `LabelledTextError` naming the source and `column` when fewer than two classes
+        occur: a classifier trained on them has nothing to learn. Returns self."""
+        present = sorted({self.label_names[i] for i in self.labels})
+        if len(present) < 2:
+            raise LabelledTextError(
+                f"the training examples have {len(present)} class ({present}); a classifier needs at least two. "
+                f"Check that the column holds the labels (pass label_column=...) and that a slice such as "
+                f"max_train_examples keeps more than one class. Received: {len(self)} examples",
+                path=self.source, column=column,
+            )
+        return self
+
     def head(self, n):
         """The first `n` examples (all of them when `n` is None), label names and values unchanged."""
         if n is None:

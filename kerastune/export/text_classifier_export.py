@@ -7,7 +7,9 @@ through the same `tokenize_and_pack` that built the training batches.
 Signature `serving_default`:
     inputs:  `text` tf.string (batch,), and `text_pair` tf.string (batch,) for pair tasks.
     outputs: `probabilities` float32 (batch, num_classes), `label_ids` int64 (batch,),
-             `label_names` tf.string (batch,).
+             `label_names` tf.string (batch,), `num_tokens` int32 (batch,): the word pieces of the
+             text(s) the model read ([CLS]/[SEP] not counted), `truncated` bool (batch,): True when
+             the text was longer than the backbone's maximum and its end was cut.
 
 The SavedModel needs no kerastune, no Keras and no KerasHub to load, only TensorFlow and the
 TensorFlow Text ops its WordPiece tokenizer uses (`TEXT_OPS`). In Python, `import tensorflow_text`
@@ -17,11 +19,14 @@ lagged behind it before (tensorflow/serving#2064, `FastBertNormalize` in 2.10), 
 `FastWordpieceTokenizeWithOffsets` loads in the serving version you deploy: TF Serving logs
 "Op type not registered" at load time otherwise, and then needs a ModelServer built with TF Text.
 
-Texts longer than the backbone's maximum are truncated, as in training.
+Texts longer than the backbone's maximum are truncated, as in training, and answered with
+`truncated: true`. An empty or whitespace-only text still gets a label (from [CLS] [SEP] alone),
+with `num_tokens: 0` saying that it read nothing: check it before trusting the label.
 
 REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a great film", ...]}`
 (pair tasks: `{"instances": [{"text": ..., "text_pair": ...}, ...]}`) answers
-`{"predictions": [{"probabilities": [...], "label_ids": 1, "label_names": "positive"}, ...]}`.
+`{"predictions": [{"probabilities": [...], "label_ids": 1, "label_names": "positive", "num_tokens": 3,
+"truncated": false}, ...]}`.
 """
 
 import keras
@@ -36,7 +41,8 @@ TEXT_OPS = ("NormalizeUTF8", "CaseFoldUTF8", "RegexSplitWithOffsets", "FastWordp
 
 
 def serving_function(model, tokenizer, label_names, pair=False, sequence_length=None):
-    """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names}`.
+    """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names,
+    num_tokens, truncated}`.
 
     Args:
         model: a `TextClassifier` (or any model taking the backbone inputs and returning logits).
@@ -51,7 +57,8 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     padding_id = pad_id(tokenizer)
 
     def serve(text, text_pair=None):
-        token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, text, text_pair, sequence_length)
+        token_ids, segment_ids, full_lengths = tokenize_and_pack(tokenizer, text, text_pair, sequence_length)
+        used = tf.cast(token_ids.row_lengths(), tf.int32)
         features = dense_inputs(token_ids, segment_ids, padding_id)
         logits = tf.cast(model(features, training=False), tf.float32)  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
@@ -59,6 +66,8 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "label_ids": label_ids,
             "label_names": tf.gather(names, label_ids),
+            "num_tokens": used - (2 if text_pair is None else 3),
+            "truncated": full_lengths > used,
         }
 
     text_spec = tf.TensorSpec([None], tf.string, name="text")

@@ -87,8 +87,19 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
             )
     elif os.path.sep in name and "://" not in name:
         raise FileNotFoundError(f"{name}: no such directory (and not a preset name)")
-    backbone = keras_hub.models.BertBackbone.from_preset(name, **kwargs)
-    tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(name)
+    try:
+        backbone = keras_hub.models.BertBackbone.from_preset(name, **kwargs)
+        tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(name)
+    except OSError as error:  # requests' ConnectionError and timeouts are OSErrors
+        if os.path.isdir(name):
+            raise
+        raise ConnectionError(
+            f"The backbone {name!r} is a KerasHub preset name: loading it downloads the weights, and the "
+            f"download failed ({type(error).__name__}). With no network, pass a local directory instead: a "
+            "Hugging Face checkpoint (config.json + weights, e.g. ../shared/models/all-MiniLM-L6-v2), a KerasHub "
+            "preset directory or a kerastune backbone directory, or 'kerastune_bert' for an encoder of your own. "
+            f"Received: backbone={name!r}"
+        ) from None
     return backbone, tokenizer
 
 

@@ -135,6 +135,7 @@ def fresh_process(text_classifier_export, token_classifier_export, causal_lm_exp
             "text": {"path": clf[False], "signature": "serving_default", "instances": TEXTS},
             "text_pair": {"path": clf[True], "signature": "serving_default",
                           "instances": [{"text": t, "text_pair": p} for t, p in zip(TEXTS, PAIRS)]},
+            "empty_text": {"path": clf[False], "signature": "serving_default", "instances": ["", "  \t ", "film"]},
             "tags": {"path": tagger, "signature": "serving_default", "instances": SENTENCES},
             "logits": {"path": lm, "signature": "next_token_logits", "instances": token_ids.tolist()},
             "generated": {"path": lm, "signature": "serving_default", "instances": PROMPTS},

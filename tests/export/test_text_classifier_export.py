@@ -32,16 +32,27 @@ def test_fresh_process_serves_the_keras_models_answers(text_classifier_export, f
     np.testing.assert_allclose(np.array(answer["probabilities"]), want, atol=1e-5)
     assert answer["label_ids"] == list(want.argmax(-1))
     assert answer["label_names"] == [CLASSES[i] for i in want.argmax(-1)]
+    # how much of each text the model read: word pieces without [CLS]/[SEP], and whether it was cut
+    lengths = [len(tokenizer(t)) + (len(tokenizer(p)) if pair else 0) for t, p in zip(TEXTS, PAIRS)]
+    budget = 12 - (3 if pair else 2)
+    assert answer["num_tokens"] == [min(n, budget) for n in lengths]
+    assert answer["truncated"] == [n > budget for n in lengths] and answer["truncated"][-1]
     assert json.load(open(os.path.join(path, "label_names.json"))) == CLASSES
     assert json.load(open(os.path.join(path, "evaluation.json"))) == {"accuracy": 1.0}
     assert json.load(open(os.path.join(path, "config.json"))) == {"pooling": "mean"}
+
+
+def test_an_empty_text_is_answered_with_zero_tokens_read(fresh_process):
+    answer = fresh_process["answers"]["empty_text"]
+    assert answer["num_tokens"] == [0, 0, 1] and answer["truncated"] == [False, False, False]
+    assert len(answer["label_names"]) == 3  # answered, not an error for the whole batch
 
 
 def test_saved_model_cli_lists_the_string_signature(fresh_process):
     shown = fresh_process["shown"]["text"]
     signature = shown.split("signature_def['serving_default']")[1]
     for fragment in ("inputs['text'] tensor_info", "dtype: DT_STRING", "shape: (-1)", "outputs['probabilities']",
-                     "outputs['label_ids']", "outputs['label_names']"):
+                     "outputs['label_ids']", "outputs['label_names']", "outputs['num_tokens']", "outputs['truncated']"):
         assert fragment in signature, shown
 
 

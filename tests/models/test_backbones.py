@@ -37,3 +37,17 @@ def test_bad_backbones_are_named(tmp_path):
         load_backbone(str(tmp_path))
     with pytest.raises(ValueError, match="needs vocabulary"):
         load_backbone("kerastune_bert")
+
+
+def test_a_preset_name_without_network_says_to_pass_a_local_directory(monkeypatch):
+    import keras_hub
+    import requests
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+    monkeypatch.setattr(keras_hub.models.BertBackbone, "from_preset", offline)
+    with pytest.raises(ConnectionError, match="is a KerasHub preset name: loading it downloads the weights") as info:
+        load_backbone("bert_base_en_uncased")
+    assert "pass a local directory instead" in str(info.value)
+    assert "Received: backbone='bert_base_en_uncased'" in str(info.value)

@@ -61,6 +61,11 @@ def test_bad_input_fails_before_training(tmp_path, task):
     bad.write_text("text\tlabel\ngood film\tpositive\nbad film\tneutral\n")
     with pytest.raises(LabelledTextError, match=r"bad.tsv, line 3, column 'label': label 'neutral' is outside"):
         text_classifier(**{**task, "validation": str(bad)})
+    one_class = tmp_path / "one_class.tsv"
+    one_class.write_text("text\tlabel\ngood film\tpositive\nfine film\tpositive\n")
+    with pytest.raises(LabelledTextError, match=r"one_class.tsv, column 'label': the training examples have 1 class "
+                                                r"\(\['positive'\]\); a classifier needs at least two"):
+        text_classifier(**{**task, "train": str(one_class), "validation": None})
     with pytest.raises(ValueError, match="Unknown argument 'learning_rat'.*known keys: .*learning_rate"):
         text_classifier(**{**task, "learning_rat": 1e-3})
     with pytest.raises(ValueError, match="argument 'epochs' must be an int. Received: epochs='two'"):

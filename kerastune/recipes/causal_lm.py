@@ -19,8 +19,9 @@ from kerastune.recipes.config import RunConfig, as_dict, config_from
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress_verbosity
-from kerastune.training.callbacks import PrintSamples
+from kerastune.training.callbacks import PrintSamples, StopOnInvalidLoss
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
+from kerastune.training.training_backup import fit_with_backups
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -75,6 +76,7 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with (same settings)
     max_new_tokens: int = 200
     run_dir: str = "runs"
+    backup_every_steps: Optional[int] = None  # also back up mid-epoch (None: at epoch ends only)
 
     def __post_init__(self):
         super().__post_init__()
@@ -107,10 +109,12 @@ class CausalLMRun:
     sample_prompt: str = "\n"
 
     def callbacks(self, checkpoints=True, tensorboard=True, samples=True):
-        """The callbacks `train()` uses: samples, checkpoints, TensorBoard logs, backup-and-restore."""
+        """The callbacks `train()` uses: samples, checkpoints, TensorBoard logs (and Keras's
+        backup-and-restore for `sampling="sequential"`; random sampling resumes mid-epoch through
+        `fit_with_backups`)."""
         c = self.config
         run = os.path.join(c.run_dir, c.name)
-        callbacks = []
+        callbacks = [StopOnInvalidLoss()]
         if samples and c.sample_tokens:
             callbacks.append(
                 PrintSamples(
@@ -121,7 +125,8 @@ class CausalLMRun:
                 )
             )
         if checkpoints:
-            callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(run, "backup")))
+            if c.sampling != "random":  # a finite, reshuffled epoch: Keras restarts an interrupted one
+                callbacks.append(keras.callbacks.BackupAndRestore(os.path.join(run, "backup")))
             callbacks.append(
                 keras.callbacks.ModelCheckpoint(os.path.join(run, "checkpoint.weights.h5"), save_weights_only=True)
             )
@@ -150,7 +155,8 @@ class CausalLMRun:
 
     def train(self, callbacks=None, verbose="auto"):
         """`fit` with progress printing (Keras's bar on a terminal, one line per epoch otherwise),
-        sample printing, and checkpoints under `run_dir/name/`; TensorBoard logs go to
+        sample printing, and checkpoints under `run_dir/name/`; killed, the same call resumes from
+        the backup in `run_dir/name/backup/` (written every `backup_every_steps` and at epoch ends); TensorBoard logs go to
         `logging_dir/name/` when `logging_dir` is set, else to `run_dir/name/logs/`. The resolved
         config is saved as `run_dir/name/config.json`. Returns the History."""
         c = self.config
@@ -158,17 +164,15 @@ class CausalLMRun:
         os.makedirs(run, exist_ok=True)
         with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
             json.dump(as_dict(c), f, indent=1)
-        verbose = progress_verbosity(verbose)
-        history = self.model.fit(
-            self.train_ds,
-            epochs=c.epochs,
-            steps_per_epoch=c.steps_per_epoch,
-            validation_data=self.val_ds,
-            callbacks=self.callbacks() + list(callbacks or []),
-            verbose=verbose,
-            shuffle=False,  # the datasets shuffle themselves, seeded
-        )
-        return history
+        arguments = dict(epochs=c.epochs, steps_per_epoch=c.steps_per_epoch, validation_data=self.val_ds,
+                         callbacks=self.callbacks() + list(callbacks or []), verbose=progress_verbosity(verbose),
+                         shuffle=False)  # the datasets shuffle themselves, seeded
+        if c.sampling != "random":
+            return self.model.fit(self.train_ds, **arguments)
+        # batch n of the random stream depends only on (seed, n): a killed run resumes at its backup
+        histories = fit_with_backups(self.model, self.train_ds, backup_dir=os.path.join(run, "backup"),
+                                     save_every_steps=c.backup_every_steps, **arguments)
+        return histories[-1] if histories else None
 
     def export(self, version=None, **kwargs):
         """String-in SavedModel under `export_dir/name/version/` (see `export_causal_lm`).

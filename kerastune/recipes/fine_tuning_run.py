@@ -6,6 +6,7 @@ import keras
 
 from kerastune.recipes.config import as_dict
 from kerastune.recipes.training_setup import progress_verbosity
+from kerastune.training.callbacks import StopOnInvalidLoss
 
 
 class FineTuningRun:
@@ -37,10 +38,12 @@ class FineTuningRun:
         self.sequence_length = sequence_length
 
     def callbacks(self):
-        """The callbacks `fit` adds: TensorBoard logs under `logging_dir/name/` when `logging_dir` is set."""
-        if not self.config.logging_dir:
-            return []
-        return [keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name))]
+        """The callbacks `fit` adds: a stop with the likely causes when the loss turns NaN or infinite,
+        and TensorBoard logs under `logging_dir/name/` when `logging_dir` is set."""
+        callbacks = [StopOnInvalidLoss()]
+        if self.config.logging_dir:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name)))
+        return callbacks
 
     def fit(self, callbacks=None, epochs=None, validate=True, verbose="auto", **kwargs):
         """`model.fit` on the training batches (validating each epoch when `validate`); returns History.

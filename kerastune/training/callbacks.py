@@ -1,6 +1,7 @@
 """Keras callbacks kerastune adds to `fit`."""
 
 import keras
+import numpy as np
 
 
 class PrintSamples(keras.callbacks.Callback):
@@ -31,3 +32,37 @@ class PrintSamples(keras.callbacks.Callback):
             return
         text = self.model.generate(self.prompt, max_new_tokens=self.max_new_tokens, **self.generate_kwargs)
         self.print_fn(f"--- sample after epoch {epoch + 1} ---\n{text}\n---")
+
+
+class StopOnInvalidLoss(keras.callbacks.TerminateOnNaN):
+    """Keras's `TerminateOnNaN`, saying what usually makes a loss NaN or infinite and how to fix it.
+
+    Args:
+        print_fn: callable that receives the message (default `print`).
+
+    Example:
+
+    >>> model.fit(x, y, callbacks=[StopOnInvalidLoss()])  # doctest: +SKIP
+    """
+
+    CAUSES = (
+        "the learning rate is too high for this model (lower learning_rate, lengthen warmup_steps/warmup_ratio);",
+        "gradients explode (set global_clipnorm, e.g. 1.0);",
+        "float16 without loss scaling (use mixed_precision='mixed_bfloat16', or compile so Keras scales the loss);",
+        "the data holds NaN/inf values or labels outside the model's classes (check the input files).",
+    )
+
+    def __init__(self, print_fn=print):
+        super().__init__()
+        self.print_fn = print_fn
+        self.stopped_at = None
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or np.isfinite(float(loss)):
+            return
+        self.stopped_at = batch
+        self.model.stop_training = True
+        causes = "\n  - ".join(self.CAUSES)
+        self.print_fn(f"kerastune: training stopped at batch {batch}: the loss is {float(loss)}. "
+                      f"Likely causes:\n  - {causes}")

@@ -89,6 +89,13 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
                 trainable_variables), lambda: None
         )
 
+    def finalize_variable_values(self, var_list):
+        # `fit` ends by writing the weight average into the model; a resumed run that finishes an
+        # interrupted epoch in a `fit` of its own sets `hold_average` so that happens at the run's end.
+        if getattr(self, "hold_average", False):
+            return
+        super().finalize_variable_values(var_list)
+
     def build(self, var_list):
         super().build(var_list)
         self._multipliers = [float(self.learning_rate_multipliers.get(v.path, 1.0)) for v in var_list]

@@ -79,7 +79,7 @@ def test_pretrained_backbone_directory_fine_tunes_by_path(tmp_path, task):
                                pre.encoder.token_embedding.embeddings.numpy())
     # The tagger's defaults leave the text classifier's options off (measured better on CoNLL-2003) ...
     optimizer = run.model.optimizer
-    assert not optimizer.use_ema and not hasattr(optimizer, "learning_rate_multipliers")
+    assert not optimizer.use_ema and not optimizer.learning_rate_multipliers
     table = run.model.backbone.token_embedding.embeddings
     assert any(v.path == table.path for v in run.model.trainable_variables)
     # ... and each is one switch, as in every fine-tuning recipe.

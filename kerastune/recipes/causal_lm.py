@@ -15,7 +15,7 @@ from kerastune.data.text_source import load_text
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
-from kerastune.recipes.config import RunConfig, as_dict, config_from
+from kerastune.recipes.config import RunConfig, as_dict, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress_verbosity
@@ -76,7 +76,6 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with (same settings)
     max_new_tokens: int = 200
     run_dir: str = "runs"
-    backup_every_steps: Optional[int] = None  # also back up mid-epoch (None: at epoch ends only)
 
     def __post_init__(self):
         super().__post_init__()
@@ -156,7 +155,8 @@ class CausalLMRun:
     def train(self, callbacks=None, verbose="auto"):
         """`fit` with progress printing (Keras's bar on a terminal, one line per epoch otherwise),
         sample printing, and checkpoints under `run_dir/name/`; killed, the same call resumes from
-        the backup in `run_dir/name/backup/` (written every `backup_every_steps` and at epoch ends); TensorBoard logs go to
+        the backup in `run_dir/name/backup/` or `backup_dir/name/` (written every
+        `backup_every_steps` and at epoch ends); TensorBoard logs go to
         `logging_dir/name/` when `logging_dir` is set, else to `run_dir/name/logs/`. The resolved
         config is saved as `run_dir/name/config.json`. Returns the History."""
         c = self.config
@@ -170,8 +170,9 @@ class CausalLMRun:
         if c.sampling != "random":
             return self.model.fit(self.train_ds, **arguments)
         # batch n of the random stream depends only on (seed, n): a killed run resumes at its backup
-        histories = fit_with_backups(self.model, self.train_ds, backup_dir=os.path.join(run, "backup"),
-                                     save_every_steps=c.backup_every_steps, **arguments)
+        backup_dir = os.path.join(c.backup_dir, c.name) if c.backup_dir else os.path.join(run, "backup")
+        histories = fit_with_backups(self.model, self.train_ds, backup_dir=backup_dir,
+                                     save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c), **arguments)
         return histories[-1] if histories else None
 
     def export(self, version=None, **kwargs):

@@ -137,6 +137,11 @@ class RunConfig(RecipeConfig):
             None is float32.
         export_dir: str, the root of the versioned SavedModel exports.
         logging_dir: str or None: when set, TensorBoard logs go to `logging_dir/name/`.
+        backup_dir: str or None: when set, training writes crash-safe backups to
+            `backup_dir/name/` and the same call resumes from them after a crash
+            (`kerastune.training.fit_with_backups`); the causal LM always backs up, under
+            `run_dir/name/backup/` when this is None.
+        backup_every_steps: int or None: also back up every this many batches (None: at epoch ends).
     """
 
     name: str = "run"
@@ -145,6 +150,17 @@ class RunConfig(RecipeConfig):
     mixed_precision: typing.Optional[str] = None
     export_dir: str = "saved_models"
     logging_dir: typing.Optional[str] = None
+    backup_dir: typing.Optional[str] = None
+    backup_every_steps: typing.Optional[int] = None
+
+
+# Where a run writes, not what it trains: changing these does not stop a run resuming its backup.
+OUTPUT_SETTINGS = ("export_dir", "logging_dir", "backup_dir", "backup_every_steps")
+
+
+def training_fingerprint(config):
+    """The settings that decide what a run trains (all but `OUTPUT_SETTINGS`), saved with its backups."""
+    return {k: v for k, v in as_dict(config).items() if k not in OUTPUT_SETTINGS}
 
 
 def as_dict(config):

@@ -4,9 +4,10 @@ import os
 
 import keras
 
-from kerastune.recipes.config import as_dict
+from kerastune.recipes.config import as_dict, training_fingerprint
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import StopOnInvalidLoss
+from kerastune.training.training_backup import fit_with_backups
 
 
 class FineTuningRun:
@@ -48,14 +49,15 @@ class FineTuningRun:
     def fit(self, callbacks=None, epochs=None, validate=True, verbose="auto", **kwargs):
         """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
 
-        Prints progress (Keras's bar on a terminal, one line per epoch otherwise). The learning-rate
+        Prints progress (Keras's bar on a terminal, one line per epoch otherwise). With
+        `config.backup_dir` set it writes crash-safe backups to `backup_dir/name/`, and after a
+        crash the same call resumes at the batch after the last one (`fit_with_backups`). The learning-rate
         schedule was sized for `config.epochs`; a different `epochs` here trains on (the rate stays
         at its end value) or stops early. Any Keras callbacks work.
         """
         kwargs.setdefault("shuffle", False)  # the training batches shuffle themselves (seeded); Keras would warn
         validation = self.validation_data.dataset if validate and self.validation_data is not None else None
-        return self.model.fit(
-            self.train_data.dataset,
+        arguments = dict(
             validation_data=validation,
             epochs=epochs or self.config.epochs,
             steps_per_epoch=getattr(self.config, "steps_per_epoch", None) or self.train_data.steps_per_epoch,
@@ -63,6 +65,15 @@ class FineTuningRun:
             verbose=progress_verbosity(verbose),
             **kwargs,
         )
+        c = self.config
+        if not c.backup_dir:
+            return self.model.fit(self.train_data.dataset, **arguments)
+        # the training batches are an endless seeded stream: batch n depends only on (seed, n)
+        histories = fit_with_backups(
+            self.model, self.train_data.dataset, backup_dir=os.path.join(c.backup_dir, c.name),
+            save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c), **arguments,
+        )
+        return histories[-1] if histories else None
 
     def evaluation_set(self, given, validation):
         """`given` (a tuple: data and what goes with it) when its first item is set, else `validation`."""

@@ -48,7 +48,7 @@ def latest_backup(backup_dir):
     return None
 
 
-def save_backup(model, backup_dir, step, steps_per_epoch, keep=2):
+def save_backup(model, backup_dir, step, steps_per_epoch, keep=2, fingerprint=None):
     """Writes `backup_dir/step-<step>/` atomically (temporary directory, then a rename); keeps the
     newest `keep` backups. Returns the path."""
     os.makedirs(backup_dir, exist_ok=True)
@@ -60,7 +60,7 @@ def save_backup(model, backup_dir, step, steps_per_epoch, keep=2):
     os.makedirs(temporary)
     model.save_weights(os.path.join(temporary, _WEIGHTS))
     epoch, step_in_epoch = divmod(step, steps_per_epoch)
-    state = {"step": step, "epoch": epoch, "step_in_epoch": step_in_epoch,
+    state = {"step": step, "epoch": epoch, "step_in_epoch": step_in_epoch, "fingerprint": fingerprint,
              "seed_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(model)]}
     with open(os.path.join(temporary, _STATE), "w", encoding="utf-8") as f:
         json.dump(state, f)
@@ -76,12 +76,27 @@ def save_backup(model, backup_dir, step, steps_per_epoch, keep=2):
     return final
 
 
-def restore_backup(model, backup_dir):
-    """Loads the newest backup into the compiled `model`; returns its state, or None when there is none."""
+def _plain(value):
+    """`value` as JSON gives it back (tuples become lists), for comparing with a saved fingerprint."""
+    return json.loads(json.dumps(value))
+
+
+def restore_backup(model, backup_dir, fingerprint=None):
+    """Loads the newest backup into the compiled `model`; returns its state, or None when there is none.
+
+    `fingerprint` (JSON-able, e.g. the run's config): a backup written with another one is refused,
+    so a changed command never resumes a different run's training.
+    """
     found = latest_backup(backup_dir)
     if found is None:
         return None
     path, state = found
+    if fingerprint is not None and state.get("fingerprint") != _plain(fingerprint):
+        raise ValueError(
+            f"The backup {path} belongs to a run with other settings, and resuming it would mix two runs. "
+            f"Run the same command as before to resume it, or delete {backup_dir} (or pass another "
+            f"backup_dir / name) to start afresh. Received: backup_dir={backup_dir!r}"
+        )
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     try:
@@ -106,9 +121,10 @@ class TrainingBackup(keras.callbacks.Callback):
         steps_per_epoch: int, batches per epoch (to record the position in the epoch).
         save_every_steps: int or None; None backs up at epoch ends only.
         start_step: int, batches trained before this `fit` (when resuming).
+        fingerprint: JSON-able or None, saved with each backup (see `restore_backup`).
     """
 
-    def __init__(self, backup_dir, steps_per_epoch, save_every_steps=None, start_step=0):
+    def __init__(self, backup_dir, steps_per_epoch, save_every_steps=None, start_step=0, fingerprint=None):
         super().__init__()
         if save_every_steps is not None and save_every_steps < 1:
             raise ValueError(f"save_every_steps must be an int >= 1 or None. Received: save_every_steps={save_every_steps}")
@@ -116,18 +132,19 @@ class TrainingBackup(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         self.save_every_steps = save_every_steps
         self.step = start_step
+        self.fingerprint = None if fingerprint is None else _plain(fingerprint)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.save_every_steps and self.step % self.save_every_steps == 0:
-            save_backup(self.model, self.backup_dir, self.step, self.steps_per_epoch)
+            save_backup(self.model, self.backup_dir, self.step, self.steps_per_epoch, fingerprint=self.fingerprint)
 
     def on_epoch_end(self, epoch, logs=None):
-        save_backup(self.model, self.backup_dir, self.step, self.steps_per_epoch)
+        save_backup(self.model, self.backup_dir, self.step, self.steps_per_epoch, fingerprint=self.fingerprint)
 
 
 def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, save_every_steps=None,
-                     callbacks=(), delete_when_done=True, **fit_kwargs):
+                     callbacks=(), delete_when_done=True, fingerprint=None, **fit_kwargs):
     """`model.fit` that resumes from the newest backup in `backup_dir` and writes new ones.
 
     Run the same call again after a crash: it loads the backup, skips the batches already trained
@@ -142,24 +159,27 @@ def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, sav
         backup_dir: str, where the backups go.
         save_every_steps: int or None, also back up every this many batches (not only at epoch ends).
         callbacks: more Keras callbacks.
-        delete_when_done: bool, remove `backup_dir` once the run is complete (so running the
-            command again trains afresh, as with Keras's `BackupAndRestore`).
+        delete_when_done: bool, remove `backup_dir` when training returns (all epochs done, or
+            stopped by a callback such as `EarlyStopping`), so running the command again trains
+            afresh, as with Keras's `BackupAndRestore`. A crash leaves it for the next call.
+        fingerprint: JSON-able or None, e.g. the run's config: a backup written with another one
+            is refused (`restore_backup`).
         **fit_kwargs: passed to `fit` (`validation_data`, `verbose`, ...).
 
     Returns:
         A list of the `History` objects of the `fit` calls made (empty when nothing was left).
     """
-    state = restore_backup(model, backup_dir)
+    state = restore_backup(model, backup_dir, fingerprint)
     done = state["step"] if state else 0
     if done >= epochs * steps_per_epoch:
         return []
-    backup = TrainingBackup(backup_dir, steps_per_epoch, save_every_steps, start_step=done)
+    backup = TrainingBackup(backup_dir, steps_per_epoch, save_every_steps, start_step=done, fingerprint=fingerprint)
     callbacks = [backup, *callbacks]
     epoch, step_in_epoch = divmod(done, steps_per_epoch)
     histories = []
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
-    if step_in_epoch:  # finish the interrupted epoch, keeping the weight average for the end of the run
-        optimizer.hold_average = True
+    if step_in_epoch:  # finish the interrupted epoch; the average goes into the weights at the run's end
+        optimizer.hold_average = epoch + 1 < epochs
         try:
             histories.append(model.fit(dataset.skip(done), epochs=epoch + 1, initial_epoch=epoch,
                                        steps_per_epoch=steps_per_epoch - step_in_epoch, callbacks=callbacks,
@@ -167,7 +187,7 @@ def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, sav
         finally:
             optimizer.hold_average = False
         epoch += 1
-    if epoch < epochs:
+    if epoch < epochs and not model.stop_training:
         histories.append(model.fit(dataset.skip(epoch * steps_per_epoch), epochs=epochs, initial_epoch=epoch,
                                    steps_per_epoch=steps_per_epoch, callbacks=callbacks, **fit_kwargs))
     if delete_when_done:

@@ -1,6 +1,6 @@
-"""Kill a training process with SIGKILL at three points (mid-epoch 1, an epoch boundary, mid-epoch 2)
-and once while it writes a backup; running the same command again each time ends with the weights
-of an uninterrupted run (dropout and the weight average on)."""
+"""Kill a training process with SIGKILL at three points (mid-epoch 1, an epoch boundary, mid-epoch 2);
+running the same command again each time ends with the weights of an uninterrupted run (dropout and
+the weight average on). A crash while a backup is written leaves the previous one whole."""
 
 import json
 import os
@@ -21,10 +21,10 @@ SETTINGS = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, s
 # The command a user runs (and runs again after a crash); KILL says where this process dies.
 TRAIN = r"""
 import json, os, signal, sys
-import keras, numpy as np
+import keras
 from kerastune.recipes import causal_lm
 
-settings, kill, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+settings, kill = json.loads(sys.argv[1]), sys.argv[2]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
 kind, _, at = kill.partition(":")
 at = int(at or 0)
@@ -41,22 +41,13 @@ class Kill(keras.callbacks.Callback):
         if kind == "epoch" and epoch == at:
             die()
 
-if kind == "rename":  # die while writing the backup of step `at`: written, not yet renamed into place
-    real_rename = os.rename
-    def rename(src, dst):
-        if dst.endswith(f"step-{at}"):
-            die()
-        real_rename(src, dst)
-    os.rename = rename
-
 run = causal_lm(**settings)
 run.train(callbacks=[Kill()], verbose=0)
-np.savez(out, *run.model.get_weights())
 """
 
 
-def _train(settings, kill, out):
-    return subprocess.run([sys.executable, "-c", TRAIN, json.dumps(settings), kill, out], cwd=ROOT,
+def _train(settings, kill):
+    return subprocess.run([sys.executable, "-c", TRAIN, json.dumps(settings), kill], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
 
 
@@ -66,23 +57,49 @@ def test_killed_runs_resume_and_end_with_the_weights_of_an_uninterrupted_run(tmp
     settings = dict(SETTINGS, data=str(corpus), run_dir=str(tmp_path / "runs"), logging_dir=str(tmp_path / "tb"))
     backups = tmp_path / "runs" / "t" / "backup"
     steps_seen = []
-    for kill in ("step:3", "rename:4", "epoch:1", "step:7"):  # each run resumes from the last one's backup
-        result = _train(settings, kill, str(tmp_path / "never.npz"))
+    for kill in ("step:3", "epoch:1", "step:7"):  # each run resumes from the last one's backup
+        result = _train(settings, kill)
         assert result.returncode == -signal.SIGKILL, (kill, result.stderr[-3000:])
         path, state = latest_backup(str(backups))
         steps_seen.append(state["step"])
         assert os.path.isfile(os.path.join(path, "backup.weights.h5"))
-    # mid-epoch 1 -> the step-2 backup; killed writing step 4 -> step 2 still whole; at the boundary
-    # -> step 4 (epoch 1 done); mid-epoch 2 -> step 6
-    assert steps_seen == [2, 2, 4, 6]
-    result = _train(settings, "none", str(tmp_path / "resumed.npz"))
-    assert result.returncode == 0, result.stderr[-3000:]
+    # mid-epoch 1 -> the step-2 backup; at the boundary -> step 4 (epoch 1 done); mid-epoch 2 -> step 6
+    assert steps_seen == [2, 4, 6]
+    resumed = causal_lm(**settings)  # the same command once more, here: it finishes the run
+    resumed.train(verbose=0)
     assert not backups.exists()  # a finished run leaves no backup: running it again trains afresh
 
     uninterrupted = causal_lm(**dict(settings, run_dir=str(tmp_path / "once")))
     uninterrupted.train(verbose=0)
-    resumed = np.load(tmp_path / "resumed.npz")
-    expected = uninterrupted.model.get_weights()
-    assert len(resumed.files) == len(expected)
-    for i, want in enumerate(expected):
-        np.testing.assert_allclose(resumed[f"arr_{i}"], want, rtol=1e-6, atol=1e-7)
+    for got, want in zip(resumed.model.get_weights(), uninterrupted.model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+
+
+def test_a_crash_while_writing_a_backup_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+    import keras
+
+    from kerastune.training.training_backup import save_backup
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((2, 2)), np.ones((2, 3)), verbose=0)
+    save_backup(model, str(tmp_path), step=2, steps_per_epoch=4)
+    before = model.get_weights()
+    model.fit(np.ones((2, 2)), np.ones((2, 3)), verbose=0)
+
+    def power_cut(src, dst):  # the new backup is written whole, then the process dies before the rename
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(os, "rename", power_cut)
+    try:
+        save_backup(model, str(tmp_path), step=4, steps_per_epoch=4)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.undo()
+    path, state = latest_backup(str(tmp_path))
+    assert state["step"] == 2 and path.endswith("step-2")  # the half-finished one is never picked
+    model.load_weights(os.path.join(path, "backup.weights.h5"))
+    for got, want in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    save_backup(model, str(tmp_path), step=6, steps_per_epoch=4)  # the next backup clears the leftover
+    assert sorted(os.listdir(tmp_path)) == ["step-2", "step-6"]

@@ -40,9 +40,9 @@ class TokenClassifierConfig(FineTuningConfig):
     `tfds_name="conll2003"`. `invalid_bio`: `"error"` or `"repair"` (see `kerastune.data.conll`).
 
     Defaults: the text classifier's options are all here, but off by default. Measured on CoNLL-2003
-    valid with all-MiniLM-L6-v2 (3 epochs, lr 1e-4, `benchmarks/README.md`): entity F1 90.2 without
-    them, 88.3 with the text classifier's defaults (weight average 0.999, layer-wise decay 0.85,
-    frozen word-piece table).
+    valid with all-MiniLM-L6-v2 (3 epochs, lr 1e-4, `benchmarks/README.md`): entity F1 90.1-90.2
+    without them (by machine), 88.3 with the text classifier's defaults (weight average 0.999,
+    layer-wise decay 0.85, frozen word-piece table).
     """
 
     name: str = "token_classifier"

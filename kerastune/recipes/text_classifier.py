@@ -119,7 +119,8 @@ def text_classifier(backbone, train=None, validation=None, **kwargs):
     """
     config = fine_tuning_config(TextClassifierConfig, backbone, train, validation, kwargs)
     strategy = start_run(config)
-    train_text = _read(config, config.train).head(config.max_train_examples).check_classes(config.label_column or "label")
+    train_text = _read(config, config.train).head(config.max_train_examples)
+    train_text.check_classes(config.label_column or "label")
     validation_text = None
     if config.validation:
         validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values)

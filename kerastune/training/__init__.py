@@ -7,6 +7,7 @@ from kerastune.training.layerwise_decay import AdamWWithMultipliers, layerwise_d
 from kerastune.training.training_backup import TrainingBackup, fit_with_backups, latest_backup, restore_backup
 
 __all__ = [
-    "WarmupLinearDecay", "adamw", "ema_momentum_for", "NO_DECAY_NAMES", "PrintSamples", "StopOnInvalidLoss", "AdamWWithMultipliers",
+    "WarmupLinearDecay", "adamw", "ema_momentum_for", "NO_DECAY_NAMES", "PrintSamples", "StopOnInvalidLoss",
+    "AdamWWithMultipliers",
     "layerwise_decay_multipliers", "TrainingBackup", "fit_with_backups", "latest_backup", "restore_backup",
 ]

@@ -127,7 +127,9 @@ class TrainingBackup(keras.callbacks.Callback):
     def __init__(self, backup_dir, steps_per_epoch, save_every_steps=None, start_step=0, fingerprint=None):
         super().__init__()
         if save_every_steps is not None and save_every_steps < 1:
-            raise ValueError(f"save_every_steps must be an int >= 1 or None. Received: save_every_steps={save_every_steps}")
+            raise ValueError(
+                f"save_every_steps must be an int >= 1 or None. Received: save_every_steps={save_every_steps}"
+            )
         self.backup_dir = backup_dir
         self.steps_per_epoch = steps_per_epoch
         self.save_every_steps = save_every_steps

@@ -171,10 +171,9 @@ class CausalLMRun:
             return self.model.fit(self.train_ds, **arguments)
         # batch n of the random stream depends only on (seed, n): a killed run resumes at its backup
         backup_dir = os.path.join(c.backup_dir, c.name) if c.backup_dir else os.path.join(run, "backup")
-        histories = fit_with_backups(self.model, self.train_ds, backup_dir=backup_dir,
-                                     save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c),
-                                     **arguments)
-        return histories[-1] if histories else None
+        return fit_with_backups(self.model, self.train_ds, backup_dir=backup_dir,
+                                save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c),
+                                **arguments)
 
     def export(self, version=None, **kwargs):
         """String-in SavedModel under `export_dir/name/version/` (see `export_causal_lm`).

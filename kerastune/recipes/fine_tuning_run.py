@@ -69,11 +69,10 @@ class FineTuningRun:
         if not c.backup_dir:
             return self.model.fit(self.train_data.dataset, **arguments)
         # the training batches are an endless seeded stream: batch n depends only on (seed, n)
-        histories = fit_with_backups(
+        return fit_with_backups(
             self.model, self.train_data.dataset, backup_dir=os.path.join(c.backup_dir, c.name),
             save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c), **arguments,
         )
-        return histories[-1] if histories else None
 
     def evaluation_set(self, given, validation):
         """`given` (a tuple: data and what goes with it) when its first item is set, else `validation`."""

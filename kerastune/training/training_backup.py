@@ -169,29 +169,29 @@ def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, sav
         **fit_kwargs: passed to `fit` (`validation_data`, `verbose`, ...).
 
     Returns:
-        A list of the `History` objects of the `fit` calls made (empty when nothing was left).
+        The `History` of the last `fit` call made (the run's last epochs), or None when nothing was
+        left to train.
     """
     state = restore_backup(model, backup_dir, fingerprint)
     done = state["step"] if state else 0
     if done >= epochs * steps_per_epoch:
-        return []
+        return None
     backup = TrainingBackup(backup_dir, steps_per_epoch, save_every_steps, start_step=done, fingerprint=fingerprint)
     callbacks = [backup, *callbacks]
     epoch, step_in_epoch = divmod(done, steps_per_epoch)
-    histories = []
+    history = None
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     if step_in_epoch:  # finish the interrupted epoch; the average goes into the weights at the run's end
         optimizer.hold_average = epoch + 1 < epochs
         try:
-            histories.append(model.fit(dataset.skip(done), epochs=epoch + 1, initial_epoch=epoch,
-                                       steps_per_epoch=steps_per_epoch - step_in_epoch, callbacks=callbacks,
-                                       **fit_kwargs))
+            history = model.fit(dataset.skip(done), epochs=epoch + 1, initial_epoch=epoch,
+                                steps_per_epoch=steps_per_epoch - step_in_epoch, callbacks=callbacks, **fit_kwargs)
         finally:
             optimizer.hold_average = False
         epoch += 1
     if epoch < epochs and not model.stop_training:
-        histories.append(model.fit(dataset.skip(epoch * steps_per_epoch), epochs=epochs, initial_epoch=epoch,
-                                   steps_per_epoch=steps_per_epoch, callbacks=callbacks, **fit_kwargs))
+        history = model.fit(dataset.skip(epoch * steps_per_epoch), epochs=epochs, initial_epoch=epoch,
+                            steps_per_epoch=steps_per_epoch, callbacks=callbacks, **fit_kwargs)
     if delete_when_done:
         shutil.rmtree(backup_dir, ignore_errors=True)
-    return histories
+    return history

@@ -11,25 +11,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def pytest_configure(config):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # One test process per core already: the tiny models' ops run on one thread each instead of
-        # four threads contending for two cores (~15% less wall time); subprocesses inherit it.
+        # four threads contending for two cores (suite 216 s -> 187 s measured); subprocesses inherit it.
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     from kerastune.distribute import use_logical_cpus
 
     use_logical_cpus(2)  # two CPU devices, so MirroredStrategy tests have two replicas (before TF starts)
-
-
-# Files that take longest (subprocesses, session exports, recipe fits): collected first, so the
-# workers start on them and finish together instead of one waiting on a long file at the end.
-LONGEST_FIRST = ("tests/training/test_training_backup.py", "tests/export/", "tests/recipes/", "tests/test_cli.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item):
-        path = pathlib.Path(str(item.fspath)).relative_to(config.rootpath).as_posix()
-        return next((i for i, prefix in enumerate(LONGEST_FIRST) if path.startswith(prefix)), len(LONGEST_FIRST))
-
-    items.sort(key=rank)  # stable: the order within a file is kept
 
 
 def pytest_xdist_make_scheduler(config, log):

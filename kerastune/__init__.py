@@ -1,7 +1,7 @@
 """kerastune: Transformer models from scratch and fine-tuned, in Keras 3 on TensorFlow.
 
 The subpackages (`kerastune.layers`, `models`, `data`, `training`, `distribute`, `evaluation`,
-`export`, `recipes`) are imported on first use, so `kerastune list` and the command line's
+`export`, `recipes`, `peft`, `plots`) are imported on first use, so `kerastune list` and the command line's
 error messages answer without starting TensorFlow.
 """
 
@@ -13,7 +13,8 @@ _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("layers", "models", "data", "training", "distribute", "evaluation", "export", "recipes")
+_SUBPACKAGES = ("layers", "models", "data", "training", "distribute", "evaluation", "export", "recipes", "peft",
+                "plots")
 
 
 def __getattr__(name):

@@ -20,6 +20,7 @@ RECIPE_KINDS = {
     "text_classifier": ("kerastune.recipes.text_classifier", "TextClassifierConfig", "text_classifier"),
     "token_classifier": ("kerastune.recipes.token_classifier", "TokenClassifierConfig", "token_classifier"),
     "masked_lm": ("kerastune.recipes.masked_lm", "MaskedLMConfig", "masked_lm"),
+    "image_classifier": ("kerastune.recipes.image_classifier", "ImageClassifierConfig", "image_classifier"),
 }
 
 

@@ -48,8 +48,20 @@ def _masked_lm(recipe, config):
     return path
 
 
+def _image_classifier(recipe, config):
+    run = recipe(config)
+    print(f"kerastune: training the MLP ({run.model.count_params():,} parameters) on {config.dataset!r} "
+          f"({len(run.train[1])} training, {len(run.test[1])} test images) for {config.epochs} epochs", flush=True)
+    run.fit()
+    report = run.evaluate()
+    print(json.dumps({"test_" + key: report[key] for key in REPORTED if key in report}))
+    path = run.export(report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    return path
+
+
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
-        "masked_lm": _masked_lm}
+        "masked_lm": _masked_lm, "image_classifier": _image_classifier}
 
 
 def run_recipe(kind, config):

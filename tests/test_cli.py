@@ -48,6 +48,8 @@ def tiny_settings(kind, directory, backbone=None):
         (directory / "valid.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
         return FINE_TUNING + [f"--backbone={backbone}", "--max_train_sentences=48",
                               f"--validation={directory / 'valid.txt'}"]
+    if kind == "image_classifier":
+        return ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
     return TINY_ENCODER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",

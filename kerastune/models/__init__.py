@@ -7,3 +7,4 @@ from kerastune.models.backbones import load_backbone  # noqa: E402,F401
 from kerastune.models.token_classifier import TokenClassifier  # noqa: E402,F401
 from kerastune.models.bert_pretrainer import BertPretrainer, TiedMaskedLMHead  # noqa: E402,F401
 from kerastune.models.backbone_directory import load_backbone_directory, save_backbone_directory  # noqa: E402,F401
+from kerastune.models.mlp_classifier import MLPClassifier  # noqa: E402,F401

@@ -2,6 +2,8 @@
 
 import keras
 
+from kerastune.training.adversarial_training import adversarial_training_of
+
 
 def freeze_unused_pooler(backbone):
     """Sets the backbone's tanh pooler (`pooled_dense`, if any) `trainable=False`.
@@ -17,7 +19,15 @@ def freeze_unused_pooler(backbone):
 class BackboneTask(keras.Model):
     """A functional task model whose config holds its serialized `backbone` (KerasHub
     `BertBackbone` or kerastune's `BertEncoder`); `from_config` rebuilds the backbone first.
-    Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`."""
+    Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`.
+    Its `train_step` is Keras's, or FGM / PGD once `enable_adversarial_training` was called."""
+
+    def train_step(self, data):
+        # `enable_adversarial_training` (FGM / PGD) takes the step over; otherwise Keras's own
+        adversarial = adversarial_training_of(self)
+        if adversarial is None:
+            return super().train_step(data)
+        return adversarial.train_step(self, data)
 
     @classmethod
     def from_config(cls, config):

@@ -7,6 +7,7 @@ from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
+from kerastune.training.label_smoothing import sparse_crossentropy
 
 POOLINGS = ("pooled", "mean", "cls")
 
@@ -93,12 +94,13 @@ class TextClassifier(BackboneTask):
         self.pooling = pooling
         self.dropout = dropout
 
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits, accuracy."""
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", label_smoothing=0.0, **kwargs):
+        """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits (smoothed by
+        `label_smoothing` > 0), accuracy."""
         if optimizer == "auto":
             optimizer = adamw(5e-5)
         if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = sparse_crossentropy(label_smoothing)
         if metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)

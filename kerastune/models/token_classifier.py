@@ -6,6 +6,7 @@ from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.training import adamw
+from kerastune.training.label_smoothing import sparse_crossentropy
 
 
 @register
@@ -58,8 +59,9 @@ class TokenClassifier(BackboneTask):
         self.num_tags = num_tags
         self.dropout = dropout
 
-    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", **kwargs):
-        """Compiles with fine-tuning defaults: `adamw(5e-5)`, masked sparse CE on logits, accuracy.
+    def compile(self, optimizer="auto", loss="auto", weighted_metrics="auto", label_smoothing=0.0, **kwargs):
+        """Compiles with fine-tuning defaults: `adamw(5e-5)`, masked sparse CE on logits (smoothed by
+        `label_smoothing` > 0), accuracy.
 
         Loss: `sum_i w_i * CE_i / sum_i w_i`, the mean cross-entropy over weighted positions (each
         word's first sub-word); padding and continuation pieces weigh nothing.
@@ -67,7 +69,7 @@ class TokenClassifier(BackboneTask):
         if optimizer == "auto":
             optimizer = adamw(5e-5)
         if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight")
+            loss = sparse_crossentropy(label_smoothing, reduction="mean_with_sample_weight")
         if weighted_metrics == "auto":
             weighted_metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)

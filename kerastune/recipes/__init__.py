@@ -4,3 +4,4 @@ from kerastune.recipes.causal_lm import CausalLMConfig, CausalLMRun, causal_lm
 from kerastune.recipes.text_classifier import TextClassifierConfig, TextClassifierRun, text_classifier  # noqa: E402,F401
 from kerastune.recipes.token_classifier import TokenClassifierConfig, TokenClassifierRun, token_classifier  # noqa: E402,F401
 from kerastune.recipes.masked_lm import MaskedLMConfig, MaskedLMRun, masked_lm  # noqa: E402,F401
+from kerastune.recipes.image_classifier import ImageClassifierConfig, ImageClassifierRun, image_classifier  # noqa: E402,F401

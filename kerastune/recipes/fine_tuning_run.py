@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from kerastune.peft import merged_low_rank, save_adapter, trainable_summary
 from kerastune.recipes.config import as_dict, training_fingerprint
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import StopOnInvalidLoss
@@ -40,11 +41,20 @@ class FineTuningRun:
 
     def callbacks(self):
         """The callbacks `fit` adds: a stop with the likely causes when the loss turns NaN or infinite,
-        and TensorBoard logs under `logging_dir/name/` when `logging_dir` is set."""
+        early stopping that restores the best weights when `early_stopping_patience` is set, and
+        TensorBoard logs under `logging_dir/name/` when `logging_dir` is set."""
         callbacks = [StopOnInvalidLoss()]
+        if self._early_stopping_patience() is not None:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                self.config.early_stopping_monitor, patience=self.config.early_stopping_patience,
+                restore_best_weights=True, verbose=1,
+            ))
         if self.config.logging_dir:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name)))
         return callbacks
+
+    def _early_stopping_patience(self):
+        return getattr(self.config, "early_stopping_patience", None)  # masked LM has no validation metric
 
     def fit(self, callbacks=None, epochs=None, validate=True, verbose="auto", **kwargs):
         """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
@@ -57,6 +67,10 @@ class FineTuningRun:
         """
         kwargs.setdefault("shuffle", False)  # the training batches shuffle themselves (seeded); Keras would warn
         validation = self.validation_data.dataset if validate and self.validation_data is not None else None
+        if self._early_stopping_patience() is not None and validation is None:
+            raise ValueError("early_stopping_patience watches a validation metric, and this fit has no validation "
+                             "data: pass validation= to the recipe (and validate=True), or unset "
+                             f"early_stopping_patience. Received: early_stopping_patience={self.config.early_stopping_patience}")
         arguments = dict(
             validation_data=validation,
             epochs=epochs or self.config.epochs,
@@ -90,13 +104,25 @@ class FineTuningRun:
     def export(self, export_dir=None, version=None, report=None):
         """Writes the string-in SavedModel to `export_dir/<config.name>/<version>/`; returns the path.
 
+        LoRA / DoRA updates are merged into the base kernels for the export (the run's model keeps them).
+
         Args:
             export_dir: str, or None for `config.export_dir`.
             version: positive int, or None for the next free version.
             report: dict or None, the `evaluate()` report, saved as `evaluation.json` beside it.
         """
-        return self.exporter(
-            self.model, self.tokenizer, self.names, export_dir=export_dir or self.config.export_dir,
-            name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,
-            config=as_dict(self.config), **self.export_options(),
-        )
+        with merged_low_rank(self.model):  # LoRA / DoRA folded into the kernels: no extra op when serving
+            return self.exporter(
+                self.model, self.tokenizer, self.names, export_dir=export_dir or self.config.export_dir,
+                name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,
+                config=as_dict(self.config), **self.export_options(),
+            )
+
+    def save_adapter(self, path):
+        """Writes what parameter-efficient fine-tuning trained (`config.peft`) to `path`, without the base;
+        returns its size in bytes. `kerastune.peft.load_adapter` puts it back on the same base."""
+        return save_adapter(self.model, path)
+
+    def trainable_summary(self):
+        """`{"trainable", "total", "trainable_percent"}`: the weights fine-tuning updates, of all of them."""
+        return trainable_summary(self.model)

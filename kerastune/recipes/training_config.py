@@ -87,6 +87,23 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             True for a pretrained backbone, False for `"kerastune_bert"` (random init).
         max_sequence_length: int or None, truncation length (default: the backbone's maximum).
         pad_to_multiple_of: int, bucket width and padding granularity of the batches.
+        peft: str or None, parameter-efficient fine-tuning (`kerastune.peft.apply_peft`): `"lora"`,
+            `"dora"` or `"adapter"` train only the method's weights and the head over a frozen
+            backbone (layer-wise decay then defaults to 1.0). They want a larger `learning_rate`
+            than full fine-tuning (`benchmarks/README.md` has the measured ones).
+        lora_rank, lora_alpha, lora_dropout: LoRA / DoRA rank, scale numerator and input dropout.
+        peft_targets: str or None, comma-separated projection path patterns to adapt (None: query
+            and value for LoRA / DoRA, the attention and feed-forward outputs for adapters).
+        adapter_size: int, the bottleneck width of `"adapter"`.
+        adversarial: str or None, `"fgm"` or `"pgd"`: train on the clean and the adversarial loss
+            (`kerastune.training.adversarial_training`), the token embeddings perturbed by
+            `adversarial_epsilon` (L2 per example); PGD takes `adversarial_steps` steps of
+            `adversarial_step_size`.
+        label_smoothing: float in [0, 1), smooths the targets toward uniform (0: plain cross-entropy).
+        early_stopping_patience: int or None; set, `fit` stops once `early_stopping_monitor` (a
+            validation metric, e.g. `"val_loss"` or `"val_accuracy"`) has not improved for this many
+            epochs, and restores the best epoch's weights (the trained ones: a weight average,
+            `ema_momentum`, is not what the validation metric saw, and is dropped then).
     """
 
     backbone: str
@@ -100,6 +117,19 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     max_sequence_length: Optional[int] = None
     pad_to_multiple_of: int = 8
     vocabulary: Optional[str] = None
+    peft: Optional[str] = None
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    peft_targets: Optional[str] = None
+    adapter_size: int = 64
+    adversarial: Optional[str] = None
+    adversarial_epsilon: float = 1.0
+    adversarial_steps: int = 3
+    adversarial_step_size: float = 0.3
+    label_smoothing: float = 0.0
+    early_stopping_patience: Optional[int] = None
+    early_stopping_monitor: str = "val_loss"
 
 
 def fine_tuning_config(config_cls, backbone, train, validation, settings):

@@ -9,6 +9,8 @@ and compiles the model. Call both under the run's `strategy.scope()`.
 import sys
 
 from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
+from kerastune.peft import apply_peft
+from kerastune.training.adversarial_training import enable_adversarial_training
 from kerastune.training import WarmupLinearDecay, adamw, ema_momentum_for, layerwise_decay_multipliers
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
@@ -24,7 +26,8 @@ def load_fine_tuning_backbone(config):
     """Returns `(backbone, tokenizer, sequence_length)` for a `FineTuningConfig`.
 
     `sequence_length` is `config.max_sequence_length` capped at the backbone's maximum. The word-piece
-    table is frozen when `config.freeze_token_embedding` is True (None: for pretrained backbones).
+    table is frozen when `config.freeze_token_embedding` is True (None: for pretrained backbones);
+    `config.peft` adapts the backbone and freezes the rest of it (`kerastune.peft.apply_peft`).
     """
     if is_pretrained(config):
         backbone, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
@@ -43,6 +46,9 @@ def load_fine_tuning_backbone(config):
     freeze = config.freeze_token_embedding
     if freeze if freeze is not None else is_pretrained(config):
         freeze_token_embedding(backbone)
+    if config.peft:
+        apply_peft(backbone, config.peft, rank=config.lora_rank, alpha=config.lora_alpha, dropout=config.lora_dropout,
+                   targets=config.peft_targets, adapter_size=config.adapter_size)
     return backbone, tokenizer, config.max_sequence_length or limit
 
 
@@ -62,10 +68,10 @@ def batch_splits(build, train, validation, config, tokenizer, sequence_length):
 
 
 def layerwise_lr_decay(config):
-    """The layer-wise decay a config asks for (None: 0.85 for pretrained backbones, else 1.0)."""
+    """The layer-wise decay a config asks for (None: 0.85 for pretrained backbones fully fine-tuned, else 1.0)."""
     decay = getattr(config, "layerwise_lr_decay", 1.0)
     if decay is None:
-        decay = PRETRAINED_LAYERWISE_LR_DECAY if is_pretrained(config) else 1.0
+        decay = PRETRAINED_LAYERWISE_LR_DECAY if is_pretrained(config) and not config.peft else 1.0
     return decay
 
 
@@ -99,7 +105,8 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
 
 
 def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
-    """Compiles `model` with `build_optimizer` for `config.epochs` x `steps_per_epoch` micro-steps.
+    """Compiles `model` with `build_optimizer` for `config.epochs` x `steps_per_epoch` micro-steps
+    (adversarially, FGM / PGD, when the config's `adversarial` is set).
 
     Args:
         model: the Keras model (its own `compile` defaults give loss and metrics).
@@ -112,7 +119,12 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
             "gradient_accumulation_steps must be an int >= 1. "
             f"Received: gradient_accumulation_steps={config.gradient_accumulation_steps}"
         )
+    if getattr(config, "adversarial", None):
+        enable_adversarial_training(model, config.adversarial, epsilon=config.adversarial_epsilon,
+                                    steps=config.adversarial_steps, step_size=config.adversarial_step_size)
     updates = steps_per_epoch * config.epochs // config.gradient_accumulation_steps
+    if getattr(config, "label_smoothing", 0.0):
+        compile_kwargs["label_smoothing"] = config.label_smoothing
     model.compile(
         optimizer=build_optimizer(config, updates, model),
         jit_compile=config.jit_compile,

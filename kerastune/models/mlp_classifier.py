@@ -1,0 +1,102 @@
+"""The classic Keras MLP for images: Flatten -> Dense(relu) -> Dropout -> Dense logits."""
+
+import keras
+
+from kerastune.api import register
+
+
+@register
+class MLPClassifier(keras.Model):
+    """The first model of the Keras and TensorFlow tutorials, as a serializable functional model.
+
+    `pixels * pixel_scale` -> `Flatten` -> `Dense(hidden_dim, relu)` -> `Dropout(dropout)` ->
+    `Dense(num_classes)`. The output is **logits** (batch, num_classes), not probabilities: the loss
+    takes `from_logits=True`, which is numerically stabler than a softmax layer followed by a log (the
+    TensorFlow beginner tutorial makes the same choice); probabilities are `softmax(logits)`, which
+    the image-classifier export adds. The input scaling lives in the model (a `Rescaling` layer), so
+    a served model takes the raw pixels it was trained on (0..16 for scikit-learn's digits with
+    `pixel_scale=1/16`, 0..255 for MNIST with `pixel_scale=1/255`).
+
+    Args:
+        num_classes: int >= 2.
+        image_shape: tuple of ints, one image's shape, e.g. `(8, 8)` or `(28, 28, 1)`.
+        hidden_dim: int, units of the hidden ReLU layer.
+        dropout: float in [0, 1), dropout after the hidden layer.
+        pixel_scale: float, multiplies the pixels first (1 / the largest pixel value maps them to [0, 1]).
+        **kwargs: base `keras.Model` arguments (`name`, `dtype`, `trainable`).
+
+    Call arguments:
+        pixels: float (batch, *image_shape).
+        training: bool, whether dropout is active.
+
+    Returns:
+        float32 logits (batch, num_classes).
+
+    Example:
+
+    >>> import numpy as np
+    >>> model = MLPClassifier(num_classes=10, image_shape=(8, 8), hidden_dim=32, pixel_scale=1 / 16)
+    >>> model(np.zeros((2, 8, 8), "float32")).shape
+    TensorShape([2, 10])
+    >>> model.compile()  # Adam(1e-3), sparse categorical crossentropy on logits, accuracy
+    """
+
+    def __init__(self, num_classes, image_shape, hidden_dim=128, dropout=0.2, pixel_scale=1.0, **kwargs):
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+        image_shape = tuple(image_shape)
+        if not image_shape or not all(isinstance(d, int) and d > 0 for d in image_shape):
+            raise ValueError(
+                f"image_shape must be a tuple of positive ints, e.g. (8, 8). Received: image_shape={image_shape!r}"
+            )
+        if isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1:
+            raise ValueError(f"hidden_dim must be a positive integer. Received: hidden_dim={hidden_dim!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        if not pixel_scale > 0:
+            raise ValueError(f"pixel_scale must be a positive float. Received: pixel_scale={pixel_scale!r}")
+        dtype = kwargs.get("dtype")
+        self.rescaling = keras.layers.Rescaling(pixel_scale, dtype=dtype, name="rescaling")
+        self.flatten = keras.layers.Flatten(dtype=dtype, name="flatten")
+        self.hidden_dense = keras.layers.Dense(hidden_dim, activation="relu", dtype=dtype, name="hidden_dense")
+        self.hidden_dropout = keras.layers.Dropout(dropout, dtype=dtype, name="hidden_dropout")
+        # float32 logits under mixed precision, so the softmax and the loss stay stable.
+        self.output_dense = keras.layers.Dense(num_classes, dtype="float32", name="logits")
+
+        pixels = keras.Input(image_shape, dtype="float32", name="pixels")
+        x = self.flatten(self.rescaling(pixels))  # (batch, prod(image_shape))
+        x = self.hidden_dropout(self.hidden_dense(x))  # (batch, hidden_dim)
+        super().__init__(inputs=pixels, outputs=self.output_dense(x), **kwargs)
+        self.num_classes = num_classes
+        self.image_shape = image_shape
+        self.hidden_dim = hidden_dim
+        self.dropout = dropout
+        self.pixel_scale = float(pixel_scale)
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """Compiles with the classic defaults: Adam(1e-3), sparse categorical crossentropy on logits, accuracy."""
+        if optimizer == "auto":
+            optimizer = keras.optimizers.Adam(1e-3)
+        if loss == "auto":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        if metrics == "auto":
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def get_config(self):
+        return {
+            "num_classes": self.num_classes,
+            "image_shape": list(self.image_shape),
+            "hidden_dim": self.hidden_dim,
+            "dropout": self.dropout,
+            "pixel_scale": self.pixel_scale,
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["dtype"] = keras.dtype_policies.deserialize(config["dtype"]) if config.get("dtype") else None
+        return cls(**config)

@@ -1,0 +1,156 @@
+"""Parameter-efficient fine-tuning of any backbone kerastune loads: `apply_peft(model, method)`.
+
+Methods: `"lora"` and `"dora"` (`LowRankProjection` on the projections `targets` names, by default
+the attention query and value), `"adapter"` (`BottleneckAdapter` after each attention output and
+feed-forward output projection, layer norms trained too, as Houlsby et al.). Everything else in the
+base (the backbone of a task model, or the whole model when it has no `backbone`) is frozen; the
+task head, outside the base, trains as in full fine-tuning. `merged_low_rank(model)` folds the
+low-rank updates into the base kernels (for export); `trainable_summary` counts what trains.
+"""
+
+import contextlib
+import json
+
+import keras
+
+from kerastune.peft.bottleneck_adapter import BottleneckAdapter
+from kerastune.peft.low_rank_projection import LowRankProjection
+from kerastune.peft.projection_wrapper import ProjectionWrapper
+from kerastune.peft.projections import find_projections, replace_sublayer
+
+METHODS = ("lora", "dora", "adapter")
+DEFAULT_TARGETS = {
+    "lora": "query,value",
+    "dora": "query,value",
+    # KerasHub BertBackbone: attention_output, feedforward_output_dense; kerastune blocks: feed_forward_output
+    "adapter": "attention_output,feedforward_output_dense,feed_forward_output",
+}
+_SETTINGS_ATTRIBUTE = "_kerastune_peft_settings"
+
+
+def peft_base(model):
+    """The part of `model` a method adapts and freezes: `model.backbone` for a task model, else `model`."""
+    return getattr(model, "backbone", None) or model
+
+
+def peft_settings(model):
+    """The settings `apply_peft` used on `model` (a dict), or None."""
+    settings = getattr(peft_base(model), _SETTINGS_ATTRIBUTE, None)
+    return json.loads(settings) if settings else None
+
+
+def _is_layer_norm_weight(variable):
+    return "layer_norm" in variable.path or "_norm/" in variable.path
+
+
+def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, adapter_size=64):
+    """Adapts `model` in place for parameter-efficient fine-tuning; returns the settings used.
+
+    Call it on a built model before `compile`. The base weights are frozen (`trainable = False` per
+    variable), so the optimizer neither updates them nor keeps moments for them.
+
+    Args:
+        model: a task model over a backbone (`TextClassifier`, `TokenClassifier`), a backbone, or
+            kerastune's `GPT`.
+        method: `"lora"`, `"dora"` or `"adapter"`.
+        rank, alpha, dropout: LoRA / DoRA rank, scale numerator (`alpha / rank`) and input dropout.
+        targets: str or None, comma-separated patterns of the projection paths to adapt
+            (`kerastune.peft.projections.target_pattern`); None: `DEFAULT_TARGETS[method]`.
+        adapter_size: int, the bottleneck width of `"adapter"`.
+
+    Example:
+
+    >>> import keras_hub
+    >>> from kerastune.models.text_classifier import TextClassifier
+    >>> model = TextClassifier(keras_hub.models.BertBackbone(100, 2, 2, 8, 16, max_sequence_length=16), 2)
+    >>> settings = apply_peft(model, "lora", rank=2)
+    >>> [w.path for w in model.trainable_weights][:2]
+    ['transformer_layer_0/self_attention_layer/query_lora/lora_a', 'transformer_layer_0/self_attention_layer/query_lora/lora_b']
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}. Received: method={method!r}")
+    base = peft_base(model)
+    if getattr(base, _SETTINGS_ATTRIBUTE, None):
+        raise ValueError(f"{base.name!r} is already adapted with {peft_settings(model)}; build a fresh model "
+                         f"to apply another method. Received: method={method!r}")
+    targets = targets or DEFAULT_TARGETS[method]
+    frozen_before = {id(v) for v in base.weights if not v.trainable}
+    for parent, attribute, projection, path in find_projections(base, targets):
+        with contextlib.ExitStack() as scopes:  # the new weights' paths sit beside the projection's
+            for part in path.split("/")[:-1]:
+                scopes.enter_context(keras.name_scope(part))
+            if method == "adapter":
+                wrapper = BottleneckAdapter(projection, adapter_size=adapter_size)
+            else:
+                wrapper = LowRankProjection(
+                    projection, rank=rank, alpha=alpha, dropout=dropout, use_dora=method == "dora")
+        replace_sublayer(parent, attribute, wrapper)
+    new_weights = {id(v) for w in _wrappers(base) for v in _own_weights(w)}
+    for variable in base.weights:
+        keep = id(variable) in new_weights or (
+            method == "adapter" and _is_layer_norm_weight(variable) and id(variable) not in frozen_before)
+        if not keep:
+            variable.trainable = False
+    settings = {"method": method, "targets": targets}
+    settings.update({"rank": rank, "alpha": float(alpha), "dropout": float(dropout)} if method != "adapter"
+                    else {"adapter_size": adapter_size})
+    setattr(base, _SETTINGS_ATTRIBUTE, json.dumps(settings, sort_keys=True))
+    return settings
+
+
+def _wrappers(model):
+    """`[(parent, attribute, wrapper)]` of every PEFT wrapper inside `model`."""
+    found = []
+    for parent in model._flatten_layers(include_self=True, recursive=True):
+        for attribute, value in sorted(vars(parent).items()):
+            if isinstance(value, ProjectionWrapper):
+                found.append((parent, attribute, value))
+    return found
+
+
+def _own_weights(found):
+    """The weights a wrapper adds (not its base projection's)."""
+    _, _, wrapper = found
+    base = {id(v) for v in wrapper.layer.weights}
+    return [v for v in wrapper.weights if id(v) not in base]
+
+
+def peft_weights(model):
+    """The weights `apply_peft` added to `model`."""
+    return [v for found in _wrappers(peft_base(model)) for v in _own_weights(found)]
+
+
+def trainable_summary(model):
+    """`{"trainable": int, "total": int, "trainable_percent": float}` for `model` (all its weights)."""
+    total = sum(int(keras.ops.size(v)) for v in model.weights)
+    trainable = sum(int(keras.ops.size(v)) for v in model.trainable_weights)
+    return {"trainable": trainable, "total": total, "trainable_percent": 100.0 * trainable / max(total, 1)}
+
+
+@contextlib.contextmanager
+def merged_low_rank(model):
+    """Within the block, every LoRA / DoRA update is folded into its base kernel and the plain
+    projection is back in its place (one einsum per projection, no extra weights: what an export
+    should trace); afterwards the wrappers and the base kernels are restored exactly.
+
+    Adapters are not linear in their input and stay as they are.
+
+    Example:
+
+    >>> with merged_low_rank(model):  # doctest: +SKIP
+    ...     export_text_classifier(model, ...)
+    """
+    merged = [found for found in _wrappers(peft_base(model)) if isinstance(found[2], LowRankProjection)]
+    saved = []
+    try:
+        for parent, attribute, wrapper in merged:
+            kernel = wrapper.layer.kernel
+            saved.append(keras.ops.convert_to_numpy(kernel))
+            kernel.assign(keras.ops.cast(wrapper.merged_kernel(), kernel.dtype))
+            replace_sublayer(parent, attribute, wrapper.layer)
+        yield model
+    finally:
+        for (parent, attribute, wrapper), values in zip(merged, saved):
+            wrapper.layer.kernel.assign(values)
+            if getattr(parent, attribute) is wrapper.layer:
+                replace_sublayer(parent, attribute, wrapper)

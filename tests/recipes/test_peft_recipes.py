@@ -1,0 +1,66 @@
+"""Every parameter-efficient method is one switch (`peft=`) of the fine-tuning recipes."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerastune.peft import load_adapter
+from kerastune.peft.adapter_file import base_weights_fingerprint
+from kerastune.recipes.text_classifier import text_classifier
+from kerastune.recipes.token_classifier import token_classifier
+from tests.recipes.test_text_classifier_recipe import VOCAB, write_task
+from tests.recipes import test_token_classifier_recipe as tagging
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("peft_task")
+    (directory / "vocab.txt").write_text("\n".join(VOCAB))
+    return dict(
+        backbone="kerastune_bert", train=write_task(directory, 128, 0), validation=write_task(directory, 64, 1),
+        vocabulary=str(directory / "vocab.txt"), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=32, batch_size=16, epochs=4, learning_rate=3e-2, dropout=0.0, jit_compile=False,
+        ema_momentum=0.0, lora_rank=4,
+    )
+
+
+@pytest.mark.parametrize("method", ["lora", "adapter"])
+def test_a_peft_switch_trains_little_exports_merged_and_reloads_from_its_adapter_file(tmp_path, task, method):
+    run = text_classifier(**task, peft=method, adapter_size=8)
+    summary = run.trainable_summary()
+    assert summary["trainable_percent"] < 30, summary
+    base = base_weights_fingerprint(run.model)
+    run.fit(verbose=0)
+    assert base_weights_fingerprint(run.model) == base  # the backbone did not move
+    report = run.evaluate()
+    assert report["accuracy"] >= 0.75, report  # chance is 0.5; the frozen base is random here
+    probabilities = run.predict()
+    path = run.export(str(tmp_path / "saved_models"))
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    texts = [line.split("\t")[0] for line in open(task["validation"]).read().splitlines()[1:]]
+    answer = served(text=tf.constant(texts))["probabilities"].numpy()
+    np.testing.assert_allclose(answer, probabilities, atol=1e-5)  # LoRA merged into the kernels: same answers
+    size = run.save_adapter(str(tmp_path / "task.safetensors"))
+    assert size == os.path.getsize(tmp_path / "task.safetensors")
+    fresh = text_classifier(**task, peft=method, adapter_size=8)  # the same seeded base, untrained head
+    load_adapter(fresh.model, str(tmp_path / "task.safetensors"))
+    np.testing.assert_array_equal(fresh.predict(), probabilities)
+
+
+def test_the_token_classifier_takes_lora_too(tmp_path):
+    task = tagging.task.__wrapped__(tmp_path)
+    run = token_classifier(**{**task, "learning_rate": 3e-2, "epochs": 4}, peft="lora", lora_rank=4,
+                           peft_targets="query,value,feed_forward_intermediate")
+    base = base_weights_fingerprint(run.model)
+    run.fit(verbose=0)
+    assert base_weights_fingerprint(run.model) == base
+    assert run.evaluate()["f1"] >= 0.8
+    assert run.trainable_summary()["trainable_percent"] < 40
+
+
+def test_an_unknown_method_fails_before_training(task):
+    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter'\). Received: method='lorra'"):
+        text_classifier(**task, peft="lorra")

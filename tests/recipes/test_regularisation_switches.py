@@ -1,0 +1,38 @@
+"""The anti-overfitting switches of the fine-tuning recipes: adversarial training, label smoothing,
+early stopping that restores the best weights."""
+
+import keras
+import numpy as np
+import pytest
+
+from kerastune.recipes.text_classifier import text_classifier
+from kerastune.training.adversarial_training import adversarial_training_of
+from kerastune.training.label_smoothing import SparseLabelSmoothingCrossentropy
+from tests.recipes.test_text_classifier_recipe import task  # noqa: F401 (the shared tiny task)
+
+
+def test_fgm_switch_trains_adversarially_and_learns(task):  # noqa: F811
+    run = text_classifier(**task, adversarial="fgm", adversarial_epsilon=0.05, label_smoothing=0.1)
+    assert adversarial_training_of(run.model).method == "fgm"
+    assert isinstance(run.model.loss, SparseLabelSmoothingCrossentropy) and run.model.loss.label_smoothing == 0.1
+    run.fit(verbose=0)
+    assert run.evaluate()["accuracy"] >= 0.8
+
+
+def test_early_stopping_restores_the_best_epoch(task):  # noqa: F811
+    run = text_classifier(**{**task, "epochs": 6, "learning_rate": 0.3}, early_stopping_patience=1)
+    history = run.fit(verbose=0).history["val_loss"]
+    stop = int(np.argmin(history))
+    assert len(history) <= 6 and (len(history) == 6 or len(history) == stop + 2)
+    best = run.model.evaluate(run.validation_data.dataset, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(best, min(history), rtol=1e-4)  # the weights of the best epoch are back
+    with pytest.raises(ValueError, match="early_stopping_patience watches a validation metric"):
+        run.fit(validate=False)
+
+
+def test_bad_switches_fail_before_training(task):  # noqa: F811
+    with pytest.raises(ValueError, match=r"adversarial must be one of \('fgm', 'pgd'\)"):
+        text_classifier(**task, adversarial="fgsm")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
+        text_classifier(**task, label_smoothing=1.5)
+    keras.backend.clear_session()

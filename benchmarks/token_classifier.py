@@ -46,9 +46,13 @@ def main(argv=None):
     parser.add_argument("--layerwise-lr-decay", type=float, default=None, help="1 turns it off")
     parser.add_argument("--freeze-token-embedding", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--steps-per-execution", type=int, default=None, help="unset: the recipe's default (1)")
+    parser.add_argument("--peft", default=None, choices=("lora", "dora", "adapter"), help="parameter-efficient")
+    parser.add_argument("--lora-rank", type=int, default=None)
+    parser.add_argument("--peft-targets", default=None, help="unset: query,value (LoRA)")
     args = parser.parse_args(argv)
     tuning = {key: getattr(args, key) for key in ("ema_momentum", "layerwise_lr_decay", "freeze_token_embedding",
-                                                  "steps_per_execution") if getattr(args, key) is not None}
+                                                  "steps_per_execution", "peft", "lora_rank", "peft_targets")
+              if getattr(args, key) is not None}
 
     start = time.perf_counter()
     run = token_classifier(
@@ -89,6 +93,8 @@ def main(argv=None):
         "ema_momentum": run.config.ema_momentum,
         "layerwise_lr_decay": run.config.layerwise_lr_decay,
         "freeze_token_embedding": run.config.freeze_token_embedding,
+        "peft": run.config.peft,
+        "trainable_percent": round(run.trainable_summary()["trainable_percent"], 3),
         "train_sentences": run.train_data.num_sentences,
         "valid_sentences": report["num_sentences"],
         "train_loss_per_epoch": [round(v, 4) for v in history.history["loss"]],

@@ -1,6 +1,7 @@
 """What `kerastune run` does with each recipe kind: build, train, report, export."""
 
 import json
+import os
 
 from kerastune.recipe_files import recipe_parts
 
@@ -32,6 +33,10 @@ def _fine_tuning(recipe, config):
         print(json.dumps({key: report[key] for key in REPORTED if key in report}))
     path = run.export(report=report)
     print(f"exported SavedModel for TF Serving to {path}")
+    if config.peft:  # what fine-tuning trained, alone: kerastune.peft.load_adapter puts it back on the base
+        size = run.save_adapter(os.path.join(path, "adapter.safetensors"))
+        print(f"saved the {config.peft} weights ({size:,} bytes, {run.trainable_summary()['trainable_percent']:.2f}% "
+              f"of the model) to {os.path.join(path, 'adapter.safetensors')}")
     return path
 
 

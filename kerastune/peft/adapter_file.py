@@ -18,7 +18,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 from safetensors import safe_open
 
-from kerastune.peft.parameter_efficient import apply_peft, peft_settings
+from kerastune.peft.parameter_efficient import apply_peft, peft_settings, peft_weights
 
 FORMAT = "kerastune-adapter/1"
 
@@ -31,8 +31,9 @@ def architecture_fingerprint(model):
 
 def base_weights_fingerprint(model):
     """SHA-256 of the values of the model's frozen weights (the base a method adapts), by path."""
+    added = {id(v) for v in peft_weights(model)}  # e.g. a prefix an MLP computes: the method's, not the base's
     digest = hashlib.sha256()
-    for variable in sorted((v for v in model.weights if not v.trainable), key=lambda v: v.path):
+    for variable in sorted((v for v in model.weights if not v.trainable and id(v) not in added), key=lambda v: v.path):
         digest.update(variable.path.encode())
         digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(variable)).tobytes())
     return digest.hexdigest()

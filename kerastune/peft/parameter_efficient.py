@@ -2,10 +2,12 @@
 
 Methods: `"lora"` and `"dora"` (`LowRankProjection` on the projections `targets` names, by default
 the attention query and value), `"adapter"` (`BottleneckAdapter` after each attention output and
-feed-forward output projection, layer norms trained too, as Houlsby et al.). Everything else in the
+feed-forward output projection, layer norms trained too, as Houlsby et al.), `"prefix"` (learned key /
+value vectors in front of each attention layer's, `PrefixProjection`). Everything else in the
 base (the backbone of a task model, or the whole model when it has no `backbone`) is frozen; the
-task head, outside the base, trains as in full fine-tuning. `merged_low_rank(model)` folds the
-low-rank updates into the base kernels (for export); `trainable_summary` counts what trains.
+task head, outside the base, trains as in full fine-tuning. `merged_for_export(model)` folds the
+low-rank updates into the base kernels and prefix MLPs into their prefixes; `trainable_summary`
+counts what trains.
 """
 
 import contextlib
@@ -15,15 +17,17 @@ import keras
 
 from kerastune.peft.bottleneck_adapter import BottleneckAdapter
 from kerastune.peft.low_rank_projection import LowRankProjection
+from kerastune.peft.prefix_tuning import PrefixProjection, pad_attention_mask
 from kerastune.peft.projection_wrapper import ProjectionWrapper
 from kerastune.peft.projections import find_projections, replace_sublayer
 
-METHODS = ("lora", "dora", "adapter")
+METHODS = ("lora", "dora", "adapter", "prefix")
 DEFAULT_TARGETS = {
     "lora": "query,value",
     "dora": "query,value",
     # KerasHub BertBackbone: attention_output, feedforward_output_dense; kerastune blocks: feed_forward_output
     "adapter": "attention_output,feedforward_output_dense,feed_forward_output",
+    "prefix": "key,value",
 }
 _SETTINGS_ATTRIBUTE = "_kerastune_peft_settings"
 
@@ -43,7 +47,8 @@ def _is_layer_norm_weight(variable):
     return "layer_norm" in variable.path or "_norm/" in variable.path
 
 
-def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, adapter_size=64):
+def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, adapter_size=64, prefix_length=16,
+               reparameterize=True):
     """Adapts `model` in place for parameter-efficient fine-tuning; returns the settings used.
 
     Call it on a built model before `compile`. The base weights are frozen (`trainable = False` per
@@ -57,6 +62,8 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
         targets: str or None, comma-separated patterns of the projection paths to adapt
             (`kerastune.peft.projections.target_pattern`); None: `DEFAULT_TARGETS[method]`.
         adapter_size: int, the bottleneck width of `"adapter"`.
+        prefix_length, reparameterize: `"prefix"`'s number of key / value vectors per layer, and
+            whether they train through an MLP (`PrefixProjection`; KerasHub backbones).
 
     Example:
 
@@ -75,12 +82,18 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
                          f"to apply another method. Received: method={method!r}")
     targets = targets or DEFAULT_TARGETS[method]
     frozen_before = {id(v) for v in base.weights if not v.trainable}
+    padded = set()  # attention layers whose mask already makes room for the prefix
     for parent, attribute, projection, path in find_projections(base, targets):
         with contextlib.ExitStack() as scopes:  # the new weights' paths sit beside the projection's
             for part in path.split("/")[:-1]:
                 scopes.enter_context(keras.name_scope(part))
             if method == "adapter":
                 wrapper = BottleneckAdapter(projection, adapter_size=adapter_size)
+            elif method == "prefix":
+                wrapper = PrefixProjection(projection, prefix_length=prefix_length, reparameterize=reparameterize)
+                if id(parent) not in padded:
+                    pad_attention_mask(parent, prefix_length)
+                    padded.add(id(parent))
             else:
                 wrapper = LowRankProjection(
                     projection, rank=rank, alpha=alpha, dropout=dropout, use_dora=method == "dora")
@@ -92,8 +105,11 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
         if not keep:
             variable.trainable = False
     settings = {"method": method, "targets": targets}
-    settings.update({"rank": rank, "alpha": float(alpha), "dropout": float(dropout)} if method != "adapter"
-                    else {"adapter_size": adapter_size})
+    settings.update({
+        "lora": {"rank": rank, "alpha": float(alpha), "dropout": float(dropout)},
+        "adapter": {"adapter_size": adapter_size},
+        "prefix": {"prefix_length": prefix_length, "reparameterize": bool(reparameterize)},
+    }[method if method != "dora" else "lora"])
     setattr(base, _SETTINGS_ATTRIBUTE, json.dumps(settings, sort_keys=True))
     return settings
 
@@ -128,19 +144,22 @@ def trainable_summary(model):
 
 
 @contextlib.contextmanager
-def merged_low_rank(model):
+def merged_for_export(model):
     """Within the block, every LoRA / DoRA update is folded into its base kernel and the plain
     projection is back in its place (one einsum per projection, no extra weights: what an export
     should trace); afterwards the wrappers and the base kernels are restored exactly.
 
-    Adapters are not linear in their input and stay as they are.
+    Prefix tuning's MLP re-parameterisation is computed once and only the prefix is used. Adapters
+    are not linear in their input and stay as they are.
 
     Example:
 
-    >>> with merged_low_rank(model):  # doctest: +SKIP
+    >>> with merged_for_export(model):  # doctest: +SKIP
     ...     export_text_classifier(model, ...)
     """
-    merged = [found for found in _wrappers(peft_base(model)) if isinstance(found[2], LowRankProjection)]
+    found = _wrappers(peft_base(model))
+    merged = [f for f in found if isinstance(f[2], LowRankProjection)]
+    prefixes = [w for _, _, w in found if isinstance(w, PrefixProjection) and w.reparameterize]
     saved = []
     try:
         for parent, attribute, wrapper in merged:
@@ -148,9 +167,13 @@ def merged_low_rank(model):
             saved.append(keras.ops.convert_to_numpy(kernel))
             kernel.assign(keras.ops.cast(wrapper.merged_kernel(), kernel.dtype))
             replace_sublayer(parent, attribute, wrapper.layer)
+        for wrapper in prefixes:  # the MLP's output, computed once: the prefix alone is exported
+            wrapper.merge()
         yield model
     finally:
         for (parent, attribute, wrapper), values in zip(merged, saved):
             wrapper.layer.kernel.assign(values)
             if getattr(parent, attribute) is wrapper.layer:
                 replace_sublayer(parent, attribute, wrapper)
+        for wrapper in prefixes:
+            wrapper.reparameterize = True

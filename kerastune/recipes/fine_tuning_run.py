@@ -4,7 +4,7 @@ import os
 
 import keras
 
-from kerastune.peft import merged_low_rank, save_adapter, trainable_summary
+from kerastune.peft import merged_for_export, save_adapter, trainable_summary
 from kerastune.recipes.config import as_dict, training_fingerprint
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import StopOnInvalidLoss
@@ -111,7 +111,7 @@ class FineTuningRun:
             version: positive int, or None for the next free version.
             report: dict or None, the `evaluate()` report, saved as `evaluation.json` beside it.
         """
-        with merged_low_rank(self.model):  # LoRA / DoRA folded into the kernels: no extra op when serving
+        with merged_for_export(self.model):  # LoRA / DoRA in the kernels, prefix MLPs computed: no extra op serving
             return self.exporter(
                 self.model, self.tokenizer, self.names, export_dir=export_dir or self.config.export_dir,
                 name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,

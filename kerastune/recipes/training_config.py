@@ -11,7 +11,9 @@ parsed and type-checked once, by `RecipeConfig`, whether it comes from a TOML fi
 import dataclasses
 from typing import Optional
 
+from kerastune.peft.parameter_efficient import METHODS
 from kerastune.recipes.config import RecipeConfig, RunConfig, config_from
+from kerastune.training.adversarial_training import AdversarialTraining
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -88,13 +90,15 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         max_sequence_length: int or None, truncation length (default: the backbone's maximum).
         pad_to_multiple_of: int, bucket width and padding granularity of the batches.
         peft: str or None, parameter-efficient fine-tuning (`kerastune.peft.apply_peft`): `"lora"`,
-            `"dora"` or `"adapter"` train only the method's weights and the head over a frozen
+            `"dora"`, `"adapter"` or `"prefix"` train only the method's weights and the head over a frozen
             backbone (layer-wise decay then defaults to 1.0). They want a larger `learning_rate`
             than full fine-tuning (`benchmarks/README.md` has the measured ones).
         lora_rank, lora_alpha, lora_dropout: LoRA / DoRA rank, scale numerator and input dropout.
         peft_targets: str or None, comma-separated projection path patterns to adapt (None: query
             and value for LoRA / DoRA, the attention and feed-forward outputs for adapters).
         adapter_size: int, the bottleneck width of `"adapter"`.
+        prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones): key / value vectors
+            per layer, trained through an MLP (merged away for export) or directly.
         adversarial: str or None, `"fgm"` or `"pgd"`: train on the clean and the adversarial loss
             (`kerastune.training.adversarial_training`), the token embeddings perturbed by
             `adversarial_epsilon` (L2 per example); PGD takes `adversarial_steps` steps of
@@ -123,6 +127,8 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     lora_dropout: float = 0.0
     peft_targets: Optional[str] = None
     adapter_size: int = 64
+    prefix_length: int = 16
+    prefix_reparameterize: bool = True
     adversarial: Optional[str] = None
     adversarial_epsilon: float = 1.0
     adversarial_steps: int = 3
@@ -130,6 +136,17 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     label_smoothing: float = 0.0
     early_stopping_patience: Optional[int] = None
     early_stopping_monitor: str = "val_loss"
+
+    def __post_init__(self):
+        super().__post_init__()
+        # the switches' values are checked here, before any data is read or any weight loaded
+        if self.peft is not None and self.peft not in METHODS:
+            raise ValueError(f"peft must be one of {METHODS} or None. Received: peft={self.peft!r}")
+        if self.adversarial is not None:
+            AdversarialTraining(self.adversarial, self.adversarial_epsilon, self.adversarial_steps,
+                                self.adversarial_step_size)
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
 
 
 def fine_tuning_config(config_cls, backbone, train, validation, settings):

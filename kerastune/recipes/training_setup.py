@@ -48,7 +48,8 @@ def load_fine_tuning_backbone(config):
         freeze_token_embedding(backbone)
     if config.peft:
         apply_peft(backbone, config.peft, rank=config.lora_rank, alpha=config.lora_alpha, dropout=config.lora_dropout,
-                   targets=config.peft_targets, adapter_size=config.adapter_size)
+                   targets=config.peft_targets, adapter_size=config.adapter_size, prefix_length=config.prefix_length,
+                   reparameterize=config.prefix_reparameterize)
     return backbone, tokenizer, config.max_sequence_length or limit
 
 

@@ -8,7 +8,7 @@ import pytest
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.gpt import GPT
 from kerastune.models.text_classifier import TextClassifier
-from kerastune.peft import apply_peft, merged_low_rank, peft_weights, trainable_summary
+from kerastune.peft import apply_peft, merged_for_export, peft_weights, trainable_summary
 from kerastune.peft.adapter_file import base_weights_fingerprint
 
 INPUTS = {
@@ -67,7 +67,7 @@ def test_merged_predictions_equal_and_the_base_comes_back_exactly(method):
     _fit(model)
     adapted = keras.ops.convert_to_numpy(model(INPUTS))
     kernels = {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
-    with merged_low_rank(model):
+    with merged_for_export(model):
         assert not peft_weights(model)  # plain projections back in place
         merged = keras.ops.convert_to_numpy(model(INPUTS))
         assert len(model.weights) < len(kernels)
@@ -100,7 +100,7 @@ def test_lora_fine_tunes_a_pretrained_gpt_on_new_text_and_leaves_it_unchanged():
 
 def test_bad_requests_are_named():
     model = _classifier()
-    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter'\). Received: method='ia3'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter', 'prefix'\). Received: method='ia3'"):
         apply_peft(model, "ia3")
     with pytest.raises(ValueError, match=r"No projection of .* matches targets='qkv'. Its projections are: .*query"):
         apply_peft(model, "lora", targets="qkv")

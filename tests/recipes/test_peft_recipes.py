@@ -62,5 +62,5 @@ def test_the_token_classifier_takes_lora_too(tmp_path):
 
 
 def test_an_unknown_method_fails_before_training(task):
-    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter'\). Received: method='lorra'"):
+    with pytest.raises(ValueError, match=r"peft must be one of \('lora', 'dora', 'adapter', 'prefix'\) or None. Received: peft='lorra'"):
         text_classifier(**task, peft="lorra")

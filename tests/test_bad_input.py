@@ -106,6 +106,8 @@ CASES = [
      ["adversarial must be one of ('fgm', 'pgd')", "Received: adversarial='fgsm'"]),
     ("adversarial epsilon 0", lambda tmp: text_task(tmp, adversarial="pgd", adversarial_epsilon=0.0), ValueError,
      ["adversarial_epsilon must be > 0"]),
+    ("R-Drop and FGM together", lambda tmp: text_task(tmp, adversarial="fgm", r_drop_alpha=1.0), ValueError,
+     ["adversarial and r_drop_alpha each replace the train step; set one of them"]),
     ("label smoothing 1", lambda tmp: text_task(tmp, label_smoothing=1.0), ValueError,
      ["label_smoothing must be in [0, 1)", "Received: label_smoothing=1.0"]),
     ("early stopping without validation", lambda tmp: text_task(tmp, early_stopping_patience=1).fit(), ValueError,

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerastune.training.adversarial_training import adversarial_training_of
+from kerastune.training.train_step_override import train_step_of
 
 
 def freeze_unused_pooler(backbone):
@@ -20,14 +20,14 @@ class BackboneTask(keras.Model):
     """A functional task model whose config holds its serialized `backbone` (KerasHub
     `BertBackbone` or kerastune's `BertEncoder`); `from_config` rebuilds the backbone first.
     Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`.
-    Its `train_step` is Keras's, or FGM / PGD once `enable_adversarial_training` was called."""
+    Its `train_step` is Keras's, or FGM / PGD (`enable_adversarial_training`) or R-Drop (`enable_r_drop`)."""
 
     def train_step(self, data):
-        # `enable_adversarial_training` (FGM / PGD) takes the step over; otherwise Keras's own
-        adversarial = adversarial_training_of(self)
-        if adversarial is None:
+        # adversarial training (FGM / PGD) or R-Drop when one was enabled; otherwise Keras's own
+        step = train_step_of(self)
+        if step is None:
             return super().train_step(data)
-        return adversarial.train_step(self, data)
+        return step.train_step(self, data)
 
     @classmethod
     def from_config(cls, config):

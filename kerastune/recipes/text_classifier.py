@@ -24,6 +24,7 @@ import numpy as np
 
 from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import read_labelled_text, read_tfds
+from kerastune.data.text_augmentation import augment_examples, read_synonyms
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
@@ -40,6 +41,9 @@ class TextClassifierConfig(FineTuningConfig):
     Data: `train` / `validation` are file paths (`.tsv`, `.csv`, `.jsonl`), or split names when
     `tfds_name` is set (`tfds_name="glue/sst2", train="train", validation="validation"`).
     `pooling`: `"mean"` (masked mean of the sequence output), `"cls"` or `"pooled"` (the tanh pooler).
+    `augment`: comma-separated `"delete"`, `"swap"`, `"synonym"` (`kerastune.data.text_augmentation`):
+    `augment_copies` seeded copies of each training text, each operation touching
+    `augment_probability` of its words; `synonyms` is a file of `word<TAB>syn1,syn2` lines.
     """
 
     name: str = "text_classifier"
@@ -50,6 +54,10 @@ class TextClassifierConfig(FineTuningConfig):
     format: Optional[str] = None
     max_train_examples: Optional[int] = None
     pooling: str = "mean"
+    augment: Optional[str] = None
+    augment_probability: float = 0.1
+    augment_copies: int = 1
+    synonyms: Optional[str] = None
 
 
 class TextClassifierRun(FineTuningRun):
@@ -101,6 +109,20 @@ def _read(config, source, label_names=None, label_values=None):
     )
 
 
+def _augmented(config, train_text):
+    if train_text.text_pairs:
+        raise ValueError("augment changes single texts; this task has text pairs (text_pair_column). "
+                         f"Unset augment. Received: augment={config.augment!r}")
+    copies = config.augment_copies
+    texts, labels = augment_examples(
+        train_text.texts, train_text.labels, operations=tuple(config.augment.split(",")),
+        probability=config.augment_probability, copies=copies,
+        synonyms=read_synonyms(config.synonyms) if config.synonyms else None, seed=config.seed,
+    )
+    lines = train_text.lines * (copies + 1) if train_text.lines else None
+    return dataclasses.replace(train_text, texts=texts, labels=labels, lines=lines)
+
+
 def text_classifier(backbone, train=None, validation=None, **kwargs):
     """Builds data, model and optimizer for fine-tuning; returns a `TextClassifierRun`.
 
@@ -121,6 +143,8 @@ def text_classifier(backbone, train=None, validation=None, **kwargs):
     strategy = start_run(config)
     train_text = _read(config, config.train).head(config.max_train_examples)
     train_text.check_classes(config.label_column or "label")
+    if config.augment:
+        train_text = _augmented(config, train_text)
     validation_text = None
     if config.validation:
         validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values)

@@ -14,6 +14,7 @@ from typing import Optional
 from kerastune.peft.parameter_efficient import METHODS
 from kerastune.recipes.config import RecipeConfig, RunConfig, config_from
 from kerastune.training.adversarial_training import AdversarialTraining
+from kerastune.training.r_drop import RDrop
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -104,6 +105,8 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             `adversarial_epsilon` (L2 per example); PGD takes `adversarial_steps` steps of
             `adversarial_step_size`.
         label_smoothing: float in [0, 1), smooths the targets toward uniform (0: plain cross-entropy).
+        r_drop_alpha: float or None; set, R-Drop (`kerastune.training.r_drop`): two dropout passes
+            per batch and this weight on their symmetric KL (not with `adversarial`).
         early_stopping_patience: int or None; set, `fit` stops once `early_stopping_monitor` (a
             validation metric, e.g. `"val_loss"` or `"val_accuracy"`) has not improved for this many
             epochs, and restores the best epoch's weights (the trained ones: a weight average,
@@ -134,6 +137,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     adversarial_steps: int = 3
     adversarial_step_size: float = 0.3
     label_smoothing: float = 0.0
+    r_drop_alpha: Optional[float] = None
     early_stopping_patience: Optional[int] = None
     early_stopping_monitor: str = "val_loss"
 
@@ -145,6 +149,11 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         if self.adversarial is not None:
             AdversarialTraining(self.adversarial, self.adversarial_epsilon, self.adversarial_steps,
                                 self.adversarial_step_size)
+        if self.r_drop_alpha is not None:
+            RDrop(self.r_drop_alpha)
+            if self.adversarial is not None:
+                raise ValueError("adversarial and r_drop_alpha each replace the train step; set one of them. "
+                                 f"Received: adversarial={self.adversarial!r}, r_drop_alpha={self.r_drop_alpha!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
 

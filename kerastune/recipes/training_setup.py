@@ -11,6 +11,7 @@ import sys
 from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
 from kerastune.peft import apply_peft
 from kerastune.training.adversarial_training import enable_adversarial_training
+from kerastune.training.r_drop import enable_r_drop
 from kerastune.training import WarmupLinearDecay, adamw, ema_momentum_for, layerwise_decay_multipliers
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
@@ -107,7 +108,7 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
 
 def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
     """Compiles `model` with `build_optimizer` for `config.epochs` x `steps_per_epoch` micro-steps
-    (adversarially, FGM / PGD, when the config's `adversarial` is set).
+    (adversarially, FGM / PGD, when the config's `adversarial` is set; with R-Drop when `r_drop_alpha` is).
 
     Args:
         model: the Keras model (its own `compile` defaults give loss and metrics).
@@ -123,6 +124,8 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
     if getattr(config, "adversarial", None):
         enable_adversarial_training(model, config.adversarial, epsilon=config.adversarial_epsilon,
                                     steps=config.adversarial_steps, step_size=config.adversarial_step_size)
+    if getattr(config, "r_drop_alpha", None):
+        enable_r_drop(model, config.r_drop_alpha)
     updates = steps_per_epoch * config.epochs // config.gradient_accumulation_steps
     if getattr(config, "label_smoothing", 0.0):
         compile_kwargs["label_smoothing"] = config.label_smoothing

@@ -15,8 +15,9 @@ while a train step sets it; prediction, evaluation and export never see it.
 import keras
 import tensorflow as tf
 
+from kerastune.training.train_step_override import set_train_step
+
 ADVERSARIAL_METHODS = ("fgm", "pgd")
-_ATTRIBUTE = "_kerastune_adversarial_training"
 
 
 class _EmbeddingPerturbation:
@@ -141,11 +142,6 @@ def enable_adversarial_training(model, method="fgm", epsilon=1.0, steps=3, step_
         raise ValueError("Adversarial training's train step is written for the TensorFlow backend. "
                          f"Received: KERAS_BACKEND={keras.backend.backend()!r}")
     training = AdversarialTraining(method, epsilon, steps, step_size)
+    set_train_step(model, training)
     training.install(model.backbone)
-    setattr(model, _ATTRIBUTE, training)
     return training
-
-
-def adversarial_training_of(model):
-    """The `AdversarialTraining` enabled on `model`, or None."""
-    return getattr(model, _ATTRIBUTE, None)

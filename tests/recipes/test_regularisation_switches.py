@@ -5,15 +5,22 @@ import numpy as np
 import pytest
 
 from kerastune.recipes.text_classifier import text_classifier
-from kerastune.training.adversarial_training import adversarial_training_of
+from kerastune.training.train_step_override import train_step_of
 from kerastune.training.label_smoothing import SparseLabelSmoothingCrossentropy
 from tests.recipes.test_text_classifier_recipe import task  # noqa: F401 (the shared tiny task)
 
 
 def test_fgm_switch_trains_adversarially_and_learns(task):  # noqa: F811
     run = text_classifier(**task, adversarial="fgm", adversarial_epsilon=0.05, label_smoothing=0.1)
-    assert adversarial_training_of(run.model).method == "fgm"
+    assert train_step_of(run.model).method == "fgm"
     assert isinstance(run.model.loss, SparseLabelSmoothingCrossentropy) and run.model.loss.label_smoothing == 0.1
+    run.fit(verbose=0)
+    assert run.evaluate()["accuracy"] >= 0.8
+
+
+def test_r_drop_switch_trains_and_learns(task):  # noqa: F811
+    run = text_classifier(**{**task, "dropout": 0.1, "epochs": 3}, r_drop_alpha=1.0)
+    assert train_step_of(run.model).alpha == 1.0
     run.fit(verbose=0)
     assert run.evaluate()["accuracy"] >= 0.8
 
@@ -34,3 +41,13 @@ def test_bad_switches_fail_before_training(task):  # noqa: F811
         text_classifier(**task, adversarial="fgsm")
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
         text_classifier(**task, label_smoothing=1.5)
+
+
+def test_augmentation_adds_seeded_copies_of_the_training_texts(task, tmp_path):  # noqa: F811
+    (tmp_path / "synonyms.txt").write_text("film\tmovie\ngood\tgreat\n", encoding="utf-8")
+    plain = text_classifier(**task)
+    augmented = text_classifier(**task, augment="delete,swap,synonym", augment_copies=2,
+                                synonyms=str(tmp_path / "synonyms.txt"))
+    assert augmented.train_data.num_examples == 3 * plain.train_data.num_examples
+    with pytest.raises(ValueError, match="augment takes operations from"):
+        text_classifier(**task, augment="shuffle")

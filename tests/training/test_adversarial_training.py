@@ -19,10 +19,10 @@ LABELS = np.array([0, 1])
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def _model():
+def _model(head_dropout=0.0):
     keras.utils.set_random_seed(0)
     model = TextClassifier(keras_hub.models.BertBackbone(12, 2, 2, 8, 16, max_sequence_length=8, dropout=0.0),
-                           num_classes=2, pooling="mean", dropout=0.0)
+                           num_classes=2, pooling="mean", dropout=head_dropout)
     model.backbone.token_embedding.trainable = False
     return model
 

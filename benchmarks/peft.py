@@ -118,6 +118,7 @@ def main(argv=None):
     parser.add_argument("--max-train-examples", type=int, default=None)
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--learning-rates", default=None, help="e.g. lora=5e-4,adapter=1e-3")
+    parser.add_argument("--fgm-epsilon", type=float, default=None, help="unset: the recipe's adversarial_epsilon")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -128,6 +129,8 @@ def main(argv=None):
         if method not in METHODS:
             raise SystemExit(f"--methods: unknown method {method!r}; known: {sorted(METHODS)}")
         switches = {**METHODS[method], **({"learning_rate": rates[method]} if method in rates else {})}
+        if method == "fgm" and args.fgm_epsilon is not None:
+            switches["adversarial_epsilon"] = args.fgm_epsilon
         results[method] = benchmark(method, switches, args, train_path, eval_path)
         keras.backend.clear_session()
     if "full" in results:

@@ -1,5 +1,5 @@
-"""Parameter-efficient fine-tuning: LoRA, DoRA and bottleneck adapters on any backbone, with
-adapter-only files that refuse a different base."""
+"""Parameter-efficient fine-tuning: LoRA, DoRA and bottleneck adapters on any backbone, prefix tuning
+on KerasHub backbones, with adapter-only files that refuse a different base."""
 
 from kerastune.peft.bottleneck_adapter import BottleneckAdapter
 from kerastune.peft.low_rank_projection import LowRankProjection

@@ -133,9 +133,9 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     prefix_length: int = 16
     prefix_reparameterize: bool = True
     adversarial: Optional[str] = None
-    adversarial_epsilon: float = 1.0
+    adversarial_epsilon: float = 0.2
     adversarial_steps: int = 3
-    adversarial_step_size: float = 0.3
+    adversarial_step_size: float = 0.1
     label_smoothing: float = 0.0
     r_drop_alpha: Optional[float] = None
     early_stopping_patience: Optional[int] = None

@@ -9,7 +9,7 @@ from tests.recipes.test_text_classifier_recipe import task  # noqa: F401
 
 
 def test_an_ensemble_serves_the_mean_of_its_members_probabilities(tmp_path, task):  # noqa: F811
-    runs = [text_classifier(**{**task, "epochs": 2}, seed=seed) for seed in (0, 1)]
+    runs = [text_classifier(**{**task, "epochs": 1}, seed=seed) for seed in (0, 1)]
     for run in runs:
         run.fit(verbose=0, validate=False)
     members = [run.predict() for run in runs]

@@ -5,6 +5,7 @@ from keras import ops
 
 from kerastune.api import register
 from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.training.label_smoothing import sparse_crossentropy
 
 
 @register
@@ -48,7 +49,7 @@ class EnsembleClassifier(keras.Model):
     def compile(self, optimizer=None, loss="auto", metrics="auto", **kwargs):
         """For evaluation: sparse cross-entropy of the mean probability, accuracy (an ensemble is not trained)."""
         if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            loss = sparse_crossentropy()
         if metrics == "auto":
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)

@@ -5,7 +5,7 @@ from keras import ops
 
 from kerastune.api import register
 from kerastune.peft.projection_wrapper import ProjectionWrapper
-from kerastune.peft.projections import bias_and_activation, low_rank_equations
+from kerastune.peft.projections import bias_and_activation, low_rank_equations, projection_equation
 
 
 @register
@@ -90,8 +90,7 @@ class LowRankProjection(ProjectionWrapper):
         return kernel
 
     def call(self, inputs, training=None):
-        equation = self.layer.equation if hasattr(self.layer, "equation") else "...a,ab->...b"
-        outputs = ops.einsum(equation, inputs, self.layer.kernel)
+        outputs = ops.einsum(projection_equation(self.layer), inputs, self.layer.kernel)
         update = ops.einsum(self.down_equation, self.update_dropout(inputs, training=training), self.lora_a)
         outputs = outputs + self.scale * ops.einsum(self.up_equation, update, self.lora_b)
         if self.use_dora:

@@ -19,7 +19,7 @@ from kerastune.peft.bottleneck_adapter import BottleneckAdapter
 from kerastune.peft.low_rank_projection import LowRankProjection
 from kerastune.peft.prefix_tuning import PrefixProjection, pad_attention_mask
 from kerastune.peft.projection_wrapper import ProjectionWrapper
-from kerastune.peft.projections import find_projections, replace_sublayer
+from kerastune.peft.projections import find_projections, held_sublayers, replace_sublayer
 
 METHODS = ("lora", "dora", "adapter", "prefix")
 DEFAULT_TARGETS = {
@@ -116,12 +116,7 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
 
 def _wrappers(model):
     """`[(parent, attribute, wrapper)]` of every PEFT wrapper inside `model`."""
-    found = []
-    for parent in model._flatten_layers(include_self=True, recursive=True):
-        for attribute, value in sorted(vars(parent).items()):
-            if isinstance(value, ProjectionWrapper):
-                found.append((parent, attribute, value))
-    return found
+    return held_sublayers(model, ProjectionWrapper)
 
 
 def _own_weights(found):

@@ -50,21 +50,32 @@ def find_projections(model, targets):
     """
     pattern = target_pattern(targets)
     found, seen = [], set()
-    for parent in model._flatten_layers(include_self=True, recursive=True):
+    for parent, attribute, value in held_sublayers(model, PROJECTION_TYPES):
         if isinstance(parent, keras.Model) and getattr(parent, "_is_graph_network", False):
             continue  # a functional graph calls its nodes by reference, not by attribute
-        for attribute, value in sorted(vars(parent).items()):
-            if isinstance(value, PROJECTION_TYPES) and id(value) not in seen and value.built:
-                path = projection_path(value)
-                if pattern.search(path):
-                    found.append((parent, attribute, value, path))
-                    seen.add(id(value))
+        if id(value) not in seen and value.built:
+            path = projection_path(value)
+            if pattern.search(path):
+                found.append((parent, attribute, value, path))
+                seen.add(id(value))
     if not found:
         raise ValueError(
             f"No projection of {model.name!r} matches targets={targets!r}. Its projections are: "
             + ", ".join(sorted(projection_paths(model)))
         )
     return found
+
+
+def held_sublayers(model, types):
+    """`[(parent, attribute, layer)]` for every layer of `types` that a layer inside `model` (or
+    `model` itself) holds as an attribute: the places a wrapper can be put in."""
+    return [(parent, attribute, value) for parent in model._flatten_layers(include_self=True, recursive=True)
+            for attribute, value in sorted(vars(parent).items()) if isinstance(value, types)]
+
+
+def projection_equation(layer):
+    """The einsum equation a Dense (`"...a,ab->...b"`) or EinsumDense projection computes."""
+    return "...a,ab->...b" if isinstance(layer, keras.layers.Dense) else layer.equation
 
 
 def projection_paths(model):
@@ -94,7 +105,7 @@ def einsum_parts(layer):
     A Dense layer is `"...a,ab->...b"`. The kernel's axes must list the contracted (input) axes
     first and the produced (output) axes last, as every Keras and KerasHub projection does.
     """
-    equation = "...a,ab->...b" if isinstance(layer, keras.layers.Dense) else layer.equation
+    equation = projection_equation(layer)
     inputs, output = equation.replace(" ", "").split("->")
     x, kernel = inputs.split(",")
     contracted = "".join(c for c in kernel if c in x)

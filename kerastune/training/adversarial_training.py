@@ -15,7 +15,7 @@ while a train step sets it; prediction, evaluation and export never see it.
 import keras
 import tensorflow as tf
 
-from kerastune.training.train_step_override import set_train_step
+from kerastune.training.train_step_override import set_train_step, track_loss
 
 ADVERSARIAL_METHODS = ("fgm", "pgd")
 
@@ -93,8 +93,7 @@ class AdversarialTraining:
         with tf.GradientTape() as tape:
             tape.watch(zero)
             y_pred, loss = self._loss(model, x, y, sample_weight, zero)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            model._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(token_ids)[0])
+            track_loss(model, loss, tf.shape(token_ids)[0])
             scaled = model.optimizer.scale_loss(loss)
         *gradients, toward = tape.gradient(scaled, weights + [zero])
         if self.method == "fgm":

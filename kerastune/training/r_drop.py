@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kerastune.training.train_step_override import set_train_step
+from kerastune.training.train_step_override import set_train_step, track_loss
 
 
 class RDrop:
@@ -47,8 +47,7 @@ class RDrop:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             loss, y_pred_1, _ = self.loss(model, x, y, sample_weight)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            model._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(tf.nest.flatten(x)[0])[0])
+            track_loss(model, loss, tf.shape(tf.nest.flatten(x)[0])[0])
             scaled = model.optimizer.scale_loss(loss)
         weights = model.trainable_weights
         model.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))

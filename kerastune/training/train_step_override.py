@@ -1,5 +1,7 @@
 """One train step at a time in place of Keras's: adversarial training (FGM / PGD) or R-Drop."""
 
+import tensorflow as tf
+
 _ATTRIBUTE = "_kerastune_train_step"
 
 
@@ -15,3 +17,10 @@ def set_train_step(model, step):
 def train_step_of(model):
     """The train step set on `model` (`set_train_step`), or None for Keras's own."""
     return getattr(model, _ATTRIBUTE, None)
+
+
+def track_loss(model, loss, batch_size):
+    """Records one replica's `loss` in the model's loss metric, as Keras's own TensorFlow train step
+    does: `compute_loss` divides by the number of replicas, the reported loss is per example."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    model._loss_tracker.update_state(loss * replicas, sample_weight=batch_size)

@@ -14,6 +14,12 @@ def pytest_configure(config):
         # four threads contending for two cores (suite 216 s -> 187 s measured); subprocesses inherit it.
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    import tensorflow as tf
+
+    # Grappler's graph rewrites pay off on long runs, not on the suite's few steps per traced function:
+    # off, a tiny text classifier's build + fit + evaluate + predict takes ~12% less CPU (measured
+    # 5.6 -> 4.9 s per run). Fresh serving processes and the subprocess tests keep TensorFlow's defaults.
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     from kerastune.distribute import use_logical_cpus
 
     use_logical_cpus(2)  # two CPU devices, so MirroredStrategy tests have two replicas (before TF starts)

@@ -29,6 +29,7 @@ from kerastune.recipes.config import RunConfig, as_dict, config_from
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import StopOnInvalidLoss
+from kerastune.training.optimizers import build_optimizer_variables
 
 DATASETS = ("digits", "mnist")
 # The largest pixel value of each dataset: `MLPClassifier(pixel_scale=1 / max)` maps pixels to [0, 1].
@@ -227,6 +228,7 @@ def image_classifier(config=None, **settings):
             pixel_scale=1.0 / MAX_PIXEL[config.dataset] if config.scale_pixels else 1.0,
         )
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        build_optimizer_variables(model)
     return ImageClassifierRun(
         model, config, strategy, train, validation, test, label_names=[str(i) for i in range(num_classes)]
     )

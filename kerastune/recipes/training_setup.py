@@ -12,7 +12,8 @@ from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load
 from kerastune.peft import apply_peft
 from kerastune.training.adversarial_training import enable_adversarial_training
 from kerastune.training.r_drop import enable_r_drop
-from kerastune.training import WarmupLinearDecay, adamw, ema_momentum_for, layerwise_decay_multipliers
+from kerastune.training import (WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
+                                layerwise_decay_multipliers)
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
 _OWN_ENCODER_FIELDS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
@@ -135,7 +136,7 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
         steps_per_execution=config.steps_per_execution,
         **compile_kwargs,
     )
-    return model
+    return build_optimizer_variables(model)  # one trace of the train step, not two
 
 
 def progress_verbosity(verbose="auto"):

@@ -85,3 +85,20 @@ def adamw(
     if exclude_from_weight_decay:
         optimizer.exclude_from_weight_decay(var_names=list(exclude_from_weight_decay))
     return optimizer
+
+
+def build_optimizer_variables(model):
+    """Creates the compiled `model.optimizer`'s variables (moments, weight average, accumulators) now.
+
+    Left alone, Keras builds the optimizer of a model compiled outside a distribution strategy while
+    `fit` traces the train step, and a `tf.function` that creates variables is traced twice: building
+    it at compile time traces the train step once (the most expensive trace of a run; counted in
+    `tests/training/test_optimizers.py`). The optimizer tracks `model.trainable_variables` as they are
+    now: compile again after changing what is trainable. A model that is not built yet is left to Keras.
+    (Metrics named by a string, `metrics=["mae"]`, are also created in the first trace: kerastune's
+    models compile with metric objects.)
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and not optimizer.built and model.built:
+        optimizer.build(model.trainable_variables)
+    return model

@@ -146,7 +146,7 @@ class TrainingBackup(keras.callbacks.Callback):
 
 
 def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, save_every_steps=None,
-                     callbacks=(), delete_when_done=True, fingerprint=None, **fit_kwargs):
+                     callbacks=(), delete_when_done=True, fingerprint=None, fit=None, **fit_kwargs):
     """`model.fit` that resumes from the newest backup in `backup_dir` and writes new ones.
 
     Run the same call again after a crash: it loads the backup, skips the batches already trained
@@ -166,12 +166,14 @@ def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, sav
             afresh, as with Keras's `BackupAndRestore`. A crash leaves it for the next call.
         fingerprint: JSON-able or None, e.g. the run's config: a backup written with another one
             is refused (`restore_backup`).
+        fit: the `fit` to call (`model.fit` when None; e.g. `MultiWorkerTrainer(model).fit`).
         **fit_kwargs: passed to `fit` (`validation_data`, `verbose`, ...).
 
     Returns:
         The `History` of the last `fit` call made (the run's last epochs), or None when nothing was
         left to train.
     """
+    fit = fit or model.fit
     state = restore_backup(model, backup_dir, fingerprint)
     done = state["step"] if state else 0
     if done >= epochs * steps_per_epoch:
@@ -184,13 +186,13 @@ def fit_with_backups(model, dataset, *, epochs, steps_per_epoch, backup_dir, sav
     if step_in_epoch:  # finish the interrupted epoch; the average goes into the weights at the run's end
         optimizer.hold_average = epoch + 1 < epochs
         try:
-            history = model.fit(dataset.skip(done), epochs=epoch + 1, initial_epoch=epoch,
+            history = fit(dataset.skip(done), epochs=epoch + 1, initial_epoch=epoch,
                                 steps_per_epoch=steps_per_epoch - step_in_epoch, callbacks=callbacks, **fit_kwargs)
         finally:
             optimizer.hold_average = False
         epoch += 1
     if epoch < epochs and not model.stop_training:
-        history = model.fit(dataset.skip(epoch * steps_per_epoch), epochs=epochs, initial_epoch=epoch,
+        history = fit(dataset.skip(epoch * steps_per_epoch), epochs=epochs, initial_epoch=epoch,
                             steps_per_epoch=steps_per_epoch, callbacks=callbacks, **fit_kwargs)
     if delete_when_done:
         shutil.rmtree(backup_dir, ignore_errors=True)

@@ -1,6 +1,8 @@
 """kerastune's command line.
 
     kerastune run RECIPE_FILE [--key=value ...]   train, report and export a recipe file
+    kerastune tune RECIPE_FILE --search key=a,b [--search ...] [--tuner random] [--max_trials 4] [--key=value ...]
+                                                   search settings with KerasTuner, then run the best
     kerastune predict EXPORT_DIR "text" ...        answer texts with any kerastune export
     kerastune list [DIR]                           the recipe files in DIR (default recipes/)
 
@@ -34,6 +36,22 @@ def _run(args, extra):
     run_recipe(kind, config)
 
 
+def _tune(args, extra):
+    kind, config = load_recipe_file(args.recipe_file, parse_overrides(extra))
+    from kerastune.recipes.hyperparameter_search import hyperparameter_search, parse_search_space
+
+    space = parse_search_space(kind, args.search)
+    print(f"kerastune: searching {', '.join(space)} for {config.name} ({args.tuner}, "
+          f"{args.max_trials} trials at most)", flush=True)
+    result = hyperparameter_search(kind, config, space, tuner=args.tuner, max_trials=args.max_trials)
+    print(result.table())
+    print(f"trials written to {result.csv_path}; best {result.objective} {result.best_score:.4f}: "
+          f"{ {key: getattr(result.best_config, key) for key in space} }; training it again to export", flush=True)
+    from kerastune.recipe_jobs import run_recipe
+
+    run_recipe(kind, result.best_config)
+
+
 def _predict(args, extra):
     from kerastune.saved_model_predict import predict_lines
 
@@ -54,6 +72,14 @@ def build_parser():
                               "(e.g. kerastune run recipes/pydoc_gpt.toml --epochs=2)")
     run.add_argument("recipe_file")
     run.set_defaults(action=_run, extra_allowed=True)
+    tune = commands.add_parser("tune", help="search recipe settings with KerasTuner, then train and export the best "
+                               "(e.g. kerastune tune recipes/sst2_minilm.toml --search learning_rate=5e-5,1e-4)")
+    tune.add_argument("recipe_file")
+    tune.add_argument("--search", action="append", required=True, metavar="KEY=CHOICE1,CHOICE2",
+                      help="a setting and its choices; repeat for several settings")
+    tune.add_argument("--tuner", default="random", choices=["random", "bayesian", "hyperband"])
+    tune.add_argument("--max_trials", "--max-trials", type=int, default=4)
+    tune.set_defaults(action=_tune, extra_allowed=True)
     predict = commands.add_parser("predict", help="answer texts with a kerastune export (SavedModel)")
     predict.add_argument("export_dir", help="saved_models/NAME (latest version) or saved_models/NAME/VERSION")
     predict.add_argument("texts", nargs="*", help="texts to answer (pair classifiers: 'first<TAB>second')")

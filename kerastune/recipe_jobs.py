@@ -1,11 +1,27 @@
-"""What `kerastune run` does with each recipe kind: build, train, report, export."""
+"""What `kerastune run` does with each recipe kind: build, train, report, export, and draw.
 
+Every run logs: TensorBoard logs and the run's pictures (training curves; a confusion matrix or entity
+F1 bars) go to `logging_dir/name/` (`logs/name/` unless `logging_dir` is set), and the pictures are
+copied beside the export.
+"""
+
+import copy
 import json
 import os
 
+from kerastune.distribute import training_loop
 from kerastune.recipe_files import recipe_parts
 
 REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1")
+DEFAULT_LOGGING_DIR = "logs"
+
+
+def _draw(history, report, config, export_path=None):
+    from kerastune.plots import draw_run_pictures
+
+    paths = draw_run_pictures(history, report, os.path.join(config.logging_dir, config.name), copy_to=export_path)
+    if paths:
+        print(f"pictures: {', '.join(paths)}" + (" (copied beside the export)" if export_path else ""))
 
 
 def _causal_lm(recipe, config):
@@ -13,13 +29,14 @@ def _causal_lm(recipe, config):
     c = run.config
     print(f"kerastune: training {c.name} ({run.model.count_params():,} parameters, "
           f"{c.epochs} x {c.steps_per_epoch} steps) on {c.data!r}", flush=True)
-    run.train()
-    val_loss = run.model.evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
+    history = run.train()
+    val_loss = training_loop(run.model, run.strategy).evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
     print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
     sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
     print(f"sample ({c.sampler}):\n{sample}")
     path = run.export()
     print(f"exported SavedModel for TF Serving to {path}")
+    _draw(history, None, c, path)
     return path
 
 
@@ -27,12 +44,13 @@ def _fine_tuning(recipe, config):
     run = recipe(config)
     print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} for {config.epochs} epochs "
           f"({run.train_data.steps_per_epoch} steps each; names {run.names})", flush=True)
-    run.fit()
+    history = run.fit()
     report = run.evaluate() if run.validation_data is not None else None
     if report is not None:
         print(json.dumps({key: report[key] for key in REPORTED if key in report}))
     path = run.export(report=report)
     print(f"exported SavedModel for TF Serving to {path}")
+    _draw(history, report, config, path)
     if config.peft:  # what fine-tuning trained, alone: kerastune.peft.load_adapter puts it back on the base
         size = run.save_adapter(os.path.join(path, "adapter.safetensors"))
         print(f"saved the {config.peft} weights ({size:,} bytes, {run.trainable_summary()['trainable_percent']:.2f}% "
@@ -50,6 +68,7 @@ def _masked_lm(recipe, config):
     print(json.dumps(report))
     path = run.export(report=report)
     print(f"saved the backbone directory to {path}; fine-tune it with --backbone={path}")
+    _draw(history, None, c)  # the backbone directory holds only what loading it reads
     return path
 
 
@@ -57,11 +76,12 @@ def _image_classifier(recipe, config):
     run = recipe(config)
     print(f"kerastune: training the MLP ({run.model.count_params():,} parameters) on {config.dataset!r} "
           f"({len(run.train[1])} training, {len(run.test[1])} test images) for {config.epochs} epochs", flush=True)
-    run.fit()
+    history = run.fit()
     report = run.evaluate()
     print(json.dumps({"test_" + key: report[key] for key in REPORTED if key in report}))
     path = run.export(report=report)
     print(f"exported SavedModel for TF Serving to {path}")
+    _draw(history, report, config, path)
     return path
 
 
@@ -70,6 +90,10 @@ JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classif
 
 
 def run_recipe(kind, config):
-    """Builds, trains, reports and exports the recipe `kind` with its resolved `config`; returns the export path."""
+    """Builds, trains, reports, exports and draws the recipe `kind` with its resolved `config`; returns the
+    export path. TensorBoard logs and pictures go to `logging_dir/name/`, `logs/name/` when it is unset."""
     _, recipe = recipe_parts(kind)
+    if not config.logging_dir:
+        config = copy.copy(config)
+        config.logging_dir = DEFAULT_LOGGING_DIR
     return JOBS[kind](recipe, config)

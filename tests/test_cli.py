@@ -10,6 +10,7 @@ import pytest
 from kerastune.cli import main
 from kerastune.recipe_files import RECIPE_KINDS, load_recipe_file, read_recipe_file
 from tests.conftest import SHARED
+from tests.plots.png import assert_picture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE_FILES = sorted(n for n in os.listdir(os.path.join(ROOT, "recipes")) if n.endswith(".toml"))
@@ -70,7 +71,11 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
     kind, settings = read_recipe_file(path)
     needs_shared(settings)
     monkeypatch.chdir(ROOT)  # recipe files name their data relative to the repository root
-    flags = tiny_settings(kind, tmp_path, tiny_backbone) + [f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
+    flags = tiny_settings(kind, tmp_path, tiny_backbone) + [f"--export_dir={tmp_path / 'exports'}"]
+    if kind == "image_classifier":  # reads no file: run where logging_dir's default, logs/, lands in tmp_path
+        monkeypatch.chdir(tmp_path)
+    else:
+        flags.append(f"--logging_dir={tmp_path / 'logs'}")
     _, config = load_recipe_file(path, dict(f[2:].split("=", 1) for f in flags))  # keys checked, not just parsed
     assert config.name == settings["name"]
     assert main(["run", path, *flags]) == 0, capsys.readouterr().err
@@ -90,7 +95,14 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
             assert [pair.split("/")[0] for pair in answer.split()] == text.split()
         else:
             assert answer.startswith(text) and len(answer) > len(text)
-    assert os.listdir(tmp_path / "logs" / settings["name"])  # TensorBoard logs where logging_dir says
+    run_folder = tmp_path / "logs" / settings["name"]  # where logging_dir says: TensorBoard logs and pictures
+    assert list(run_folder.rglob("events.out.tfevents.*")), sorted(map(str, run_folder.rglob("*")))
+    pictures = {"text_classifier": ["confusion_matrix.png"], "token_classifier": ["entity_f1.png"],
+                "image_classifier": ["confusion_matrix.png"]}.get(kind, []) + ["training_curves.png"]
+    for picture in pictures:
+        assert_picture(run_folder / picture)
+        if kind != "masked_lm":  # copied beside the SavedModel too
+            assert (version / picture).read_bytes() == (run_folder / picture).read_bytes()
 
 
 def test_list_names_every_recipe_file_with_its_kind(capsys):
@@ -146,3 +158,35 @@ def test_listing_and_bad_files_answer_without_starting_tensorflow(tmp_path):
             "print(codes, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.stdout.strip().splitlines()[-1] == "[0, 2, 2] False False", result.stderr[-2000:]
+
+
+def test_tune_searches_four_trials_then_trains_and_exports_the_best(tmp_path, monkeypatch, capsys, tiny_backbone):
+    import csv
+
+    from kerastune.recipes.hyperparameter_search import parse_search_space
+
+    path = os.path.join(ROOT, "recipes", "sst2_minilm.toml")
+    needs_shared({"data": "../shared/data/sst2/dev.tsv"})
+    monkeypatch.chdir(ROOT)
+    flags = tiny_settings("text_classifier", tmp_path, tiny_backbone) + [
+        f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
+    search = ["--search", "learning_rate=1e-3,3e-2", "--search", "pooling=mean,cls"]
+    assert main(["tune", path, *search, "--max_trials=4", *flags]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    name = read_recipe_file(path)[1]["name"]
+    rows = list(csv.DictReader(open(tmp_path / "logs" / name / "search" / "trials.csv")))
+    assert len(rows) == 4 and {(r["learning_rate"], r["pooling"]) for r in rows} == {
+        (lr, p) for lr in ("0.001", "0.03") for p in ("mean", "cls")}  # 4 trials: the 4 combinations
+    best = max(rows, key=lambda r: float(r["val_accuracy"]))
+    # the best configuration, trained again from scratch (seeded), scores what its trial scored
+    evaluation = json.load(open(tmp_path / "exports" / name / "1" / "evaluation.json"))
+    assert abs(evaluation["accuracy"] - float(best["val_accuracy"])) < 1e-6, (evaluation, rows)
+    assert json.load(open(tmp_path / "exports" / name / "1" / "config.json"))["pooling"] == best["pooling"]
+    assert "val_accuracy" in out.splitlines()[next(i for i, l in enumerate(out.splitlines()) if "trial_id" in l)]
+    for items, message in ((["learning_rate"], "key=choice1,choice2"), (["epoch=1,2"], "Unknown search key 'epoch'"),
+                           (["epochs=1,x"], "'epochs' must be an int"), (["epochs=2"], "at least two choices"),
+                           (["epochs=2,2"], "choices must differ")):
+        with pytest.raises(ValueError, match=message):
+            parse_search_space("text_classifier", items)
+    assert main(["tune", os.path.join(ROOT, "recipes", "pydoc_gpt.toml"), "--search", "epochs=1,2"]) == 2
+    assert "takes the recipe kinds text_classifier, token_classifier" in capsys.readouterr().err

@@ -48,6 +48,35 @@ def plot_confusion_matrix(labels, predictions, label_names, path):
                 f"Received: {name} containing {int(bad[0])}"
             )
     counts = confusion_matrix(labels, predictions, labels=range(len(label_names)))  # (true, predicted)
+    return plot_confusion_counts(counts, label_names, path)
+
+
+def plot_confusion_counts(counts, label_names, path):
+    """Writes the PNG of `plot_confusion_matrix` from the matrix of counts itself (rows: true label,
+    columns: predicted), e.g. the `confusion_matrix` of a `classification_report`.
+
+    Args:
+        counts: (k, k) non-negative ints, `counts[i][j]` the examples of class `i` predicted `j`.
+        label_names: list of k str.
+        path: str or path-like ending in `.png`.
+
+    Returns:
+        `path`, as a str.
+
+    Example:
+
+    >>> plot_confusion_counts([[5, 1], [2, 7]], ["neg", "pos"], "/tmp/confusion.png")
+    '/tmp/confusion.png'
+    """
+    check_png_path(path)
+    label_names = [str(n) for n in label_names]
+    counts = np.asarray(counts)
+    if counts.ndim != 2 or counts.shape != (len(label_names), len(label_names)) or not label_names:
+        raise ValueError("counts must be a square matrix with one row and one column per label name. "
+                         f"Received: counts of shape {counts.shape} and {len(label_names)} label names")
+    if not np.issubdtype(counts.dtype, np.integer) or (counts < 0).any() or counts.sum() == 0:
+        raise ValueError(f"counts must be non-negative int counts, not all zero. Received: counts={counts.tolist()}")
+    total = int(counts.sum())
     totals = counts.sum(axis=1, keepdims=True)
     shares = counts / np.maximum(totals, 1)
 
@@ -65,5 +94,5 @@ def plot_confusion_matrix(labels, predictions, label_names, path):
         for j in ticks:
             ax.text(j, i, str(counts[i, j]), ha="center", va="center",
                     color="white" if shares[i, j] > 0.5 else "black", fontsize=8)
-    ax.set_title(f"{labels.size} examples, accuracy {np.trace(counts) / labels.size:.3f}")
+    ax.set_title(f"{total} examples, accuracy {np.trace(counts) / total:.3f}")
     return save_png(figure, path)

@@ -13,3 +13,11 @@ def assert_png(path, width, height):
     assert pixels.std() > 0
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1
     return pixels
+
+
+def assert_picture(path, min_side=100):
+    """`path` opens as a PNG at least `min_side` pixels each way, not blank (any size)."""
+    with Image.open(path) as image:
+        assert image.format == "PNG" and min(image.size) >= min_side, (path, image.format, image.size)
+        width, height = image.size
+    return assert_png(path, width, height)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kerastune.plots import plot_confusion_matrix
+from kerastune.plots import draw_run_pictures, plot_confusion_counts, plot_confusion_matrix
 from tests.plots.png import assert_png
 
 LABELS = [0, 0, 1, 1, 2, 2, 2]
@@ -37,3 +37,20 @@ def test_bad_labels_are_clear_errors(labels, predictions, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         plot_confusion_matrix(labels, predictions, NAMES, tmp_path / "cm.png")
     assert not (tmp_path / "cm.png").exists()
+
+
+def test_a_reports_counts_draw_the_same_picture_and_bad_counts_are_clear_errors(tmp_path):
+    counts = [[1, 1, 0], [0, 2, 0], [1, 0, 2]]  # LABELS x PREDICTIONS counted by hand
+    from_labels = plot_confusion_matrix(LABELS, PREDICTIONS, NAMES, tmp_path / "a.png")
+    from_counts = plot_confusion_counts(counts, NAMES, tmp_path / "b.png")
+    np.testing.assert_array_equal(assert_png(from_counts, 390, 270), assert_png(from_labels, 390, 270))
+    for bad, message in (([[1, 2], [3, 4]], "one row and one column per label name"),
+                         ([[0] * 3] * 3, "not all zero"), ([[1.5, 0, 0], [0, 1, 0], [0, 0, 1]], "int counts")):
+        with pytest.raises(ValueError, match=message):
+            plot_confusion_counts(bad, NAMES, tmp_path / "c.png")
+    report = {"confusion_matrix": counts, "label_names": NAMES}
+    paths = draw_run_pictures({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, report, str(tmp_path / "run"),
+                              copy_to=str(tmp_path))
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["training_curves.png", "confusion_matrix.png"]
+    assert (tmp_path / "confusion_matrix.png").read_bytes() == (tmp_path / "run" / "confusion_matrix.png").read_bytes()
+    assert draw_run_pictures({"loss": []}, None, str(tmp_path / "none")) == []  # nothing logged: nothing drawn

@@ -23,10 +23,16 @@ class CharacterTokenizer(keras.layers.Layer):
 
     A character outside the vocabulary is an error, never silently mapped: eagerly a `ValueError`
     quotes the characters and their positions; inside a graph a `tf.debugging.Assert` fails with an
-    `InvalidArgumentError` whose message names the problem and lists the characters.
+    `InvalidArgumentError` whose message names the problem and lists the characters. Unless
+    `unknown_character` is set: then such characters get its id. That suits Chinese, whose corpus
+    never holds every character a prompt may bring (rare or traditional forms, emoji):
+    `CharacterTokenizer.from_corpus(text, unknown_character="\ufffd")`. Characters outside the Basic
+    Multilingual Plane (emoji) are one character each, as Python counts them.
 
     Args:
         vocabulary: list of distinct single-character strings; index `i` is the token id `i`.
+        unknown_character: None (characters outside the vocabulary are an error), or one character of
+            the vocabulary that stands for every character outside it.
         **kwargs: standard `keras.layers.Layer` arguments (`name`, ...). `dtype` is the id dtype
             and defaults to `"int32"`.
 
@@ -48,11 +54,18 @@ class CharacterTokenizer(keras.layers.Layer):
     'hello'
     """
 
-    def __init__(self, vocabulary, **kwargs):
+    def __init__(self, vocabulary, unknown_character=None, **kwargs):
         kwargs.setdefault("dtype", "int32")
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self.vocabulary = _validate_vocabulary(vocabulary)
+        if unknown_character is not None and unknown_character not in self.vocabulary:
+            raise ValueError(
+                "unknown_character must be a character of the vocabulary; build the tokenizer with "
+                "CharacterTokenizer.from_corpus(text, unknown_character=...) to add it. "
+                f"Received: unknown_character={unknown_character!r}"
+            )
+        self.unknown_character = unknown_character
         # Strings in, ids out: keep inputs as tf tensors and accept python strings and lists.
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
@@ -73,15 +86,17 @@ class CharacterTokenizer(keras.layers.Layer):
         self.built = True
 
     @classmethod
-    def from_corpus(cls, text, **kwargs):
-        """Returns a tokenizer over the sorted set of characters of `text` (nanoGPT's recipe)."""
+    def from_corpus(cls, text, unknown_character=None, **kwargs):
+        """Returns a tokenizer over the sorted set of characters of `text` (nanoGPT's recipe), plus
+        `unknown_character` when it is given (see the class docstring)."""
         if not isinstance(text, str):
             raise TypeError(f"from_corpus expects the corpus as a str; received {type(text).__name__}")
         if not text:
             raise ValueError(
                 "from_corpus received an empty text; pass the training corpus to build the vocabulary from"
             )
-        return cls(sorted(set(text)), **kwargs)
+        characters = set(text) | ({unknown_character} if unknown_character is not None else set())
+        return cls(sorted(characters), unknown_character=unknown_character, **kwargs)
 
     def vocabulary_size(self):
         """The number of characters in the vocabulary (the ids are `0 .. size - 1`)."""
@@ -160,6 +175,8 @@ class CharacterTokenizer(keras.layers.Layer):
         code_points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         code_points = np.minimum(code_points, len(self._code_point_ids) - 1)
         ids = self._code_point_ids[code_points]
+        if self.unknown_character is not None:
+            return np.where(ids < 0, self._token_to_id[self.unknown_character], ids).astype(np.int32)
         unknown = np.flatnonzero(ids < 0)
         if unknown.size:
             raise ValueError(self._oov_message([(text[i], int(i)) for i in unknown[:_MAX_REPORTED]], unknown.size))
@@ -170,8 +187,11 @@ class CharacterTokenizer(keras.layers.Layer):
         return self.detokenize(np.asarray(ids).reshape(-1)).numpy().decode("utf-8")
 
     def _check_in_vocabulary(self, characters, ids, structure):
-        """Returns `ids`, having raised (eager) or asserted (graph) that no id is -1 (unknown)."""
+        """Returns `ids`, having raised (eager) or asserted (graph) that no id is -1 (unknown);
+        with `unknown_character` set, the -1 ids become its id instead."""
         unknown = ids < 0
+        if self.unknown_character is not None:
+            return tf.where(unknown, self._token_to_id[self.unknown_character], ids)
         if tf.executing_eagerly():
             positions = np.flatnonzero(unknown.numpy())
             if positions.size:
@@ -216,7 +236,7 @@ class CharacterTokenizer(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": list(self.vocabulary)})
+        config.update({"vocabulary": list(self.vocabulary), "unknown_character": self.unknown_character})
         return config
 
 

@@ -122,13 +122,24 @@ def _decoded_lines(path):
                 prefix = raw[: e.start].decode("utf-8", errors="replace")
                 raise LabelledTextError(
                     f"byte 0x{raw[e.start]:02x} at character {len(prefix) + 1} is not valid UTF-8; "
-                    "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+                    f"re-encode the file as UTF-8 ({_reencoding_hint(raw)})",
                     path,
                     number,
                 ) from None
             if number == 1:
                 line = line.lstrip("\ufeff")
             yield number, line.rstrip("\r\n")
+
+
+def _reencoding_hint(raw):
+    """How to re-encode a line that is not UTF-8: from GB18030 (GBK's superset) when it decodes as Chinese."""
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if any("\u4e00" <= character <= "\u9fff" for character in text):
+        return f"the line reads as GBK / GB18030 Chinese ({text.strip()[:20]!r}): e.g. `iconv -f gb18030 -t utf-8`"
+    return "e.g. `iconv -f latin1 -t utf-8`, with the file's encoding in place of latin1"
 
 
 def _rows(path, fmt):

@@ -1,8 +1,11 @@
 """Train KerasHub subword tokenizers (SentencePiece for GPT, WordPiece for BERT) offline, and save/load them."""
 
+import collections
 import io
 import json
 import os
+import re
+import unicodedata
 
 import keras
 import keras_hub
@@ -13,6 +16,10 @@ BERT_RESERVED_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 _CHUNK_CHARACTERS = 1000  # SentencePiece skips training "sentences" over 4192 bytes; 1000 chars <= 4000 bytes
 _SPECIAL_IDS = {"pad_id": 0, "unk_id": 1, "bos_id": 2, "eos_id": 3}  # as compute_sentence_piece_proto sets them
 _BYTE_PIECES = 256
+# The CJK ideograph blocks BERT's tokenizer (and KerasHub's `split_on_cjk`) makes single-character words.
+_CJK = re.compile(
+    "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f]"
+)
 
 
 def train_sentencepiece_tokenizer(
@@ -99,7 +106,8 @@ def _train_proto(sentences, vocabulary_size, model_type, lossless, lowercase):
 
 
 def train_wordpiece_tokenizer(
-    texts_or_dataset, vocabulary_size, lowercase=True, strip_accents=False, reserved_tokens=BERT_RESERVED_TOKENS
+    texts_or_dataset, vocabulary_size, lowercase=True, strip_accents=False, reserved_tokens=BERT_RESERVED_TOKENS,
+    split_on_cjk=True,
 ):
     """Trains a WordPiece vocabulary (BERT's) and returns a `keras_hub.tokenizers.WordPieceTokenizer`.
 
@@ -108,12 +116,25 @@ def train_wordpiece_tokenizer(
     the vocabulary, so with the default `[PAD]` is id 0 and `[UNK]` (the out-of-vocabulary token) id 1.
     Runs offline and in memory.
 
+    Chinese (and Japanese / Korean) text: with `split_on_cjk=True`, as in BERT's Chinese models, every
+    CJK ideograph is a token of its own, so the vocabulary is the corpus's characters plus its frequent
+    Latin words and digit runs (`"15.4寸笔记本"` -> `1 ##5 . 4 寸 笔 记 本`). Full-width punctuation is
+    punctuation (a token of its own); `lowercase=True` also NFKC-folds full-width Latin letters and
+    digits (`"ＡＢＣ１２３"` -> `abc123`) and `"，"` to `","`. KerasHub's learner keeps only the
+    1,000 most frequent characters of the corpus (TF Text's `max_unique_chars`), which leaves about
+    5% of ChnSentiCorp's characters `[UNK]`; here every CJK character of the corpus is added after
+    them, most frequent first, in place of the rarest multi-character pieces when the vocabulary is
+    full. Characters never seen in training (rare traditional forms, emoji) become `[UNK]`, never an
+    error. For vocabularies of characters *and* frequent multi-character words, train SentencePiece
+    (`train_sentencepiece_tokenizer`).
+
     Args:
         texts_or_dataset: a `str`, a list of `str`, or a `tf.data.Dataset` of scalar strings.
         vocabulary_size: int, the most tokens in the vocabulary, reserved tokens included.
         lowercase: bool, lowercase before splitting (BERT "uncased").
         strip_accents: bool, remove accents before splitting.
         reserved_tokens: list of str placed first in the vocabulary; must contain `"[UNK]"`.
+        split_on_cjk: bool, make every CJK ideograph a word of its own (BERT's Chinese tokenisation).
 
     Returns:
         A `keras_hub.tokenizers.WordPieceTokenizer`.
@@ -142,11 +163,38 @@ def train_wordpiece_tokenizer(
         vocabulary_size,
         lowercase=lowercase,
         strip_accents=strip_accents,
+        split_on_cjk=split_on_cjk,
         reserved_tokens=reserved_tokens,
     )
+    if split_on_cjk:
+        vocabulary = _with_every_cjk_character(vocabulary, sentences, vocabulary_size, lowercase, len(reserved_tokens))
     return keras_hub.tokenizers.WordPieceTokenizer(
-        vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents, oov_token="[UNK]"
+        vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents, split_on_cjk=split_on_cjk,
+        oov_token="[UNK]",
     )
+
+
+def _with_every_cjk_character(vocabulary, sentences, vocabulary_size, lowercase, num_reserved):
+    """`vocabulary` plus the corpus's CJK characters it lacks (most frequent first), within `vocabulary_size`.
+
+    With `split_on_cjk` a CJK character is always a word of its own, so it needs no `##` form. Room is
+    made by dropping the learner's rarest multi-character pieces (its list ends with them, by falling count).
+    """
+    counts = collections.Counter()
+    for sentence in sentences:
+        if lowercase:  # as the tokenizer folds its input (NFKC maps compatibility ideographs to unified ones)
+            sentence = unicodedata.normalize("NFKC", sentence)
+        counts.update(_CJK.findall(sentence))
+    known = set(vocabulary)
+    missing = [c for c, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if c not in known]
+    if not missing:
+        return vocabulary
+    vocabulary = list(vocabulary)
+    removable = [i for i in range(len(vocabulary) - 1, num_reserved - 1, -1) if len(vocabulary[i].lstrip("#")) > 1]
+    overflow = len(vocabulary) + len(missing) - vocabulary_size
+    dropped = set(removable[: max(overflow, 0)])
+    kept = [token for i, token in enumerate(vocabulary) if i not in dropped]
+    return kept + missing[: vocabulary_size - len(kept)]
 
 
 def save_subword_tokenizer(tokenizer, directory):

@@ -11,6 +11,9 @@ def load_text(source=DEFAULT, data_dir=None, split="train", text_key="text"):
     - `"pydoc"` (or `""`): the built-in corpus (CPython's documentation topics), no download.
     - `"tfds:NAME"`: the `text_key` feature of a TFDS text dataset's `split`, joined
       (e.g. `"tfds:tiny_shakespeare"`); downloads when online, reads `data_dir` when prepared.
+    - a `.tsv` / `.csv` / `.jsonl` labelled-text file (e.g. ChnSentiCorp's `train.tsv`): its text
+      column, one example a line (labels unused; `read_labelled_text` names the line of a non-UTF-8
+      byte or an empty text).
     - anything else: a path to a UTF-8 text file (see `read_text_corpus` for the errors).
     """
     if source in ("", DEFAULT):
@@ -25,4 +28,8 @@ def load_text(source=DEFAULT, data_dir=None, split="train", text_key="text"):
         if not text.strip():
             raise ValueError(f"TFDS dataset {name!r} split {split!r} has no text under feature {text_key!r}")
         return text
+    if source.lower().endswith((".tsv", ".csv", ".jsonl")):
+        from kerastune.data.labelled_text import read_labelled_text
+
+        return "\n".join(read_labelled_text(source).texts) + "\n"
     return read_text_corpus(source)

@@ -14,7 +14,7 @@ def check_export_name(name):
         )
 
 
-def write_export(archive, export_dir, name, version=None, files=None):
+def write_export(archive, export_dir, name, version=None, files=None, text_files=None):
     """Writes `archive` to `export_dir/name/<version>/` atomically, JSON sidecar files beside it.
 
     The version directory is written under a hidden temporary name and renamed into place, so TF
@@ -29,6 +29,7 @@ def write_export(archive, export_dir, name, version=None, files=None):
         version: positive int, or None for the next free version.
         files: dict `{relative path: JSON-serializable value}` written beside `saved_model.pb`
             (`"assets.extra/config.json"` makes the sub-folder); None values are skipped.
+        text_files: dict `{relative path: str}` written as plain UTF-8 text (e.g. a `vocab.txt`).
 
     Returns:
         The path of the written version directory.
@@ -52,4 +53,9 @@ def write_export(archive, export_dir, name, version=None, files=None):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(content, f, indent=2, ensure_ascii=False, default=str)
+        for relative, content in (text_files or {}).items():
+            path = os.path.join(tmp, relative)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(content)
     return os.path.join(model_dir, str(version))

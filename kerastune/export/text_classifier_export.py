@@ -22,6 +22,20 @@ lagged behind it before (tensorflow/serving#2064, `FastBertNormalize` in 2.10), 
 Texts longer than the backbone's maximum are truncated, as in training, and answered with
 `truncated: true`. An empty or whitespace-only text still gets a label (from [CLS] [SEP] alone),
 with `num_tokens: 0` saying that it read nothing: check it before trusting the label.
+Bytes that are not UTF-8 are read as U+FFFD (the tokenizer's [UNK]) instead of failing the whole
+batch, and a batch of 0 texts answers empty outputs.
+
+Speed: the encoder runs on length-sorted chunks of at most `chunk_size` texts, each padded only to
+its own longest text (`length_sorted_chunks`), inside the one traced graph (no retracing per
+length or batch size); rounding widths up to a multiple of 8 measured slower (benchmarks/README.md).
+Threads are the server's setting, not the SavedModel's: TF Serving's
+`--tensorflow_intra_op_parallelism` / `--tensorflow_inter_op_parallelism` (in Python
+`tf.config.threading`; benchmarks/serving.py's `--intra-op-threads` / `--inter-op-threads`).
+
+Signatures `tokenize` (strings -> dense `token_ids`, `segment_ids`, `padding_mask`) and `token_ids`
+(those -> `probabilities`) are the two halves of `serving_default`, for profiling and for clients
+that run the encoder elsewhere (`kerastune.compression.convert_to_litert` converts `token_ids`);
+`assets.extra/vocab.txt` holds the tokenizer's word pieces.
 
 REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a great film", ...]}`
 (pair tasks: `{"instances": [{"text": ..., "text_pair": ...}, ...]}`) answers
@@ -34,15 +48,25 @@ import tensorflow as tf
 
 from kerastune.data.bert_inputs import dense_inputs, pad_id, tokenize_and_pack
 from kerastune.export.export_writer import write_export
+from kerastune.export.length_sorted_chunks import check_chunk_size, length_sorted_outputs
 from kerastune.models.backbones import max_sequence_length
 
 # TensorFlow Text ops in the serving graph (KerasHub's WordPiece tokenizer), beside core TF ops.
 TEXT_OPS = ("NormalizeUTF8", "CaseFoldUTF8", "RegexSplitWithOffsets", "FastWordpieceTokenizeWithOffsets")
 
 
-def serving_function(model, tokenizer, label_names, pair=False, sequence_length=None):
+def valid_utf8(text):
+    """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so the tokenizer never fails."""
+    return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+
+
+def serving_function(model, tokenizer, label_names, pair=False, sequence_length=None, chunk_size=16,
+                     pad_to_multiple_of=1):
     """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names,
     num_tokens, truncated}`.
+
+    The encoder runs on length-sorted chunks of at most `chunk_size` texts, each padded only to its
+    own longest text (rounded up to `pad_to_multiple_of`): see `length_sorted_chunks`.
 
     Args:
         model: a `TextClassifier` (or any model taking the backbone inputs and returning logits).
@@ -50,17 +74,28 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
         label_names: list of str.
         pair: bool, whether a second text input `text_pair` is taken.
         sequence_length: int or None for the backbone's maximum.
+        chunk_size: int, the most texts the encoder runs at once.
+        pad_to_multiple_of: int, chunk widths are rounded up to a multiple of it.
     """
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
+    check_chunk_size(chunk_size)
     names = tf.constant([str(n) for n in label_names])
     padding_id = pad_id(tokenizer)
+    num_classes = len(label_names)
+
+    def logits_of(features):
+        return model(features, training=False)  # (chunk, num_classes)
 
     def serve(text, text_pair=None):
+        text = valid_utf8(text)
+        text_pair = None if text_pair is None else valid_utf8(text_pair)
         token_ids, segment_ids, full_lengths = tokenize_and_pack(tokenizer, text, text_pair, sequence_length)
         used = tf.cast(token_ids.row_lengths(), tf.int32)
-        features = dense_inputs(token_ids, segment_ids, padding_id)
-        logits = tf.cast(model(features, training=False), tf.float32)  # (batch, num_classes)
+        logits = length_sorted_outputs(
+            logits_of, token_ids, segment_ids, (num_classes,), padding_id, chunk_size, pad_to_multiple_of,
+            limit=sequence_length,
+        )  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
         return {
             "probabilities": tf.nn.softmax(logits, axis=-1),
@@ -70,11 +105,53 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
             "truncated": full_lengths > used,
         }
 
+    return _string_signature(serve, pair)
+
+
+def _string_signature(fn, pair):
+    """`fn` as a `tf.function` over `text` (batch,) strings, and `text_pair` when `pair`."""
     text_spec = tf.TensorSpec([None], tf.string, name="text")
     if pair:
-        signature = [text_spec, tf.TensorSpec([None], tf.string, name="text_pair")]
-        return tf.function(lambda text, text_pair: serve(text, text_pair), input_signature=signature)
-    return tf.function(lambda text: serve(text), input_signature=[text_spec])
+        def with_pair(text, text_pair):
+            return fn(text, text_pair)
+
+        return tf.function(with_pair, input_signature=[text_spec, tf.TensorSpec([None], tf.string, name="text_pair")])
+
+    def single(text):
+        return fn(text)
+
+    return tf.function(single, input_signature=[text_spec])
+
+
+def tokenize_function(tokenizer, sequence_length, pair=False):
+    """Returns a `tf.function`: strings -> the dense `{token_ids, segment_ids, padding_mask}` the encoder takes.
+
+    The `tokenize` signature: what `serving_default` feeds its encoder (padded to the batch's
+    longest text), for clients that run the encoder elsewhere (LiteRT) and to profile the stages.
+    """
+    padding_id = pad_id(tokenizer)
+
+    def tokenize(text, text_pair=None):
+        text_pair = None if text_pair is None else valid_utf8(text_pair)
+        token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, valid_utf8(text), text_pair, sequence_length)
+        return dense_inputs(token_ids, segment_ids, padding_id)  # (batch, longest) int32 each
+
+    return _string_signature(tokenize, pair)
+
+
+def token_ids_function(model):
+    """Returns a `tf.function`: dense `{token_ids, segment_ids, padding_mask}` (batch, seq) int32 -> `probabilities`.
+
+    The `token_ids` signature: the encoder and softmax alone, as a LiteRT conversion or a client
+    with its own tokenizer (the vocabulary is `assets.extra/vocab.txt`) runs it.
+    """
+    specs = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+
+    def probabilities(token_ids, segment_ids, padding_mask):
+        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        return {"probabilities": tf.nn.softmax(tf.cast(model(features, training=False), tf.float32), axis=-1)}
+
+    return tf.function(probabilities, input_signature=specs)
 
 
 def export_text_classifier(
@@ -88,14 +165,19 @@ def export_text_classifier(
     sequence_length=None,
     report=None,
     config=None,
+    chunk_size=16,
+    pad_to_multiple_of=1,
 ):
     """Writes `export_dir/name/<version>/` atomically; returns its path.
 
-    Beside `saved_model.pb` it writes `label_names.json`, and `evaluation.json` / `config.json`
-    when `report` / `config` are given (TF Serving ignores these files).
+    Signatures: `serving_default` (strings in), `tokenize` (strings -> dense encoder inputs) and
+    `token_ids` (dense encoder inputs -> probabilities). Beside `saved_model.pb` it writes
+    `label_names.json`, `assets.extra/vocab.txt` (the tokenizer's word pieces, one a line), and
+    `evaluation.json` / `config.json` when `report` / `config` are given (TF Serving ignores these).
 
     Args:
-        model, tokenizer, label_names, pair, sequence_length: as `serving_function`.
+        model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of: as
+            `serving_function`.
         export_dir: str, the export root (TF Serving's model base path is `export_dir/name`).
         name: str, the model name.
         version: positive int or None for the next free version.
@@ -108,8 +190,15 @@ def export_text_classifier(
     >>> loaded = tf.saved_model.load(path)  # doctest: +SKIP
     >>> loaded.signatures["serving_default"](text=tf.constant(["great"])) # doctest: +SKIP
     """
+    if sequence_length is None:
+        sequence_length = max_sequence_length(getattr(model, "backbone", None))
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serving_function(model, tokenizer, label_names, pair, sequence_length))
+    archive.add_endpoint("serving_default", serving_function(
+        model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of,
+    ))
+    archive.add_endpoint("tokenize", tokenize_function(tokenizer, sequence_length, pair))
+    archive.add_endpoint("token_ids", token_ids_function(model))
     files = {"label_names.json": [str(n) for n in label_names], "evaluation.json": report, "config.json": config}
-    return write_export(archive, export_dir, name, version, files)
+    vocabulary = "".join(f"{piece}\n" for piece in tokenizer.get_vocabulary())
+    return write_export(archive, export_dir, name, version, files, {"assets.extra/vocab.txt": vocabulary})

@@ -25,7 +25,7 @@ class MaskedMeanPooling(keras.layers.Layer):
     """
 
     def call(self, sequence_output, padding_mask):
-        mask = ops.cast(padding_mask, sequence_output.dtype)[:, :, None]  # (batch, seq, 1)
+        mask = ops.expand_dims(ops.cast(padding_mask, sequence_output.dtype), -1)  # (batch, seq, 1); LiteRT has no new-axis slice
         total = ops.sum(sequence_output * mask, axis=1)  # (batch, hidden)
         count = ops.maximum(ops.sum(mask, axis=1), 1.0)  # (batch, 1)
         return total / count

@@ -6,6 +6,7 @@ modules it imported, then runs `saved_model_cli show --all` on the exports users
 One process instead of one per check: each TensorFlow import costs ~5 s.
 """
 
+import base64
 import json
 import os
 import subprocess
@@ -30,6 +31,9 @@ CLASSES = ["neg", "neutral", "pos"]
 TEXTS = ["a great film !", "the bad movie", "not", "Great FILM, not bad at all " * 3]  # the last is truncated
 PAIRS = ["the film", "a movie !", "great", "bad"]
 
+# what a careless client sends: an empty text, 10,000 words, bytes that are not UTF-8 (as TF Serving's b64)
+BAD_INPUT = ["", "great " * 10_000, {"b64": base64.b64encode(b"a great \xff\xfe film \xc3").decode()}, "bad"]
+
 # token classifier: the last sentence is longer than the window of 8 and is split into windows
 TAGGER_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "peter", "black", "##burn", "visited", "paris", "in",
                 "may", "."]
@@ -41,7 +45,7 @@ CORPUS = "to be, or not to be: that is the question.\n"
 PROMPTS = ["to be", "that is th"]
 
 FRESH = r"""
-import contextlib, io, json, sys
+import base64, contextlib, io, json, sys
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # registers the TF Text ops of the tokenizers (TF Serving links them in)
@@ -57,12 +61,15 @@ for key, request in requests["serve"].items():
     if request["path"] not in loaded:
         loaded[request["path"]] = tf.saved_model.load(request["path"])
     fn = loaded[request["path"]].signatures[request["signature"]]
-    instances = request["instances"]
-    # TF Serving's REST "row" format: a list of values for a one-input signature, else a list of objects.
-    if isinstance(instances[0], dict):
+    # TF Serving's REST "row" format: a list of values for a one-input signature, else a list of objects;
+    # bytes that are not UTF-8 travel as {"b64": ...}, as TF Serving's REST API takes them.
+    instances = [base64.b64decode(row["b64"]) if isinstance(row, dict) and "b64" in row else row
+                 for row in request["instances"]]
+    if instances and isinstance(instances[0], dict):
         kwargs = {k: tf.constant([row[k] for row in instances]) for k in instances[0]}
     else:
-        kwargs = {list(fn.structured_input_signature[1])[0]: tf.constant(instances)}
+        batch = tf.constant(instances) if instances else tf.constant([], tf.string)  # a batch of 0 texts
+        kwargs = {list(fn.structured_input_signature[1])[0]: batch}
     try:
         answers[key] = {k: plain(v) for k, v in fn(**kwargs).items()}
     except tf.errors.OpError as e:
@@ -98,7 +105,7 @@ def text_classifier_export(export_root):
     model = TextClassifier(backbone, 3, pooling="mean")
     paths = {
         pair: export_text_classifier(model, tokenizer, CLASSES, export_dir=str(export_root), name=name, pair=pair,
-                                     report={"accuracy": 1.0}, config={"pooling": "mean"})
+                                     report={"accuracy": 1.0}, config={"pooling": "mean"}, chunk_size=3)
         for pair, name in ((False, "clf"), (True, "clf_pair"))
     }
     return model, tokenizer, paths
@@ -136,6 +143,8 @@ def fresh_process(text_classifier_export, token_classifier_export, causal_lm_exp
             "text_pair": {"path": clf[True], "signature": "serving_default",
                           "instances": [{"text": t, "text_pair": p} for t, p in zip(TEXTS, PAIRS)]},
             "empty_text": {"path": clf[False], "signature": "serving_default", "instances": ["", "  \t ", "film"]},
+            "bad_input": {"path": clf[False], "signature": "serving_default", "instances": BAD_INPUT},
+            "no_text": {"path": clf[False], "signature": "serving_default", "instances": []},
             "tags": {"path": tagger, "signature": "serving_default", "instances": SENTENCES},
             "logits": {"path": lm, "signature": "next_token_logits", "instances": token_ids.tolist()},
             "generated": {"path": lm, "signature": "serving_default", "instances": PROMPTS},

@@ -78,3 +78,41 @@ def test_graph_needs_only_core_tensorflow_and_the_documented_text_ops(text_class
     assert custom, "the tokenizer's TF Text ops should be in the graph"
     unknown = {op for op in ops - set(TEXT_OPS) if op_def_registry.get(op) is None}
     assert not unknown, unknown
+
+
+def test_bad_input_is_answered_not_an_error(text_classifier_export, fresh_process):
+    model, tokenizer, _ = text_classifier_export
+    answer = fresh_process["answers"]["bad_input"]  # "", 10,000 words, bytes that are not UTF-8, "bad"
+    assert "error" not in answer, answer
+    assert answer["num_tokens"][0] == 0 and not answer["truncated"][0]
+    assert answer["num_tokens"][1] == 10 and answer["truncated"][1]  # cut to the window of 12, said so
+    # the bad bytes read as U+FFFD (one [UNK] piece each), the rest as the same text in UTF-8 would
+    replaced = b"a great \xff\xfe film \xc3".decode("utf-8", "replace")
+    want = keras_probabilities(model, tokenizer, ["", "great " * 10_000, replaced, "bad"])
+    np.testing.assert_allclose(np.array(answer["probabilities"]), want, atol=1e-5)
+    assert answer["num_tokens"][2] == len(tokenizer(replaced))
+
+
+def test_a_batch_of_no_texts_answers_empty_outputs(fresh_process):
+    answer = fresh_process["answers"]["no_text"]
+    assert answer["probabilities"] == [] and answer["label_names"] == [] and answer["num_tokens"] == []
+
+
+def test_tokenize_and_token_ids_signatures_compose_to_serving_default(text_classifier_export):
+    """The two halves of `serving_default` (for LiteRT clients and profiling) answer what it answers."""
+    path = text_classifier_export[2][False]
+    loaded = tf.saved_model.load(path)
+    texts = tf.constant(TEXTS)
+    features = loaded.signatures["tokenize"](text=texts)
+    split = loaded.signatures["token_ids"](**features)["probabilities"].numpy()
+    whole = loaded.signatures["serving_default"](text=texts)["probabilities"].numpy()
+    np.testing.assert_allclose(split, whole, atol=1e-6)
+    vocabulary = open(os.path.join(path, "assets.extra", "vocab.txt"), encoding="utf-8").read().splitlines()
+    assert vocabulary == text_classifier_export[1].get_vocabulary()
+
+
+@pytest.mark.parametrize("chunk_size", [0, 2.5, True])
+def test_chunk_size_must_be_a_positive_integer(text_classifier_export, tmp_path, chunk_size):
+    model, tokenizer, _ = text_classifier_export
+    with pytest.raises(ValueError, match=f"Received: chunk_size={chunk_size!r}"):
+        export_text_classifier(model, tokenizer, CLASSES, export_dir=str(tmp_path), chunk_size=chunk_size)

@@ -1,0 +1,195 @@
+"""Benchmark (not a test): a fine-tuned classifier export against its compressed variants, on SST-2 dev.
+
+    python benchmarks/compress.py --teacher /tmp/deploy/sst2/sst2/1 --data ../shared/data/sst2 \
+        --out /tmp/deploy/compress [--prune-train-examples 3200] [--sparsities 0.5 0.8]
+
+Variants, each written as a string-in export under `--out` (and the LiteRT file beside them):
+- `teacher`: the fine-tuned model, re-exported with the current serving graph;
+- `int8`: `quantized_copy(teacher, "int8")` (Keras `Model.quantize`);
+- `pruned_50`, `pruned_80`: the teacher fine-tuned further for `--prune-train-examples` examples
+  with `MagnitudePruning` to that sparsity (the recipe's own `fit`, weight averaging off);
+- `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
+  interpreter after the export's `tokenize` signature; its probabilities are compared with the
+  teacher Keras model's (`litert_max_abs_probability_diff`).
+
+For each: `dev_accuracy` (the export serving the dev TSV), `saved_bytes` (the SavedModel or .tflite
+files), `single_p50_ms` and `batch64_sentences_per_s`, timed with benchmarks/serving.py's functions,
+all variants in turns in this one process. The last line printed is one JSON object.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from serving import batch_throughput, read_texts, single_latencies  # noqa: E402
+
+
+VARIANTS = ("teacher", "int8", "pruned", "litert", "student")
+
+
+def read_labels(path):
+    with open(path, encoding="utf-8") as f:
+        return np.array([int(row.split("\t")[1]) for row in f.read().splitlines()[1:] if row])
+
+
+def saved_bytes(path):
+    """Bytes of what a server loads: the whole SavedModel directory, or one file."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def served_probabilities(fn, texts, batch_size=64):
+    return np.concatenate([fn(text=tf.constant(texts[i:i + batch_size]))["probabilities"].numpy()
+                           for i in range(0, len(texts), batch_size)])
+
+
+class LiteRTEndpoint:
+    """`fn(text=...)` like a signature: the export's `tokenize` signature, then the LiteRT interpreter."""
+
+    def __init__(self, tokenize, litert, num_classes):
+        self.tokenize, self.litert, self.num_classes = tokenize, litert, num_classes
+
+    def __call__(self, text):
+        features = {k: v.numpy() for k, v in self.tokenize(text=text).items()}
+        if not len(features["token_ids"]):
+            return {"probabilities": tf.zeros([0, self.num_classes])}
+        return {"probabilities": tf.constant(self.litert(features))}
+
+
+def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endpoint):
+    """Largest |LiteRT - Keras| probability over the texts (one at a time, the same token ids), and vs the served export."""
+    tokenize = loaded_teacher.signatures["tokenize"]
+    worst = 0.0
+    for text in texts:
+        features = {k: v.numpy() for k, v in tokenize(text=tf.constant([text])).items()}
+        want = tf.nn.softmax(teacher(features, training=False)).numpy()
+        worst = max(worst, float(np.abs(litert(features) - want).max()))
+    return {"max_abs_probability_diff_vs_keras": worst,
+            "max_abs_probability_diff_vs_served_export": float(
+                np.abs(served_probabilities(litert_endpoint, texts) - served).max())}
+
+
+def pruned_export(teacher, config, sparsity, train_examples, out):
+    """The teacher fine-tuned `train_examples` more examples with magnitude pruning to `sparsity`; its export path."""
+    from kerastune.compression import MagnitudePruning
+    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+
+    fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
+    fields.update(max_train_examples=train_examples, epochs=1, ema_momentum=0.0, export_dir=out,
+                  name=f"pruned_{round(100 * sparsity)}", learning_rate=3e-5, warmup_ratio=0.0)
+    run = text_classifier(TextClassifierConfig(**fields))
+    run.model.set_weights(teacher.get_weights())
+    steps = run.train_data.steps_per_epoch
+    pruning = MagnitudePruning(sparsity, end_step=max(1, int(0.7 * steps)), frequency=max(1, steps // 20))
+    print(f"pruning to {sparsity:.0%} over {steps} steps", flush=True)
+    run.fit(validate=False, callbacks=[pruning], verbose=2)
+    print(f"sparsity of the pruned kernels: {pruning.sparsity():.4f}", flush=True)
+    return run.export(report=run.evaluate()), pruning.sparsity()
+
+
+def distilled_export(teacher, config, num_layers, train_examples, temperature, out):
+    """A `num_layers` student started from the teacher's layers, distilled on `train_examples`; its export path."""
+    import keras
+
+    from kerastune.compression.distillation import distiller, student_from_teacher
+    from kerastune.export.text_classifier_export import export_text_classifier
+    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+
+    fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
+    fields.update(max_train_examples=train_examples, epochs=1, name=f"student_{num_layers}")
+    run = text_classifier(TextClassifierConfig(**fields))  # for its training batches
+    student = student_from_teacher(teacher, num_layers)
+    model = distiller(teacher, student, temperature=temperature, student_loss_weight=0.5,
+                      optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01))
+    steps = run.train_data.steps_per_epoch
+    print(f"distilling into {num_layers} layers over {steps} steps (T={temperature})", flush=True)
+    model.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=1, verbose=2)
+    return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out,
+                                  name=f"student_{num_layers}", config={**config, "student_layers": num_layers})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--teacher", required=True, help="the fine-tuned text classifier export")
+    parser.add_argument("--data", required=True, help="directory with train.tsv and dev.tsv")
+    parser.add_argument("--out", required=True, help="where the variants are exported")
+    parser.add_argument("--prune-train-examples", type=int, default=3200)
+    parser.add_argument("--sparsities", type=float, nargs="*", default=[0.5, 0.8])
+    parser.add_argument("--student-layers", type=int, default=2)
+    parser.add_argument("--distil-train-examples", type=int, default=6400)
+    parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--single-requests", type=int, default=100)
+    parser.add_argument("--batch-sentences", type=int, default=512)
+    args = parser.parse_args(argv)
+
+    from kerastune.compression import LiteRTClassifier, convert_to_litert, quantized_copy
+    from kerastune.export.text_classifier_export import export_text_classifier
+    from kerastune.export.text_classifier_from_export import load_text_classifier
+
+    start = time.perf_counter()
+    dev = os.path.join(args.data, "dev.tsv")
+    texts, labels = read_texts(dev), read_labels(dev)
+    teacher, tokenizer, label_names, config = load_text_classifier(args.teacher)
+    paths, extra = {}, {}
+    print("exporting the teacher and its int8 copy", flush=True)
+    paths["teacher"] = export_text_classifier(teacher, tokenizer, label_names, export_dir=args.out, name="teacher",
+                                              config=config)
+    if "int8" in args.variants:
+        paths["int8"] = export_text_classifier(quantized_copy(teacher, "int8"), tokenizer, label_names,
+                                               export_dir=args.out, name="int8", config=config)
+    if "student" in args.variants:
+        paths[f"student_{args.student_layers}"] = distilled_export(
+            teacher, config, args.student_layers, args.distil_train_examples, args.temperature, args.out)
+    for sparsity in args.sparsities if "pruned" in args.variants else ():
+        name = f"pruned_{round(100 * sparsity)}"
+        paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,
+                                                               args.prune_train_examples, args.out)
+    if "litert" in args.variants:
+        print("converting the teacher to LiteRT", flush=True)
+        litert_path = convert_to_litert(paths["teacher"], os.path.join(args.out, "litert"))
+
+    import tensorflow_text  # noqa: F401
+
+    loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}
+    endpoints = {name: model.signatures["serving_default"] for name, model in loaded.items()}
+    if "litert" in args.variants:
+        litert = LiteRTClassifier(litert_path)
+        endpoints["litert"] = LiteRTEndpoint(loaded["teacher"].signatures["tokenize"], litert, len(label_names))
+    result = {"teacher_export": args.teacher, "data": dev}
+    keras_probabilities = None
+    for name, fn in endpoints.items():
+        probabilities = served_probabilities(fn, texts)
+        result[name] = {"dev_accuracy": round(float((probabilities.argmax(-1) == labels).mean()), 4),
+                        "saved_bytes": saved_bytes(litert_path if name == "litert" else paths[name])}
+        if name == "teacher":
+            keras_probabilities = probabilities
+        print(name, result[name], flush=True)
+    if "litert" in args.variants:
+        result["litert"].update(litert_agreement(loaded["teacher"], teacher, litert, texts, keras_probabilities,
+                                                 endpoints["litert"]))
+    print(f"timing {', '.join(endpoints)} in turns", flush=True)
+    seconds = single_latencies(endpoints, texts[:args.single_requests])
+    throughput = batch_throughput(endpoints, texts[:args.batch_sentences], 64)
+    for name in endpoints:
+        result[name]["single_p50_ms"] = round(1000 * float(np.percentile(seconds[name], 50)), 2)
+        result[name]["batch64_sentences_per_s"] = round(throughput[name], 1)
+    result.update(extra)
+    result["wall_seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

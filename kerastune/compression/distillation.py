@@ -1,0 +1,107 @@
+"""Knowledge distillation of a fine-tuned classifier into a shallower student, with Keras's `Distiller`.
+
+The student is the teacher's own architecture with fewer Transformer layers, initialised from the
+teacher's: its embeddings, head and every kept layer's weights are copied (by default evenly
+spaced layers ending with the last, as DistilBERT (Sanh et al., 2019, section 3) keeps one layer
+in two). `distil` trains it on soft targets, the teacher's logits at a temperature T (Hinton et
+al., 2015: KL(softmax(z_t / T) || softmax(z_s / T)) * T^2), plus the hard labels, with
+`keras.distillation.Distiller` and `LogitsDistillation`. Text classifiers ((batch, classes)
+logits) and token classifiers ((batch, seq, tags) logits, the softmax over the last axis) alike.
+"""
+
+import keras
+
+TRANSFORMER_LAYER = "transformer_layer_{}"
+
+
+def _num_layers(backbone):
+    count = backbone.get_config().get("num_layers")
+    if not isinstance(count, int):
+        raise ValueError(f"The teacher's backbone has no num_layers in its config: a BERT-style backbone "
+                         f"(KerasHub BertBackbone, kerastune BertEncoder) is expected. Received: "
+                         f"backbone={type(backbone).__name__}")
+    return count
+
+
+def kept_layers(teacher_layers, student_layers):
+    """The teacher layers a student of `student_layers` starts from: evenly spaced, ending with the last.
+
+    Example:
+
+    >>> kept_layers(6, 2), kept_layers(6, 3), kept_layers(12, 4)
+    ([2, 5], [1, 3, 5], [2, 5, 8, 11])
+    """
+    if not isinstance(student_layers, int) or not 1 <= student_layers <= teacher_layers:
+        raise ValueError(f"The student needs between 1 and the teacher's {teacher_layers} layers. "
+                         f"Received: num_layers={student_layers!r}")
+    return [round((j + 1) * teacher_layers / student_layers) - 1 for j in range(student_layers)]
+
+
+def student_from_teacher(teacher, num_layers, layers=None):
+    """A copy of `teacher` with `num_layers` Transformer layers, each initialised from a teacher layer.
+
+    Args:
+        teacher: a kerastune task model with a `.backbone` (`TextClassifier`, `TokenClassifier`).
+        num_layers: int, the student's depth.
+        layers: list of teacher layer indices to copy (length `num_layers`), or None for
+            `kept_layers(teacher depth, num_layers)`.
+
+    Returns:
+        The student, a new model of the teacher's class (not compiled).
+
+    Example:
+
+    >>> student = student_from_teacher(teacher, num_layers=2)  # doctest: +SKIP
+    """
+    backbone = teacher.backbone
+    layers = kept_layers(_num_layers(backbone), num_layers) if layers is None else list(layers)
+    if len(layers) != num_layers:
+        raise ValueError(f"layers names one teacher layer per student layer ({num_layers}). Received: layers={layers}")
+    student_backbone = backbone.__class__.from_config({**backbone.get_config(), "num_layers": num_layers})
+    config = {**teacher.get_config(), "backbone": keras.saving.serialize_keras_object(student_backbone)}
+    student = teacher.__class__.from_config(config)
+    for layer in student.backbone.layers:
+        source = layer.name
+        if layer.name.startswith(TRANSFORMER_LAYER.format("")):
+            source = TRANSFORMER_LAYER.format(layers[int(layer.name.rsplit("_", 1)[1])])
+        if layer.weights:
+            layer.set_weights(backbone.get_layer(source).get_weights())
+    for layer in student.layers:  # the task head: pooling, dropout, logits
+        if layer.weights and layer is not student.backbone:
+            layer.set_weights(teacher.get_layer(layer.name).get_weights())
+    return student
+
+
+def distiller(teacher, student, temperature=2.0, student_loss_weight=0.5, optimizer=None, loss=None):
+    """A compiled `keras.distillation.Distiller`: soft targets at `temperature` + the hard labels.
+
+    Args:
+        teacher: the fine-tuned model (frozen during distillation), returning logits.
+        student: the model trained, returning logits of the same shape.
+        temperature: float > 0, T of the soft targets.
+        student_loss_weight: float in [0, 1], the weight of the hard-label loss (the soft one
+            gets `1 - student_loss_weight`).
+        optimizer: a Keras optimizer, default AdamW 5e-5.
+        loss: the hard-label loss, default the student's compiled loss (its task's default).
+
+    Example:
+
+    >>> d = distiller(teacher, student_from_teacher(teacher, 2), temperature=2.0)  # doctest: +SKIP
+    >>> d.fit(run.train_data.dataset, steps_per_epoch=run.train_data.steps_per_epoch)  # doctest: +SKIP
+    >>> d.student  # doctest: +SKIP
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (soft targets softmax(z / T)). Received: temperature={temperature!r}")
+    if not 0.0 <= student_loss_weight <= 1.0:
+        raise ValueError(f"student_loss_weight must be in [0, 1]. Received: student_loss_weight={student_loss_weight!r}")
+    from keras.distillation import Distiller, LogitsDistillation
+
+    if loss is None:  # the student task's own default loss (the token classifier's skips ignored positions)
+        if getattr(student, "loss", None) is None:
+            student.compile()
+        loss = student.loss
+    model = Distiller(teacher=teacher, student=student,
+                      distillation_losses=LogitsDistillation(temperature=temperature),
+                      student_loss_weight=student_loss_weight)
+    model.compile(optimizer=optimizer or keras.optimizers.AdamW(5e-5), loss=loss)
+    return model

@@ -1,0 +1,97 @@
+"""A text classifier export as a LiteRT (TFLite) flatbuffer: token ids in, probabilities out, the vocabulary beside it.
+
+On a phone or a microcontroller there is no TensorFlow Text, so the string part of the serving
+graph stays out: the `.tflite` file takes the dense encoder inputs `token_ids`, `segment_ids`,
+`padding_mask` (int32, (batch, seq), any batch and length: resize the inputs per call) and answers
+`probabilities` (float32, (batch, num_classes)). `vocab.txt` (one word piece a line, the id is the
+line number) is written beside it for the app's WordPiece tokenizer (LiteRT Support's
+`BertTokenizer`, or any WordPiece implementation), with `[CLS] text [SEP]` packing as in training.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+INPUTS = ("token_ids", "segment_ids", "padding_mask")
+SIGNATURE = "token_ids"  # the export's encoder-and-softmax signature
+
+
+def convert_to_litert(export_path, directory, name="model"):
+    """Converts a text classifier export's `token_ids` signature to `directory/name.tflite`; returns its path.
+
+    The export's own encoder-and-softmax signature is converted (`TFLiteConverter.from_saved_model`,
+    LiteRT's builtin ops only, float32 weights), so the file computes what `serving_default` does
+    after tokenizing. `vocab.txt` is copied beside it.
+
+    Args:
+        export_path: str, a `export_text_classifier` export (version directory, or the model
+            directory for its latest version).
+        directory: str, created if missing.
+        name: str, the file name without `.tflite`.
+
+    Example:
+
+    >>> path = convert_to_litert("saved_models/sst2/1", "/tmp/sst2_litert")  # doctest: +SKIP
+    >>> LiteRTClassifier(path)({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": 1 + 0 * ids})  # doctest: +SKIP
+    """
+    from kerastune.saved_model_predict import find_saved_model
+
+    export_path = find_saved_model(export_path)
+    vocabulary = os.path.join(export_path, "assets.extra", "vocab.txt")
+    if not os.path.exists(vocabulary):
+        raise ValueError("This export has no token_ids signature and vocabulary (assets.extra/vocab.txt): "
+                         f"re-export it with export_text_classifier. Received: export_path={export_path!r}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(export_path, signature_keys=[SIGNATURE])
+    flatbuffer = converter.convert()
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, f"{name}.tflite")
+    with open(path, "wb") as f:
+        f.write(flatbuffer)
+    shutil.copyfile(vocabulary, os.path.join(directory, "vocab.txt"))
+    return path
+
+
+def _interpreter(path):
+    try:  # LiteRT's own package, where installed; TensorFlow's copy of the same interpreter otherwise
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        Interpreter = tf.lite.Interpreter
+    return Interpreter(model_path=path)
+
+
+class LiteRTClassifier:
+    """Runs a `convert_to_litert` file: dense int32 encoder inputs in, probabilities out.
+
+    Args:
+        path: str, the `.tflite` file.
+
+    Call arguments:
+        features: dict of `token_ids`, `segment_ids`, `padding_mask`, int arrays (batch, seq).
+
+    Returns:
+        np.ndarray float32 (batch, num_classes).
+
+    Example:
+
+    >>> LiteRTClassifier("/tmp/sst2_litert/model.tflite")(features).argmax(-1)  # doctest: +SKIP
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.interpreter = _interpreter(path)
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+
+    def __call__(self, features):
+        missing = [n for n in INPUTS if n not in features]
+        if missing:
+            raise ValueError(f"The LiteRT classifier takes {INPUTS}; inputs {missing} are missing. "
+                             f"Received: features={sorted(features)}")
+        arrays = {n: np.asarray(features[n], np.int32) for n in INPUTS}
+        return self.runner(**arrays)["probabilities"]
+
+
+def litert_probabilities(path, features):
+    """`LiteRTClassifier(path)(features)`: probabilities of one batch from a `.tflite` file."""
+    return LiteRTClassifier(path)(features)

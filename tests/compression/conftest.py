@@ -1,0 +1,73 @@
+"""A tiny fitted classifier, its float / int8 / pruned string-in exports, and ONE fresh TF-only process serving them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from kerastune.compression import MagnitudePruning, quantized_copy
+from kerastune.export.text_classifier_export import export_text_classifier
+from kerastune.models.text_classifier import TextClassifier
+from tests.export.conftest import BAD_INPUT, CLASSES, CLASSIFIER_VOCAB, FRESH, TEXTS
+
+PRUNING = 0.5
+
+
+def features(batch, width, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, len(CLASSIFIER_VOCAB), (batch, width)).astype("int32")
+    mask = np.ones_like(ids)
+    mask[0, width // 2:] = 0  # one padded row
+    return {"token_ids": np.where(mask == 1, ids, 0), "segment_ids": np.zeros_like(ids), "padding_mask": mask}
+
+
+@pytest.fixture(scope="session")
+def fitted():
+    """(model, tokenizer, pruning callback): a tiny classifier fitted 12 steps with 50% pruning."""
+    keras.utils.set_random_seed(0)
+    tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=CLASSIFIER_VOCAB)
+    backbone = keras_hub.models.BertBackbone(len(CLASSIFIER_VOCAB), 2, 2, 16, 32, max_sequence_length=12)
+    model = TextClassifier(backbone, 3, pooling="mean")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x = features(48, 8)
+    y = np.random.default_rng(1).integers(0, 3, 48)
+    pruning = MagnitudePruning(PRUNING, end_step=8, frequency=2)
+    model.fit(x, y, batch_size=4, epochs=1, callbacks=[pruning], verbose=0)
+    return model, tokenizer, pruning
+
+
+@pytest.fixture(scope="session")
+def compressed_exports(fitted, tmp_path_factory):
+    model, tokenizer, _ = fitted
+    root = tmp_path_factory.mktemp("compressed")
+    int8 = quantized_copy(model, "int8")
+    return {
+        "pruned": export_text_classifier(model, tokenizer, CLASSES, export_dir=str(root), name="pruned"),
+        "int8": export_text_classifier(int8, tokenizer, CLASSES, export_dir=str(root), name="int8"),
+    }, int8
+
+
+@pytest.fixture(scope="session")
+def served(compressed_exports, tmp_path_factory):
+    """What a fresh TensorFlow-only process answers for each compressed export: texts and bad input."""
+    paths, _ = compressed_exports
+    requests = {"serve": {}, "show": {}}
+    for name, path in paths.items():
+        requests["serve"][name] = {"path": path, "signature": "serving_default", "instances": TEXTS}
+        requests["serve"][f"{name}_bad_input"] = {"path": path, "signature": "serving_default", "instances": BAD_INPUT}
+        requests["serve"][f"{name}_no_text"] = {"path": path, "signature": "serving_default", "instances": []}
+    folder = tmp_path_factory.mktemp("fresh_compressed")
+    with open(folder / "requests.json", "w") as f:
+        json.dump(requests, f)
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH, str(folder / "requests.json"), str(folder / "answers.json")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(folder / "answers.json") as f:
+        return json.load(f)

@@ -1,0 +1,63 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from kerastune.compression.distillation import distiller, kept_layers, student_from_teacher
+from kerastune.models.text_classifier import TextClassifier
+from kerastune.models.token_classifier import TokenClassifier
+from tests.compression.conftest import features
+
+
+def _backbone(num_layers=3):
+    return keras_hub.models.BertBackbone(13, num_layers, 2, 8, 16, max_sequence_length=12)
+
+
+def test_kept_layers_are_evenly_spaced_and_end_with_the_last():
+    assert kept_layers(6, 2) == [2, 5] and kept_layers(6, 3) == [1, 3, 5] and kept_layers(4, 4) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="Received: num_layers=7"):
+        kept_layers(6, 7)
+
+
+@pytest.mark.parametrize("task", [TextClassifier, TokenClassifier])
+def test_student_starts_from_the_teachers_layers(task):
+    keras.utils.set_random_seed(0)
+    teacher = task(_backbone(3), 3)
+    student = student_from_teacher(teacher, 2)  # teacher layers 1 and 2
+    assert type(student) is task and student.backbone.get_config()["num_layers"] == 2
+    for j, i in enumerate([1, 2]):
+        for a, b in zip(student.backbone.get_layer(f"transformer_layer_{j}").weights,
+                        teacher.backbone.get_layer(f"transformer_layer_{i}").weights):
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    for name in ("token_embedding", "embeddings_layer_norm"):
+        np.testing.assert_array_equal(student.backbone.get_layer(name).get_weights()[0],
+                                      teacher.backbone.get_layer(name).get_weights()[0])
+    out = keras.ops.convert_to_numpy(student(features(2, 6)))
+    assert out.shape == keras.ops.convert_to_numpy(teacher(features(2, 6))).shape
+
+
+def _kl(teacher, student, x, temperature):
+    p = keras.ops.convert_to_numpy(keras.ops.softmax(teacher(x) / temperature))
+    q = keras.ops.convert_to_numpy(keras.ops.softmax(student(x) / temperature))
+    return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1)))  # KL(p_teacher || q_student)
+
+
+def test_distillation_pulls_the_student_to_the_teachers_soft_targets():
+    keras.utils.set_random_seed(0)
+    teacher = TextClassifier(_backbone(3), 3, dropout=0.0)
+    head = teacher.get_layer("logits")
+    head.kernel.assign(head.kernel * 300.0)  # a confident teacher: soft targets far from uniform
+    student = TextClassifier(_backbone(1), 3, dropout=0.0)  # a student from scratch
+    x = features(32, 8, seed=5)
+    y = np.random.default_rng(0).integers(0, 3, 32)
+    before = _kl(teacher, student, x, 2.0)
+    model = distiller(teacher, student, temperature=2.0, student_loss_weight=0.0,
+                      optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, y, batch_size=8, epochs=6, verbose=0)
+    assert _kl(teacher, model.student, x, 2.0) < 0.5 * before
+
+
+def test_bad_temperature_is_refused():
+    teacher = TextClassifier(_backbone(1), 2)
+    with pytest.raises(ValueError, match="Received: temperature=0"):
+        distiller(teacher, teacher, temperature=0)

@@ -22,8 +22,9 @@ def get_strategy(name="auto", devices=None):
     `"auto"` picks TPUStrategy when a TPU resolves, MirroredStrategy over all GPUs when there are
     several, and the default strategy otherwise. Other names: `"default"`, `"one_device"`,
     `"mirrored"` (over `devices`, or all GPUs, or all logical CPUs), `"multi_worker"`
-    (MultiWorkerMirroredStrategy, configured by `TF_CONFIG`; Keras 3's `fit` does not run under it
-    yet, keras-team/keras#20585) and `"tpu"` (an error when none resolves).
+    (MultiWorkerMirroredStrategy, configured by `TF_CONFIG`; Keras 3's `fit` does not run under it,
+    keras-team/keras#20585, so recipes train there with `MultiWorkerTrainer`) and `"tpu"` (an error
+    when none resolves).
     A `tf.distribute.Strategy` instance is returned unchanged.
 
     Args:

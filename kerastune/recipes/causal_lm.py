@@ -12,6 +12,7 @@ from kerastune.data.causal_lm_dataset import causal_lm_datasets
 from kerastune.data.character_tokenizer import CharacterTokenizer
 from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
+from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
@@ -20,7 +21,7 @@ from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress_verbosity
 from kerastune.training.callbacks import PrintSamples, StopOnInvalidLoss
-from kerastune.training.optimizers import NO_DECAY_NAMES, adamw
+from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer_variables
 from kerastune.training.training_backup import fit_with_backups
 
 
@@ -112,7 +113,7 @@ class CausalLMRun:
         backup-and-restore for `sampling="sequential"`; random sampling resumes mid-epoch through
         `fit_with_backups`)."""
         c = self.config
-        run = os.path.join(c.run_dir, c.name)
+        run = self._run_dir()
         callbacks = [StopOnInvalidLoss()]
         if samples and c.sample_tokens:
             callbacks.append(
@@ -130,9 +131,14 @@ class CausalLMRun:
                 keras.callbacks.ModelCheckpoint(os.path.join(run, "checkpoint.weights.h5"), save_weights_only=True)
             )
         if tensorboard:
-            logs = os.path.join(c.logging_dir, c.name) if c.logging_dir else os.path.join(run, "logs")
+            logs = worker_dir(os.path.join(c.logging_dir, c.name), self.strategy) if c.logging_dir \
+                else os.path.join(run, "logs")
             callbacks.append(keras.callbacks.TensorBoard(logs))
         return callbacks
+
+    def _run_dir(self):
+        """`run_dir/name/`; under several workers, the chief's (the others write under it, `worker_dir`)."""
+        return worker_dir(os.path.join(self.config.run_dir, self.config.name), self.strategy)
 
     def sampler_arguments(self, sampler=None):
         """`GPT.generate` keyword arguments for `sampler` (default: the config's `sampler`).
@@ -158,9 +164,12 @@ class CausalLMRun:
         the backup in `run_dir/name/backup/` or `backup_dir/name/` (written every
         `backup_every_steps` and at epoch ends); TensorBoard logs go to
         `logging_dir/name/` when `logging_dir` is set, else to `run_dir/name/logs/`. The resolved
-        config is saved as `run_dir/name/config.json`. Returns the History."""
+        config is saved as `run_dir/name/config.json`. Under MultiWorkerMirroredStrategy it trains
+        with `MultiWorkerTrainer` (Keras's `fit` does not run there) and only the chief writes to these
+        paths (the other workers under `workertemp_<id>/` in them). Returns the History."""
         c = self.config
-        run = os.path.join(c.run_dir, c.name)
+        run = self._run_dir()
+        fit = training_loop(self.model, self.strategy).fit
         os.makedirs(run, exist_ok=True)
         with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
             json.dump(as_dict(c), f, indent=1)
@@ -168,10 +177,11 @@ class CausalLMRun:
                          callbacks=self.callbacks() + list(callbacks or []), verbose=progress_verbosity(verbose),
                          shuffle=False)  # the datasets shuffle themselves, seeded
         if c.sampling != "random":
-            return self.model.fit(self.train_ds, **arguments)
+            return fit(self.train_ds, **arguments)
         # batch n of the random stream depends only on (seed, n): a killed run resumes at its backup
-        backup_dir = os.path.join(c.backup_dir, c.name) if c.backup_dir else os.path.join(run, "backup")
-        return fit_with_backups(self.model, self.train_ds, backup_dir=backup_dir,
+        backup_dir = worker_dir(os.path.join(c.backup_dir, c.name), self.strategy) if c.backup_dir \
+            else os.path.join(run, "backup")
+        return fit_with_backups(self.model, self.train_ds, backup_dir=backup_dir, fit=fit,
                                 save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c),
                                 **arguments)
 
@@ -190,8 +200,8 @@ class CausalLMRun:
             given = {key: kwargs.pop(key) for key in ("temperature", "seed") if key in kwargs}
             sampler = make_sampler(**{**self.sampler_arguments(sampler), **given})
         return export_causal_lm(
-            self.model, export_dir=c.export_dir, name=c.name, version=version, sampler=sampler,
-            config=as_dict(c), **kwargs
+            self.model, export_dir=worker_dir(c.export_dir, self.strategy), name=c.name, version=version,
+            sampler=sampler, config=as_dict(c), **kwargs
         )
 
 
@@ -279,4 +289,5 @@ def causal_lm(config=None, **overrides):
             jit_compile=c.jit_compile,
             steps_per_execution=c.steps_per_execution,
         )
+        build_optimizer_variables(model)  # one trace of the train step, not two
     return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy, c.sample_prompt or text[0])

@@ -4,6 +4,7 @@ import os
 
 import keras
 
+from kerastune.distribute import training_loop, worker_dir
 from kerastune.peft import merged_for_export, save_adapter, trainable_summary
 from kerastune.recipes.config import as_dict, training_fingerprint
 from kerastune.recipes.training_setup import progress_verbosity
@@ -50,7 +51,8 @@ class FineTuningRun:
                 restore_best_weights=True, verbose=1,
             ))
         if self.config.logging_dir:
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name)))
+            logs = worker_dir(os.path.join(self.config.logging_dir, self.config.name), self.strategy)
+            callbacks.append(keras.callbacks.TensorBoard(logs))
         return callbacks
 
     def _early_stopping_patience(self):
@@ -61,7 +63,9 @@ class FineTuningRun:
 
         Prints progress (Keras's bar on a terminal, one line per epoch otherwise). With
         `config.backup_dir` set it writes crash-safe backups to `backup_dir/name/`, and after a
-        crash the same call resumes at the batch after the last one (`fit_with_backups`). The learning-rate
+        crash the same call resumes at the batch after the last one (`fit_with_backups`). Under
+        MultiWorkerMirroredStrategy it trains with `MultiWorkerTrainer` (Keras's `fit` does not run
+        there), the other workers writing under `workertemp_<id>/` beside the chief. The learning-rate
         schedule was sized for `config.epochs`; a different `epochs` here trains on (the rate stays
         at its end value) or stops early. Any Keras callbacks work.
         """
@@ -80,11 +84,13 @@ class FineTuningRun:
             **kwargs,
         )
         c = self.config
+        fit = training_loop(self.model, self.strategy).fit  # a custom loop under several workers
         if not c.backup_dir:
-            return self.model.fit(self.train_data.dataset, **arguments)
+            return fit(self.train_data.dataset, **arguments)
         # the training batches are an endless seeded stream: batch n depends only on (seed, n)
         return fit_with_backups(
-            self.model, self.train_data.dataset, backup_dir=os.path.join(c.backup_dir, c.name),
+            self.model, self.train_data.dataset, fit=fit,
+            backup_dir=worker_dir(os.path.join(c.backup_dir, c.name), self.strategy),
             save_every_steps=c.backup_every_steps, fingerprint=training_fingerprint(c), **arguments,
         )
 
@@ -113,7 +119,8 @@ class FineTuningRun:
         """
         with merged_for_export(self.model):  # LoRA / DoRA in the kernels, prefix MLPs computed: no extra op serving
             return self.exporter(
-                self.model, self.tokenizer, self.names, export_dir=export_dir or self.config.export_dir,
+                self.model, self.tokenizer, self.names,
+                export_dir=worker_dir(export_dir or self.config.export_dir, self.strategy),
                 name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,
                 config=as_dict(self.config), **self.export_options(),
             )

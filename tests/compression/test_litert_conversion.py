@@ -5,8 +5,9 @@ import numpy as np
 
 from kerastune.compression import LiteRTClassifier, convert_to_litert
 
-pytestmark = pytest.mark.slow  # LiteRT conversion takes ~20 s; benchmarks/compress.py measures it on SST-2
 from tests.compression.conftest import features
+
+pytestmark = pytest.mark.slow  # LiteRT conversion takes ~20 s; benchmarks/compress.py measures it on SST-2
 
 
 def test_litert_answers_the_keras_models_probabilities(fitted, compressed_exports, tmp_path):

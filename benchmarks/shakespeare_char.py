@@ -9,6 +9,7 @@ What that configuration leaves open follows the `causal_lm` recipe's defaults: r
 exact architecture is `--set position_encoding=learned`.
 
     python benchmarks/shakespeare_char.py [--iters 2000] [--data PATH] [--profile] [--set key=value]
+        [--with-peer [--nanogpt-dir DIR]]
 
 Prints a progress line every `--print-every` iterations while fitting, then as its last line one
 JSON object holding only what this run measured: val_loss (nanoGPT's estimate: mean over
@@ -16,8 +17,10 @@ JSON object holding only what this run measured: val_loss (nanoGPT's estimate: m
 window), train_loss, ms_per_iter (median train step in `fit`, after warm-up), tokens_per_s, mfu
 (against a float32 matmul peak measured here, FLOPs per token as nanoGPT counts them:
 6N + 12*L*H*Q*T), wall_s, and the CPU it ran on (`cpu`: the model name /proc/cpuinfo gives, or
-null; `cpu_cores`). nanoGPT's own figures are not in it: benchmarks/README.md quotes them, saying
-where they come from.
+null; `cpu_cores`). `--with-peer` then runs nanoGPT's configuration in PyTorch on the same data,
+iterations and machine (`benchmarks/peers/nanogpt_cpu.py`, or a nanoGPT checkout with
+`--nanogpt-dir`) and adds `nanogpt_ms_per_iter`, `nanogpt_val_loss` and `speedup_vs_nanogpt`
+(nanoGPT's ms over ours: > 1 means kerastune is faster). No peer figure is ever typed in.
 """
 
 import argparse
@@ -29,6 +32,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from peers.side_by_side import cpu_model, run_peer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare", "input.txt")
@@ -72,17 +77,6 @@ def progress_callback(total, every):
 
     return _Progress()
 
-
-def cpu_model():
-    """The CPU's model name from /proc/cpuinfo, or None where it cannot be read."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def matmul_peak_gflops(seconds=3.0, n=1024):
@@ -178,6 +172,11 @@ def main(argv=None):
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a causal_lm recipe setting not fixed by the nanoGPT configuration (e.g. use_bias=false)",
     )
+    parser.add_argument(
+        "--with-peer", action="store_true",
+        help="then run nanoGPT's configuration in PyTorch (benchmarks/peers/nanogpt_cpu.py) and print both",
+    )
+    parser.add_argument("--nanogpt-dir", default=None, help="with --with-peer: run this nanoGPT checkout instead")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.data):
         sys.exit(f"Tiny Shakespeare not found at {args.data!r}; pass --data PATH to input.txt")
@@ -256,7 +255,24 @@ def main(argv=None):
     }
     if profile is not None:
         result["profile_top_ops"] = profile
+    if args.with_peer:
+        result.update(nanogpt_side_by_side(args, ms_per_iter))
     print(json.dumps(result))
+
+
+def nanogpt_side_by_side(args, ms_per_iter):
+    """Runs the nanoGPT peer now, on the same data, iterations and machine; its figures and the ratio."""
+    arguments = ["--data", args.data, "--max-iters", args.iters, "--eval-iters", args.eval_iters,
+                 "--warmup-iters", args.warmup_iters, "--seed", args.seed, "--print-every", args.print_every]
+    if args.nanogpt_dir:
+        arguments += ["--nanogpt-dir", args.nanogpt_dir]
+    peer = run_peer("nanogpt_cpu.py", arguments)
+    return {
+        "nanogpt_ms_per_iter": peer["ms_per_iter"],
+        "nanogpt_val_loss": peer["val_loss"],
+        "speedup_vs_nanogpt": round(peer["ms_per_iter"] / ms_per_iter, 3),
+        "peer": peer,
+    }
 
 
 def _full_val(val_ids):

@@ -12,7 +12,11 @@ accuracy and macro-F1, then measures stock KerasHub `BertTextClassifier.from_pre
 num_classes=...)` with `sequence_length=64` at the same batch size, in the same process, for
 `speedup_vs_kerashub`. Throughput counts every example trained over the whole `fit` wall time
 (XLA compiles included) for kerastune; KerasHub's is its steady state (first step excluded).
-The last line printed is one JSON object.
+`--with-peer` then fine-tunes the same backbone on the same files with the Hugging Face Trainer
+(`benchmarks/peers/hf_trainer_sst2.py`, the `peers` extra) at the same batch size and adds
+`hf_trainer_examples_per_second` (over its whole `train()`), `hf_trainer_dev_accuracy` and
+`speedup_vs_hf_trainer`; `--peer-max-steps N` times only N of its steps (then its accuracy is not
+comparable). The last line printed is one JSON object.
 """
 
 import argparse
@@ -30,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 from kerastune.data.labelled_text import read_labelled_text  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
 from kerastune.recipes.training_setup import layerwise_lr_decay  # noqa: E402
+from peers.side_by_side import cpu_model, run_peer  # noqa: E402
 
 TUNING = ("learning_rate", "warmup_ratio", "pooling", "ema_momentum", "freeze_token_embedding", "layerwise_lr_decay")
 TRAIN_FILES = ("train.tsv", "train_subset.tsv", "train.csv", "train.jsonl")
@@ -128,6 +133,11 @@ def main(argv=None):
                         help="keep the word-piece table fixed (--no-freeze-token-embedding trains it)")
     parser.add_argument("--steps-per-execution", type=int, default=8)
     parser.add_argument("--pad-to-multiple-of", type=int, default=8)
+    parser.add_argument("--with-peer", action="store_true",
+                        help="then fine-tune with the Hugging Face Trainer (benchmarks/peers/hf_trainer_sst2.py)")
+    parser.add_argument("--peer-max-steps", type=int, default=None,
+                        help="with --with-peer: stop the Trainer after this many steps (its throughput only)")
+    parser.add_argument("--peer-learning-rate", type=float, default=None, help="default: the Trainer's 5e-5")
     args = parser.parse_args(argv)
 
     train_path, eval_path = _first(args.data, TRAIN_FILES), _first(args.data, EVAL_FILES)
@@ -197,9 +207,29 @@ def main(argv=None):
         result["kerashub_examples_per_second"] = round(eps, 1)
         result["kerashub_sequence_length"] = 64
         result["speedup_vs_kerashub"] = round(result["train_examples_per_second"] / eps, 2)
+    if args.with_peer:
+        result.update(hf_trainer_side_by_side(args, result))
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     result["fit_seconds"] = round(fit_seconds, 1)
+    result["cpu"] = cpu_model()
     print(json.dumps(result))
+
+
+def hf_trainer_side_by_side(args, result):
+    """Runs the Hugging Face Trainer peer now, same files, batch size, epochs and machine; the ratio."""
+    arguments = ["--data", args.data, "--backbone", args.backbone, "--batch-size", args.batch_size,
+                 "--epochs", args.epochs, "--seed", args.seed]
+    for flag, value in (("--max-train-examples", args.max_train_examples), ("--max-steps", args.peer_max_steps),
+                        ("--learning-rate", args.peer_learning_rate)):
+        if value is not None:
+            arguments += [flag, value]
+    peer = run_peer("hf_trainer_sst2.py", arguments)
+    return {
+        "hf_trainer_examples_per_second": peer["train_examples_per_second"],
+        "hf_trainer_dev_accuracy": None if args.peer_max_steps else peer["dev_accuracy"],
+        "speedup_vs_hf_trainer": round(result["train_examples_per_second"] / peer["train_examples_per_second"], 2),
+        "peer": peer,
+    }
 
 
 if __name__ == "__main__":

@@ -1,0 +1,58 @@
+"""The side-by-side peer harness: figures come from the peer's own run, failures never pass silently."""
+
+import json
+import math
+import os
+import sys
+
+import pytest
+
+PEERS = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks", "peers")
+sys.path.insert(0, os.path.abspath(PEERS))
+
+import side_by_side  # noqa: E402
+
+
+def _script(tmp_path, body):
+    path = tmp_path / "fake_peer.py"
+    path.write_text(body)
+    return str(path)
+
+
+def test_run_peer_returns_the_json_its_last_line_prints(tmp_path, capsys):
+    script = _script(tmp_path, "print('iter 1: loss 2.0')\nimport json\nprint(json.dumps({'ms_per_iter': 12.5}))\n")
+    assert side_by_side.run_peer(script, ["--x", 1]) == {"ms_per_iter": 12.5}
+    assert "peer| iter 1: loss 2.0" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("body", ["import sys\nprint('{\"a\": 1}')\nsys.exit(3)\n", "print('no json here')\n"])
+def test_run_peer_raises_with_the_peers_output_when_it_fails(tmp_path, body):
+    with pytest.raises(RuntimeError, match="fake_peer.py failed"):
+        side_by_side.run_peer(_script(tmp_path, body), [])
+
+
+def test_nanogpt_schedule_warms_up_then_decays_by_cosine_to_min_lr():
+    import nanogpt_cpu
+
+    lr = lambda it: nanogpt_cpu.learning_rate(it, 1e-3, 1e-4, 100, 2000)  # noqa: E731
+    assert lr(0) == pytest.approx(1e-3 / 101)
+    assert lr(99) == pytest.approx(1e-3 * 100 / 101)
+    assert lr(100) == pytest.approx(1e-3)
+    assert lr(1050) == pytest.approx(1e-4 + 0.5 * (1e-3 - 1e-4))  # half way: cos(pi / 2) = 0
+    assert lr(2000) == pytest.approx(1e-4) and lr(2500) == 1e-4
+
+
+def test_nanogpt_model_has_nanogpts_parameter_count_and_tied_head():
+    pytest.importorskip("torch", reason="the nanoGPT peer needs PyTorch (pip install -e '.[peers]')")
+    import torch
+    import nanogpt_cpu
+
+    V, T, L, D = 65, 64, 4, 128
+    model = nanogpt_cpu.build_model(V, T, L, 4, D)
+    # wte + wpe + per block (2 bias-free LayerNorms, c_attn, attn c_proj, c_fc, mlp c_proj) + ln_f; head tied.
+    expected = V * D + T * D + L * (2 * D + 3 * D * D + D * D + 4 * D * D + 4 * D * D) + D
+    assert sum(p.numel() for p in model.parameters()) == expected
+    assert model.lm_head.weight is model.wte.weight
+    idx = torch.randint(0, V, (2, T))
+    loss = model(idx, torch.randint(0, V, (2, T)))
+    assert abs(loss.item() - math.log(V)) < 0.5  # N(0, 0.02) weights: about uniform at the start

@@ -26,7 +26,6 @@ worker): run it on an otherwise idle machine.
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -71,19 +70,12 @@ def worker(args):
     os._exit(0)  # both workers end together; a plain exit waits out the coordination service's heartbeat
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 def cluster_run(count, args, cores):
     """Starts `count` workers on 127.0.0.1, worker i on `cores[i]`; returns worker 0's result."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(count)]}
+    from kerastune.distribute import local_cluster
+
+    cluster = local_cluster(count)
     processes, outs = [], []
     for index in range(count):
         out = os.path.join(args.tmp, f"{count}-{index}.json")

@@ -8,6 +8,7 @@ same code (and the same collective operations). Outside a multi-worker run every
 """
 
 import os
+import socket
 
 import tensorflow as tf
 
@@ -50,3 +51,21 @@ def worker_dir(directory, strategy):
         return directory
     _, task_id = worker_task(strategy)
     return os.path.join(directory, f"workertemp_{task_id}")
+
+
+def local_cluster(count):
+    """A `TF_CONFIG` cluster of `count` workers on 127.0.0.1, each on a port free right now.
+
+    For trying a multi-worker run on one machine (tests, benchmarks): give worker i
+    `{"cluster": local_cluster(n), "task": {"type": "worker", "index": i}}` as its `TF_CONFIG`.
+    """
+    if count < 1:
+        raise ValueError(f"a cluster needs at least one worker; received count={count!r}")
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))  # all bound at once, so no two get the same port
+        return {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    finally:
+        for s in sockets:
+            s.close()

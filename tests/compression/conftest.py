@@ -1,10 +1,5 @@
 """A tiny fitted classifier, its float / int8 / pruned string-in exports, and ONE fresh TF-only process serving them."""
 
-import json
-import os
-import subprocess
-import sys
-
 import keras
 import keras_hub
 import numpy as np
@@ -13,7 +8,7 @@ import pytest
 from kerastune.compression import MagnitudePruning, quantized_copy
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
-from tests.export.conftest import BAD_INPUT, CLASSES, CLASSIFIER_VOCAB, FRESH, TEXTS
+from tests.export.conftest import BAD_INPUT, CLASSES, CLASSIFIER_VOCAB, TEXTS, serve_in_fresh_process
 
 PRUNING = 0.5
 
@@ -61,13 +56,4 @@ def served(compressed_exports, tmp_path_factory):
         requests["serve"][name] = {"path": path, "signature": "serving_default", "instances": TEXTS}
         requests["serve"][f"{name}_bad_input"] = {"path": path, "signature": "serving_default", "instances": BAD_INPUT}
         requests["serve"][f"{name}_no_text"] = {"path": path, "signature": "serving_default", "instances": []}
-    folder = tmp_path_factory.mktemp("fresh_compressed")
-    with open(folder / "requests.json", "w") as f:
-        json.dump(requests, f)
-    result = subprocess.run(
-        [sys.executable, "-c", FRESH, str(folder / "requests.json"), str(folder / "answers.json")],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    with open(folder / "answers.json") as f:
-        return json.load(f)
+    return serve_in_fresh_process(requests, tmp_path_factory.mktemp("fresh_compressed"))

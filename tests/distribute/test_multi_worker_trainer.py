@@ -4,7 +4,6 @@ worker processes on 127.0.0.1 under MultiWorkerMirroredStrategy (configured by T
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.distribute import MultiWorkerTrainer, is_chief, training_loop, worker_dir
+from kerastune.distribute import MultiWorkerTrainer, is_chief, local_cluster, training_loop, worker_dir
 from kerastune.training.r_drop import enable_r_drop
 from tests.distribute.multi_worker_job import EPOCHS, STEPS_PER_EPOCH, batches, tiny_gpt
 
@@ -99,20 +98,11 @@ def test_outside_a_cluster_every_process_is_the_chief_and_trains_with_keras_fit(
     assert training_loop(model, strategy) is model
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 def run_two_workers(command, timeout=300):
     """Runs `command(index)` (a Python module and its arguments) as worker 0 and worker 1 of a cluster on
     127.0.0.1, one thread each, from the repository root; returns their output. A worker's failure fails."""
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = local_cluster(2)
     env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
     env.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
                KERAS_BACKEND="tensorflow")

@@ -153,7 +153,15 @@ def fresh_process(text_classifier_export, token_classifier_export, causal_lm_exp
         },
         "show": {"text": clf[False], "causal_lm": lm},
     }
-    folder = tmp_path_factory.mktemp("fresh_process")
+    return serve_in_fresh_process(requests, tmp_path_factory.mktemp("fresh_process"))
+
+
+def serve_in_fresh_process(requests, folder):
+    """Runs FRESH (TensorFlow only, no Keras) on `requests` in a new interpreter; returns its answers.
+
+    `requests`: {"serve": {name: {"path", "signature", "instances"}}, "show": {name: path}}; the
+    request and answer files are written in `folder`.
+    """
     with open(folder / "requests.json", "w") as f:
         json.dump(requests, f)
     result = subprocess.run(

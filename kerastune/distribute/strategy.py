@@ -59,6 +59,11 @@ def get_strategy(name="auto", devices=None):
         if devices is None:
             gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
             devices = gpus or [d.name for d in tf.config.list_logical_devices("CPU")]
+        if all("GPU" not in device.upper() for device in devices):
+            # On CPUs, sum the replicas' gradients on one device instead of with collective ops: the
+            # collectives of two MirroredStrategy objects in one process (two runs in a notebook) share
+            # instance keys and the second run fails with "Shape mismatch in the collective instance".
+            return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
         return tf.distribute.MirroredStrategy(devices=devices)
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.distribute import MultiWorkerTrainer, is_chief, local_cluster, training_loop, worker_dir
+from kerastune.distribute import MultiWorkerTrainer, get_strategy, is_chief, local_cluster, training_loop, worker_dir
 from kerastune.training.r_drop import enable_r_drop
 from tests.distribute.multi_worker_job import EPOCHS, STEPS_PER_EPOCH, batches, tiny_gpt
 
@@ -62,7 +62,7 @@ def test_under_mirrored_strategy_two_replicas_clip_the_global_gradient_as_one_de
                                                rng.integers(0, 3, 32))).batch(8)
     reference = dense(tf.distribute.get_strategy())
     expected = reference.fit(data, epochs=2, verbose=0, shuffle=False).history
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
     model = dense(mirrored)
     trainer = MultiWorkerTrainer(model)
     history = trainer.fit(data, epochs=2, verbose=0, validation_data=data).history

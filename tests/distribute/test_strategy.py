@@ -20,3 +20,18 @@ def test_tpu_without_a_tpu_and_unknown_names_are_errors():
         get_strategy("tpu")
     with pytest.raises(ValueError, match="strategy must be one of"):
         get_strategy("gpu_please")
+
+
+def test_two_mirrored_runs_in_one_process_both_train():
+    """Two models, each under its own mirrored strategy, one after the other (a notebook's second run)."""
+    import keras
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    for width in (5, 7):  # different variable shapes: a reused collective key would mismatch them
+        strategy = get_strategy("mirrored", devices=["/cpu:0", "/cpu:1"])
+        with strategy.scope():
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(width), keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+        history = model.fit(x, x[:, :1], batch_size=8, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()

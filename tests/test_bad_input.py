@@ -16,6 +16,9 @@ from kerastune.data.labelled_text import read_labelled_text
 from kerastune.recipes.causal_lm import CausalLMConfig, causal_lm
 from kerastune.recipes.config import resolve
 from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+from kerastune.data.prompt_pattern import PromptPattern
+from kerastune.recipes.continual import ContinualConfig
+from kerastune.recipes.prompt_classifier import PromptClassifierConfig, prompt_classifier
 from kerastune.training import WarmupLinearDecay, ema_momentum_for, layerwise_decay_multipliers
 
 
@@ -44,6 +47,12 @@ def recipe_file(content, *flags):
         assert status == 2
         raise SystemExit(status)  # the message went to stderr; checked through capsys below
     return run
+
+
+def write_hf_config(tmp):
+    (tmp / "hf").mkdir()
+    write(tmp, "hf/config.json", json.dumps({"model_type": "bert"}))
+    return str(tmp / "hf")
 
 
 def text_task(tmp, backbone="kerastune_bert", **settings):
@@ -129,6 +138,15 @@ CASES = [
     ("Hugging Face model that is not BERT", lambda tmp: (write(tmp, "config.json", json.dumps({"model_type": "gpt2"})),
                                                           text_task(tmp, backbone=str(tmp))), ValueError,
      ["model_type 'gpt2'"]),
+    # few labels and continual learning (prompt_classifier, continual)
+    ("PET pattern without a mask", lambda tmp: PromptClassifierConfig(backbone="x", train="t.tsv", pattern="<text> It was good."),
+     ValueError, ["exactly one '[MASK]'", "<text> It was good."]),
+    ("PET pattern with two texts", lambda tmp: PromptPattern("<text> [MASK] <text>"), ValueError, ["exactly one '<text>'"]),
+    ("PET over a directory with no MLM head", lambda tmp: prompt_classifier(
+        write_hf_config(tmp), write(tmp, "train.tsv", "text\tlabel\ngood\t1\nbad\t0\n")),
+     ValueError, ["Hugging Face directory", "--build-mlm-head"]),
+    ("continual method unknown", lambda tmp: ContinualConfig(backbone="x", method="replay"), ValueError,
+     ["method must be one of", "'replay'"]),
     # the command line
     ("recipe file missing", lambda tmp: recipe_file_missing(tmp), SystemExit, ["The recipe file does not exist"]),
     ("recipe file not TOML", recipe_file("recipe = \n"), SystemExit, ["is not valid TOML"]),

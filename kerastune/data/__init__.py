@@ -15,3 +15,4 @@ from kerastune.data.classification_dataset import ClassificationDataset  # noqa:
 from kerastune.data.conll import ConllError, TaggedSentences, read_conll, read_tfds_conll, tagged_sentences  # noqa: F401
 from kerastune.data.token_classification_dataset import TokenClassificationDataset  # noqa: F401
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents  # noqa: F401
+from kerastune.data.prompt_pattern import PromptPattern, PromptTokenizer, verbalizer_token_ids  # noqa: F401

@@ -8,3 +8,5 @@ from kerastune.models.token_classifier import TokenClassifier  # noqa: E402,F401
 from kerastune.models.bert_pretrainer import BertPretrainer, TiedMaskedLMHead  # noqa: E402,F401
 from kerastune.models.backbone_directory import load_backbone_directory, save_backbone_directory  # noqa: E402,F401
 from kerastune.models.mlp_classifier import MLPClassifier  # noqa: E402,F401
+from kerastune.models.prompt_classifier import PromptClassifier, load_masked_lm_backbone  # noqa: E402,F401
+from kerastune.models.multi_task_classifier import MultiTaskClassifier  # noqa: E402,F401

@@ -5,3 +5,6 @@ from kerastune.recipes.text_classifier import TextClassifierConfig, TextClassifi
 from kerastune.recipes.token_classifier import TokenClassifierConfig, TokenClassifierRun, token_classifier  # noqa: E402,F401
 from kerastune.recipes.masked_lm import MaskedLMConfig, MaskedLMRun, masked_lm  # noqa: E402,F401
 from kerastune.recipes.image_classifier import ImageClassifierConfig, ImageClassifierRun, image_classifier  # noqa: E402,F401
+from kerastune.recipes.prompt_classifier import (PromptClassifierConfig, PromptClassifierRun, distill_ensemble,  # noqa: E402,F401
+                                                 ensemble_probabilities, prompt_classifier)
+from kerastune.recipes.continual import ContinualConfig, ContinualRun, ContinualTask, continual  # noqa: E402,F401

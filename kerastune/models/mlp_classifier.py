@@ -3,6 +3,7 @@
 import keras
 
 from kerastune.api import register
+from kerastune.models.classifier_defaults import classifier_compile_arguments
 
 
 @register
@@ -75,13 +76,7 @@ class MLPClassifier(keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Compiles with the classic defaults: Adam(1e-3), sparse categorical crossentropy on logits, accuracy."""
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(1e-3)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: keras.optimizers.Adam(1e-3)), **kwargs)
 
     def get_config(self):
         return {

@@ -6,6 +6,7 @@ from keras import ops
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.models.classifier_defaults import classifier_compile_arguments
 from kerastune.models.text_classifier import MaskedMeanPooling
 from kerastune.training import adamw
 
@@ -73,13 +74,7 @@ class MultiTaskClassifier(BackboneTask):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Defaults: `adamw(5e-5)`, sparse cross-entropy on logits, accuracy."""
-        if optimizer == "auto":
-            optimizer = adamw(5e-5)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: adamw(5e-5)), **kwargs)
 
     def get_config(self):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_classes": self.num_classes,

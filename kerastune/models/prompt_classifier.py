@@ -6,6 +6,7 @@ from keras import ops
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.models.classifier_defaults import classifier_compile_arguments
 from kerastune.training import adamw
 
 NEGATIVE = -1e9  # score of a padded verbaliser slot: exp() of it is 0
@@ -85,13 +86,7 @@ class PromptClassifier(BackboneTask):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
         """Defaults: `adamw(1e-5)`, sparse cross-entropy on the label scores (PET's loss), accuracy."""
-        if optimizer == "auto":
-            optimizer = adamw(1e-5)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: adamw(1e-5)), **kwargs)
 
     def get_config(self):
         head_config = dict(self.masked_lm_head.get_config())

@@ -6,8 +6,8 @@ from keras import ops
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.models.classifier_defaults import classifier_compile_arguments
 from kerastune.training import adamw
-from kerastune.training.label_smoothing import sparse_crossentropy
 
 POOLINGS = ("pooled", "mean", "cls")
 
@@ -97,13 +97,7 @@ class TextClassifier(BackboneTask):
     def compile(self, optimizer="auto", loss="auto", metrics="auto", label_smoothing=0.0, **kwargs):
         """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits (smoothed by
         `label_smoothing` > 0), accuracy."""
-        if optimizer == "auto":
-            optimizer = adamw(5e-5)
-        if loss == "auto":
-            loss = sparse_crossentropy(label_smoothing)
-        if metrics == "auto":
-            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: adamw(5e-5), label_smoothing), **kwargs)
 
     def get_config(self):
         return {

@@ -17,3 +17,22 @@ def register(cls):
     ```
     """
     return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+
+def base_model_config(model):
+    """The `name`, `trainable` and `dtype` entries that a subclassed model's `get_config()` ends with.
+
+    Example: `return {"hidden_dim": self.hidden_dim, **base_model_config(self)}`.
+    """
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": keras.dtype_policies.serialize(model.dtype_policy),
+    }
+
+
+def restore_dtype_policy(config):
+    """A copy of a `base_model_config` config whose `dtype` is a dtype policy again, for `from_config`."""
+    config = dict(config)
+    config["dtype"] = keras.dtype_policies.deserialize(config["dtype"]) if config.get("dtype") else None
+    return config

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerastune.api import register
+from kerastune.api import base_model_config, register, restore_dtype_policy
 from kerastune.layers import LearnedPositionEmbedding, TransformerEncoderBlock
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
@@ -192,14 +192,11 @@ class BertEncoder(keras.Model):
             "num_segments": self.num_segments,
             "activation": keras.activations.serialize(keras.activations.get(self.activation)),
             "layer_norm_epsilon": self.layer_norm_epsilon,
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            **base_model_config(self),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = restore_dtype_policy(config)
         config["activation"] = keras.activations.deserialize(config["activation"])
-        config["dtype"] = keras.dtype_policies.deserialize(config["dtype"]) if config.get("dtype") else None
         return cls(**config)

@@ -22,3 +22,11 @@ def classifier_compile_arguments(optimizer, loss, metrics, default_optimizer, la
         "loss": sparse_crossentropy(label_smoothing) if loss == "auto" else loss,
         "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")] if metrics == "auto" else metrics,
     }
+
+
+def logits_layer(units, name="logits"):
+    """A classifier's output layer: `Dense(units)` with BERT's truncated N(0, 0.02) kernel initializer,
+    computing float32 logits whatever the dtype policy (so mixed precision keeps the loss stable)."""
+    return keras.layers.Dense(
+        units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), name=name, dtype="float32"
+    )

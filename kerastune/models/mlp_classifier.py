@@ -2,7 +2,7 @@
 
 import keras
 
-from kerastune.api import register
+from kerastune.api import base_model_config, register, restore_dtype_policy
 from kerastune.models.classifier_defaults import classifier_compile_arguments
 
 
@@ -85,13 +85,10 @@ class MLPClassifier(keras.Model):
             "hidden_dim": self.hidden_dim,
             "dropout": self.dropout,
             "pixel_scale": self.pixel_scale,
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            **base_model_config(self),
         }
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["dtype"] = keras.dtype_policies.deserialize(config["dtype"]) if config.get("dtype") else None
+        config = restore_dtype_policy(config)
         return cls(**config)

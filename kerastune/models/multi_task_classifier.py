@@ -6,7 +6,7 @@ from keras import ops
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
-from kerastune.models.classifier_defaults import classifier_compile_arguments
+from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
 from kerastune.models.text_classifier import MaskedMeanPooling
 from kerastune.training import adamw
 
@@ -58,8 +58,7 @@ class MultiTaskClassifier(BackboneTask):
         widest = max(num_classes)
         per_task = []
         for task, n in enumerate(num_classes):
-            logits = keras.layers.Dense(n, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-                                        name=f"task_{task}_logits", dtype="float32")(x)  # (batch, n)
+            logits = logits_layer(n, name=f"task_{task}_logits")(x)  # (batch, n)
             if n < widest:
                 logits = ops.pad(logits, [[0, 0], [0, widest - n]], constant_values=NEGATIVE)
             per_task.append(logits)

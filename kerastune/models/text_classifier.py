@@ -6,7 +6,7 @@ from keras import ops
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
-from kerastune.models.classifier_defaults import classifier_compile_arguments
+from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
 from kerastune.training import adamw
 
 POOLINGS = ("pooled", "mean", "cls")
@@ -82,12 +82,7 @@ class TextClassifier(BackboneTask):
         else:
             pooled = MaskedMeanPooling(name="mean_pooling")(features["sequence_output"], inputs["padding_mask"])
         x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)
-        logits = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="logits",
-            dtype="float32",  # float32 logits under mixed precision
-        )(x)
+        logits = logits_layer(num_classes)(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes

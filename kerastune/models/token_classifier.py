@@ -5,6 +5,7 @@ import keras
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.models.classifier_defaults import logits_layer
 from kerastune.training import adamw
 from kerastune.training.label_smoothing import sparse_crossentropy
 
@@ -48,12 +49,7 @@ class TokenClassifier(BackboneTask):
         sequence = backbone(inputs)["sequence_output"]  # (batch, seq, hidden)
         freeze_unused_pooler(backbone)
         x = keras.layers.Dropout(dropout, name="output_dropout")(sequence)
-        logits = keras.layers.Dense(
-            num_tags,
-            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-            name="logits",
-            dtype="float32",  # float32 logits under mixed precision
-        )(x)  # (batch, seq, num_tags)
+        logits = logits_layer(num_tags)(x)  # (batch, seq, num_tags)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
         self.backbone = backbone
         self.num_tags = num_tags

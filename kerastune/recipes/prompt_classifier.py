@@ -32,14 +32,15 @@ from kerastune.models.backbones import freeze_token_embedding, max_sequence_leng
 from kerastune.models.prompt_classifier import PromptClassifier, load_masked_lm_backbone
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.text_classifier import TextClassifierRun, _read
+from kerastune.recipes.text_classifier import LabelledTextColumns, TextClassifierRun, _read
 from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
 from kerastune.recipes.training_setup import batch_splits, build_optimizer, compile_for_training
 
 
 @dataclasses.dataclass(kw_only=True)
-class PromptClassifierConfig(FineTuningConfig):
-    """Every argument of `prompt_classifier`: `FineTuningConfig`'s plus the pattern and verbaliser.
+class PromptClassifierConfig(LabelledTextColumns, FineTuningConfig):
+    """Every argument of `prompt_classifier`: `FineTuningConfig`'s and `LabelledTextColumns`' (no
+    `text_pair_column`: its patterns take one text) plus the pattern and verbaliser.
 
     `pattern`: one `<text>` and one `[MASK]` (`kerastune.data.prompt_pattern`). `verbalizer`: the
     label words in label-id order, comma-separated, several words of one label joined by `/`
@@ -50,18 +51,12 @@ class PromptClassifierConfig(FineTuningConfig):
     name: str = "prompt_classifier"
     pattern: str = DEFAULT_PATTERN
     verbalizer: str = "terrible,great"
-    text_column: Optional[str] = None
-    label_column: Optional[str] = None
-    label_name_column: Optional[str] = None
-    format: Optional[str] = None
-    max_train_examples: Optional[int] = None
     max_sequence_length: Optional[int] = 128
     learning_rate: float = 1e-5
     layerwise_lr_decay: Optional[float] = 1.0
     ema_momentum: float = 0.0
     batch_size: int = 16
     epochs: int = 10
-    text_pair_column: Optional[str] = None  # not supported: PET's patterns here take one text
 
     def __post_init__(self):
         super().__post_init__()

@@ -35,8 +35,25 @@ from kerastune.recipes.training_setup import batch_splits, compile_for_training,
 
 
 @dataclasses.dataclass(kw_only=True)
-class TextClassifierConfig(FineTuningConfig):
-    """Every argument of `text_classifier`: `FineTuningConfig`'s, plus the data columns and pooling.
+class LabelledTextColumns:
+    """Where a labelled-text file keeps its texts and labels (`kerastune.data.read_labelled_text`).
+
+    `text_column` / `text_pair_column` / `label_column` / `label_name_column`: column names (None:
+    the reader's defaults for the format); `format`: `"tsv"`, `"csv"` or `"jsonl"` (None: from the
+    file's extension); `max_train_examples`: keep the first N training examples (None: all).
+    """
+
+    text_column: Optional[str] = None
+    text_pair_column: Optional[str] = None
+    label_column: Optional[str] = None
+    label_name_column: Optional[str] = None
+    format: Optional[str] = None
+    max_train_examples: Optional[int] = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class TextClassifierConfig(LabelledTextColumns, FineTuningConfig):
+    """Every argument of `text_classifier`: `FineTuningConfig`'s, `LabelledTextColumns`' and the pooling.
 
     Data: `train` / `validation` are file paths (`.tsv`, `.csv`, `.jsonl`), or split names when
     `tfds_name` is set (`tfds_name="glue/sst2", train="train", validation="validation"`).
@@ -47,12 +64,6 @@ class TextClassifierConfig(FineTuningConfig):
     """
 
     name: str = "text_classifier"
-    text_column: Optional[str] = None
-    text_pair_column: Optional[str] = None
-    label_column: Optional[str] = None
-    label_name_column: Optional[str] = None
-    format: Optional[str] = None
-    max_train_examples: Optional[int] = None
     pooling: str = "mean"
     augment: Optional[str] = None
     augment_probability: float = 0.1

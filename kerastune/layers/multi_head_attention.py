@@ -16,7 +16,9 @@ class MultiHeadAttention(keras.layers.Layer):
     The projections are `keras.layers.EinsumDense` sublayers named `query`, `key`, `value` and
     `attention_output` with the same weight shapes as `keras.layers.MultiHeadAttention`, so weights
     copy across, and parameter-efficient methods can wrap them (`layer.query.enable_lora(rank)`).
-    Prefix tuning passes learned `key_prefix` / `value_prefix` vectors that every query may attend to.
+    Prefix tuning passes learned `key_prefix` / `value_prefix` vectors that every query may attend to,
+    either as call arguments or from a prefix-tuned key / value projection (one with a
+    `prefix_values()` method and its base projection as `layer`: `kerastune.peft.PrefixProjection`).
     With `rotary_max_wavelength` set, queries and keys are rotated by their positions (RoPE, Su et al.
     2021, via `keras_hub.layers.RotaryEmbedding`) before the dot product, so attention scores depend
     on relative position; prefixes are not rotated (they have no position).
@@ -146,8 +148,8 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         key = value if key is None else key
         q = self.query(query)  # (batch, query_length, heads, key_dim)
-        k = self.key(key)  # (batch, key_length, heads, key_dim)
-        v = self.value(value)  # (batch, key_length, heads, value_dim)
+        k, key_prefix = _project(self.key, key, key_prefix, "key_prefix")  # (batch, key_length, heads, key_dim)
+        v, value_prefix = _project(self.value, value, value_prefix, "value_prefix")  # (..., value_dim)
         if self.rotary_embedding is not None:
             q, k = self.rotary_embedding(q), self.rotary_embedding(k)
         if (key_prefix is None) != (value_prefix is None):
@@ -206,3 +208,19 @@ class MultiHeadAttention(keras.layers.Layer):
 def _broadcast_batch(prefix, batch, dtype):
     prefix = ops.cast(prefix, dtype)
     return ops.broadcast_to(prefix, (batch,) + tuple(prefix.shape[1:]))
+
+
+def _project(projection, inputs, prefix, argument):
+    """`(projection(inputs), prefix)`; a prefix-tuned projection gives its own prefix instead.
+
+    Taken apart here, not inside the projection, so the prefix goes where call-argument prefixes go:
+    ahead of the keys after the rotary embedding (prefixes have no position) and with room made in
+    the padding and attention masks.
+    """
+    prefix_values = getattr(projection, "prefix_values", None)
+    if prefix_values is None:
+        return projection(inputs), prefix
+    if prefix is not None:
+        raise ValueError(f"{projection.name!r} is prefix-tuned and brings its own prefix; pass {argument}=None. "
+                         f"Received: {argument} of shape {tuple(prefix.shape)}")
+    return projection.layer(inputs), prefix_values()[None]  # (1, prefix_length, heads, head_dim)

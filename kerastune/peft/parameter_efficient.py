@@ -63,7 +63,8 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
             (`kerastune.peft.projections.target_pattern`); None: `DEFAULT_TARGETS[method]`.
         adapter_size: int, the bottleneck width of `"adapter"`.
         prefix_length, reparameterize: `"prefix"`'s number of key / value vectors per layer, and
-            whether they train through an MLP (`PrefixProjection`; KerasHub backbones).
+            whether they train through an MLP (`PrefixProjection`; KerasHub backbones and kerastune's own
+            encoder and GPT).
 
     Example:
 

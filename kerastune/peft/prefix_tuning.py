@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.layers.multi_head_attention import MultiHeadAttention
 from kerastune.peft.projection_wrapper import ProjectionWrapper
 
 
@@ -15,7 +16,9 @@ class PrefixProjection(ProjectionWrapper):
     `reparameterize`, the prefix is `MLP(E)` (E: (prefix_length, width), a tanh MLP of
     `hidden_dim`), which the paper (section 4.3) found trains more stably; `merge()` computes it once
     and keeps only the result (what an export needs). The attention layer must also let every query
-    see the prefix: `apply_peft(..., "prefix")` pads its attention mask (`pad_attention_mask`).
+    see the prefix: `apply_peft(..., "prefix")` pads a Keras attention layer's mask
+    (`pad_attention_mask`); kerastune's own `MultiHeadAttention` takes the prefix from this wrapper
+    itself (unrotated, ahead of the keys) and pads its masks.
 
     Args:
         layer: a built `keras.layers.EinsumDense` with output (batch, seq, heads, head_dim).
@@ -106,12 +109,18 @@ class _PaddedAttentionMask:
 
 
 def pad_attention_mask(attention, prefix_length):
-    """Lets every query of a Keras `MultiHeadAttention` (KerasHub's BERT blocks use it) attend to
-    `prefix_length` prefix keys in front of its keys."""
+    """Lets every query of an attention layer attend to `prefix_length` prefix keys in front of its keys.
+
+    kerastune's own `MultiHeadAttention` (its `BertEncoder` and `GPT`) takes a prefix-tuned key / value
+    projection's prefix itself, unrotated, and pads its masks: nothing to do. A Keras
+    `MultiHeadAttention` (KerasHub's BERT blocks use it) gets its attention mask padded here.
+    """
+    if isinstance(attention, MultiHeadAttention):
+        return
     if not isinstance(attention, keras.layers.MultiHeadAttention):
         raise ValueError(
-            "Prefix tuning pads the attention mask of keras.layers.MultiHeadAttention (KerasHub backbones); "
-            f"{type(attention).__name__} is not one. Use peft='lora' or 'adapter' for this backbone. "
-            f"Received: {attention.name!r}"
+            "Prefix tuning needs the key / value projections of keras.layers.MultiHeadAttention (KerasHub backbones) "
+            f"or kerastune.layers.MultiHeadAttention; {type(attention).__name__} is neither. Use peft='lora' or "
+            f"'adapter' for this backbone. Received: {attention.name!r}"
         )
     attention._compute_attention = _PaddedAttentionMask(attention._compute_attention, prefix_length)

@@ -98,7 +98,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         peft_targets: str or None, comma-separated projection path patterns to adapt (None: query
             and value for LoRA / DoRA, the attention and feed-forward outputs for adapters).
         adapter_size: int, the bottleneck width of `"adapter"`.
-        prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones): key / value vectors
+        prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones, kerastune's encoder): key / value vectors
             per layer, trained through an MLP (merged away for export) or directly.
         adversarial: str or None, `"fgm"` or `"pgd"`: train on the clean and the adversarial loss
             (`kerastune.training.adversarial_training`), the token embeddings perturbed by

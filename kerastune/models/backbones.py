@@ -6,6 +6,8 @@
   `model_type: bert`, `model.safetensors`, `vocab.txt`), e.g. `../shared/models/all-MiniLM-L6-v2`,
   read offline by KerasHub's converters;
 - a kerastune backbone directory (`save_backbone_directory`, e.g. after `masked_lm` pretraining);
+- a TF Model Garden BERT encoder checkpoint (a directory or prefix, `vocab.txt` beside it), read
+  from its files by `kerastune.models.model_garden_checkpoint` (no Model Garden install needed);
 - `"kerastune_bert"`: kerastune's own `BertEncoder`, randomly initialised from flat arguments, with
   a WordPiece tokenizer built from a vocabulary (a `vocab.txt`, a directory holding one, or a list).
 
@@ -21,6 +23,7 @@ import keras_hub
 
 from kerastune.models.backbone_directory import is_backbone_directory, load_backbone_directory
 from kerastune.models.bert_encoder import BertEncoder
+from kerastune.models.model_garden_checkpoint import is_model_garden_checkpoint, load_model_garden_checkpoint
 
 OWN_ENCODER = "kerastune_bert"
 
@@ -51,11 +54,12 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
 
     Args:
         name_or_dir: str, a KerasHub preset name or handle, a local preset / Hugging Face
-            directory, a kerastune backbone directory (`save_backbone_directory`), or
-            `"kerastune_bert"`.
-        vocabulary: for `"kerastune_bert"` only: a `vocab.txt`, a directory holding one, or a list
-            of WordPieces (a backbone directory or preset brings its own).
-        lowercase: for `"kerastune_bert"` only: whether the tokenizer lower-cases.
+            directory, a kerastune backbone directory (`save_backbone_directory`), a Model Garden
+            BERT checkpoint (directory or prefix), or `"kerastune_bert"`.
+        vocabulary: for `"kerastune_bert"`: a `vocab.txt`, a directory holding one, or a list of
+            WordPieces (a backbone directory or preset brings its own); for a Model Garden
+            checkpoint: its `vocab.txt` when it is not beside the checkpoint.
+        lowercase: for `"kerastune_bert"` and Model Garden checkpoints: whether the tokenizer lower-cases.
         **kwargs: constructor arguments: for a preset or a backbone directory they override its
             config (e.g. `dropout=0.1`); for `"kerastune_bert"` they are `BertEncoder`'s
             (`num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`, `max_sequence_length`,
@@ -70,6 +74,8 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
     name = str(name_or_dir)
     if is_backbone_directory(name):  # saved after `masked_lm` pretraining: loads like a preset
         return load_backbone_directory(name, **kwargs)
+    if os.path.exists(name + ".index") or (os.path.isdir(name) and is_model_garden_checkpoint(name)):
+        return load_model_garden_checkpoint(name, vocabulary=vocabulary, lowercase=lowercase, **kwargs)
     if name == OWN_ENCODER:
         tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=_vocabulary(vocabulary), lowercase=lowercase)
         kwargs.setdefault("vocabulary_size", tokenizer.vocabulary_size())

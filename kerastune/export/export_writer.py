@@ -3,6 +3,8 @@
 import json
 import os
 
+import tensorflow as tf
+
 from kerastune.export.versioned_directory import atomic_version_directory, next_version
 
 
@@ -14,7 +16,7 @@ def check_export_name(name):
         )
 
 
-def write_export(archive, export_dir, name, version=None, files=None, text_files=None):
+def write_export(archive, export_dir, name, version=None, files=None, text_files=None, endpoints=None):
     """Writes `archive` to `export_dir/name/<version>/` atomically, JSON sidecar files beside it.
 
     The version directory is written under a hidden temporary name and renamed into place, so TF
@@ -30,6 +32,9 @@ def write_export(archive, export_dir, name, version=None, files=None, text_files
         files: dict `{relative path: JSON-serializable value}` written beside `saved_model.pb`
             (`"assets.extra/config.json"` makes the sub-folder); None values are skipped.
         text_files: dict `{relative path: str}` written as plain UTF-8 text (e.g. a `vocab.txt`).
+        endpoints: dict `{name: tf.function with an input_signature}` added to `archive` here, in
+            order (the first is `serving_default` unless one is named so). Added here rather than by
+            the caller, each is traced once, while the SavedModel is written (see `_write_saved_model`).
 
     Returns:
         The path of the written version directory.
@@ -45,7 +50,7 @@ def write_export(archive, export_dir, name, version=None, files=None, text_files
     model_dir = os.path.join(str(export_dir), name)
     version = next_version(model_dir) if version is None else version
     with atomic_version_directory(model_dir, version) as tmp:
-        archive.write_out(tmp, verbose=False)
+        _write_saved_model(archive, tmp, endpoints or {})
         for relative, content in (files or {}).items():
             if content is None:
                 continue
@@ -59,3 +64,37 @@ def write_export(archive, export_dir, name, version=None, files=None, text_files
             with open(path, "w", encoding="utf-8") as f:
                 f.write(content)
     return os.path.join(model_dir, str(version))
+
+
+def _write_saved_model(archive, path, endpoints):
+    """`archive.add_endpoint` for each of `endpoints`, then `archive.write_out(path)`, with each
+    endpoint traced once instead of twice.
+
+    `ExportArchive` traces the endpoints when they are added or to find their variables, then
+    `tf.saved_model.save` traces them again: a `tf.function` keys its traces on the save context's
+    variable policy, which is unset outside a save. Here both run under the policy the save uses, so
+    the save reuses those traces (a whole tiny `kerastune run` of a text classifier, 3 endpoints,
+    measured 20 s -> 13 s on one core). The same signatures, variables and resources as `write_out`;
+    on a Keras/TF without these internals, `add_endpoint` and `write_out` themselves.
+    """
+    try:
+        from tensorflow.python.saved_model import save_context
+    except ImportError:
+        save_context = None
+    steps = ("_filter_and_track_resources", "_get_concrete_fn", "_endpoint_names", "_tf_trackable")
+    if save_context is None or save_context.in_save_context() or not all(hasattr(archive, s) for s in steps):
+        for name, function in endpoints.items():
+            archive.add_endpoint(name, function)
+        archive.write_out(path, verbose=False)
+        return
+    options = tf.saved_model.SaveOptions()
+    with save_context.save_context(options):
+        for name, function in endpoints.items():
+            archive.add_endpoint(name, function)
+        if not archive._endpoint_names:
+            raise ValueError("No endpoints have been set yet. Call add_endpoint().")
+        archive._filter_and_track_resources()  # traces every endpoint, as the save below looks them up
+        signatures = {name: archive._get_concrete_fn(name) for name in archive._endpoint_names}
+    if "serving_default" not in signatures:  # TF Serving's default key, as write_out adds it
+        signatures["serving_default"] = signatures[archive._endpoint_names[0]]
+    tf.saved_model.save(archive._tf_trackable, path, options=options, signatures=signatures)

@@ -194,11 +194,14 @@ def export_text_classifier(
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serving_function(
-        model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of,
-    ))
-    archive.add_endpoint("tokenize", tokenize_function(tokenizer, sequence_length, pair))
-    archive.add_endpoint("token_ids", token_ids_function(model))
+    endpoints = {
+        "serving_default": serving_function(
+            model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of,
+        ),
+        "tokenize": tokenize_function(tokenizer, sequence_length, pair),
+        "token_ids": token_ids_function(model),
+    }
     files = {"label_names.json": [str(n) for n in label_names], "evaluation.json": report, "config.json": config}
     vocabulary = "".join(f"{piece}\n" for piece in tokenizer.get_vocabulary())
-    return write_export(archive, export_dir, name, version, files, {"assets.extra/vocab.txt": vocabulary})
+    return write_export(archive, export_dir, name, version, files, {"assets.extra/vocab.txt": vocabulary},
+                        endpoints=endpoints)

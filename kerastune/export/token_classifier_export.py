@@ -75,6 +75,6 @@ def export_token_classifier(
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serving_function(model, tokenizer, tag_names, sequence_length))
     files = {"tag_names.json": [str(n) for n in tag_names], "evaluation.json": report, "config.json": config}
-    return write_export(archive, export_dir, name, version, files)
+    endpoints = {"serving_default": serving_function(model, tokenizer, tag_names, sequence_length)}
+    return write_export(archive, export_dir, name, version, files, endpoints=endpoints)

@@ -141,9 +141,9 @@ class ImageClassifierRun:
 
         archive = keras.export.ExportArchive()
         archive.track(model)
-        archive.add_endpoint("serving_default", serve)
         files = {"label_names.json": self.label_names, "evaluation.json": report, "config.json": as_dict(self.config)}
-        return write_export(archive, export_dir or self.config.export_dir, self.config.name, version, files)
+        return write_export(archive, export_dir or self.config.export_dir, self.config.name, version, files,
+                            endpoints={"serving_default": serve})
 
 
 def _check(config):

@@ -99,13 +99,18 @@ def test_outside_a_cluster_every_process_is_the_chief_and_trains_with_keras_fit(
 
 
 
+def _worker_env():
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    env.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
+               KERAS_BACKEND="tensorflow")
+    return env
+
+
 def run_two_workers(command, timeout=300):
     """Runs `command(index)` (a Python module and its arguments) as worker 0 and worker 1 of a cluster on
     127.0.0.1, one thread each, from the repository root; returns their output. A worker's failure fails."""
     cluster = local_cluster(2)
-    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
-    env.update(TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", TF_CPP_MIN_LOG_LEVEL="2",
-               KERAS_BACKEND="tensorflow")
+    env = _worker_env()
     workers = []
     for index in range(2):
         tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
@@ -122,11 +127,43 @@ def run_two_workers(command, timeout=300):
     return logs
 
 
+# Worker 0 and worker 1 of `multi_worker_job`, as two processes forked from one interpreter that has
+# imported TensorFlow, Keras and kerastune but run nothing (one thread, no TF runtime or gRPC yet):
+# each child reads its own TF_CONFIG when it builds its strategy, as a freshly started worker does,
+# and the import (~5 s) is paid once instead of twice.
+FORKED_WORKERS = r"""
+import json, os, sys, traceback
+import keras, numpy as np, tensorflow as tf
+import kerastune.distribute, kerastune.models, kerastune.training
+from tests.distribute import multi_worker_job
+
+cluster, out = json.loads(sys.argv[1]), sys.argv[2]
+children = []
+for index in range(2):
+    pid = os.fork()
+    if pid == 0:
+        os.environ["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        try:
+            multi_worker_job.main(os.path.join(out, f"{index}.npz"))
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(1)
+        os._exit(0)  # both workers end together; see multi_worker_job's note on a plain exit
+    children.append(pid)
+codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+print("worker exit codes", codes, flush=True)
+sys.exit(1 if any(codes) else 0)
+"""
+
+
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
     """What each of two workers saved after training the tiny GPT (`multi_worker_job`)."""
     out = tmp_path_factory.mktemp("workers")
-    run_two_workers(lambda index: ["tests.distribute.multi_worker_job", str(out / f"{index}.npz")])
+    result = subprocess.run([sys.executable, "-c", FORKED_WORKERS, json.dumps(local_cluster(2)), str(out)], cwd=ROOT,
+                            env=_worker_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout[-1000:], result.stderr[-3000:])
     return [dict(np.load(out / f"{index}.npz")) for index in range(2)]
 
 

@@ -4,6 +4,7 @@ the weight average on). A crash while a backup is written leaves the previous on
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -18,37 +19,67 @@ SETTINGS = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, s
                 epochs=3, steps_per_epoch=4, backup_every_steps=2, validation_batches=1, sample_tokens=0,
                 jit_compile=False, dropout=0.1, ema_momentum=0.9, warmup_steps=2, total_steps=12, name="t")
 
-# The command a user runs (and runs again after a crash); KILL says where this process dies.
+# The command a user runs (and runs again after a crash), in a process that dies where KILL says.
+# Each run is a child forked from one interpreter that has imported TensorFlow, Keras and kerastune
+# but run nothing (one thread, no TF runtime yet): a new process per run, which knows nothing of the
+# killed one but what its backups on disk hold, without paying the ~5 s import three times.
 TRAIN = r"""
-import json, os, signal, sys
+import json, os, signal, sys, traceback
 import keras
 from kerastune.recipes import causal_lm
 
-settings, kill = json.loads(sys.argv[1]), sys.argv[2]
+settings = json.loads(sys.argv[1])
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
-kind, _, at = kill.partition(":")
-at = int(at or 0)
 
 class Kill(keras.callbacks.Callback):
     step = 0
+    def __init__(self, kind, at):
+        super().__init__()
+        self.kind, self.at = kind, at
     def on_train_begin(self, logs=None):
         self.step = self.model.optimizer.iterations.numpy()  # batches already trained (restored)
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        if kind == "step" and self.step == at:
+        if self.kind == "step" and self.step == self.at:
             die()
     def on_epoch_begin(self, epoch, logs=None):
-        if kind == "epoch" and epoch == at:
+        if self.kind == "epoch" and epoch == self.at:
             die()
 
-run = causal_lm(**settings)
-run.train(callbacks=[Kill()], verbose=0)
+for line in sys.stdin:  # one KILL ("step:3", "epoch:1") per run; answers the run's exit status
+    kind, _, at = line.strip().partition(":")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run = causal_lm(**settings)
+            run.train(callbacks=[Kill(kind, int(at or 0))], verbose=0)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
 """
 
 
-def _train(settings, kill):
-    return subprocess.run([sys.executable, "-c", TRAIN, json.dumps(settings), kill], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+class _Runs:
+    """The interpreter that forks one run of TRAIN per `run(kill)`; returns each run's exit status."""
+
+    def __init__(self, settings, log):
+        self.log = log
+        self.process = subprocess.Popen([sys.executable, "-c", TRAIN, json.dumps(settings)], cwd=ROOT, text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log, "w"))
+
+    def run(self, kill):
+        self.process.stdin.write(kill + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], 600)
+        answer = self.process.stdout.readline() if ready else ""
+        assert answer.strip(), (kill, "no exit status", open(self.log).read()[-3000:])
+        return int(answer)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def test_killed_runs_resume_and_end_with_the_weights_of_an_uninterrupted_run(tmp_path):
@@ -57,12 +88,15 @@ def test_killed_runs_resume_and_end_with_the_weights_of_an_uninterrupted_run(tmp
     settings = dict(SETTINGS, data=str(corpus), run_dir=str(tmp_path / "runs"), logging_dir=str(tmp_path / "tb"))
     backups = tmp_path / "runs" / "t" / "backup"
     steps_seen = []
-    for kill in ("step:3", "epoch:1", "step:7"):  # each run resumes from the last one's backup
-        result = _train(settings, kill)
-        assert result.returncode == -signal.SIGKILL, (kill, result.stderr[-3000:])
-        path, state = latest_backup(str(backups))
-        steps_seen.append(state["step"])
-        assert os.path.isfile(os.path.join(path, "backup.weights.h5"))
+    runs = _Runs(settings, tmp_path / "runs.log")
+    try:
+        for kill in ("step:3", "epoch:1", "step:7"):  # each run resumes from the last one's backup
+            assert runs.run(kill) == -signal.SIGKILL, (kill, open(runs.log).read()[-3000:])
+            path, state = latest_backup(str(backups))
+            steps_seen.append(state["step"])
+            assert os.path.isfile(os.path.join(path, "backup.weights.h5"))
+    finally:
+        runs.close()
     # mid-epoch 1 -> the step-2 backup; at the boundary -> step 4 (epoch 1 done); mid-epoch 2 -> step 6
     assert steps_seen == [2, 4, 6]
     resumed = causal_lm(**settings)  # the same command once more, here: it finishes the run

@@ -100,19 +100,26 @@ def is_model_garden_checkpoint(path):
     prefix = checkpoint_prefix(path)
     if prefix is None:
         return False
-    keys = {name for name, _ in tf.train.list_variables(prefix)}
-    return any(_key(root, OUTER[layout]["token_embedding/embeddings"]) in keys for root in ROOTS for layout in OUTER)
+    return _find_layout({name for name, _ in tf.train.list_variables(prefix)}) is not None
 
 
 def _key(root, path):
     return f"{root}/{path}{VALUE}"
 
 
-def _layout(prefix, shapes):
+def _find_layout(keys):
+    """`(root, layout)` of the first root and layout whose word-embedding key is among `keys`, or None."""
     for root in ROOTS:
-        for layout in ("v2", "functional"):
-            if _key(root, OUTER[layout]["token_embedding/embeddings"]) in shapes:
+        for layout in OUTER:
+            if _key(root, OUTER[layout]["token_embedding/embeddings"]) in keys:
                 return root, layout
+    return None
+
+
+def _layout(prefix, shapes):
+    found = _find_layout(shapes)
+    if found is not None:
+        return found
     sample = sorted(k for k in shapes if k != "_CHECKPOINTABLE_OBJECT_GRAPH")[:5]
     raise ValueError(
         f"{prefix} holds no Model Garden BERT encoder: expected a word-embedding variable such as "

@@ -132,26 +132,20 @@ def run_two_workers(command, timeout=300):
 # each child reads its own TF_CONFIG when it builds its strategy, as a freshly started worker does,
 # and the import (~5 s) is paid once instead of twice.
 FORKED_WORKERS = r"""
-import json, os, sys, traceback
+import json, os, sys
 import keras, numpy as np, tensorflow as tf
 import kerastune.distribute, kerastune.models, kerastune.training
 from tests.distribute import multi_worker_job
+from tests.forked_child import exit_code, fork_child
 
 cluster, out = json.loads(sys.argv[1]), sys.argv[2]
-children = []
-for index in range(2):
-    pid = os.fork()
-    if pid == 0:
-        os.environ["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
-        try:
-            multi_worker_job.main(os.path.join(out, f"{index}.npz"))
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
-            os._exit(1)
-        os._exit(0)  # both workers end together; see multi_worker_job's note on a plain exit
-    children.append(pid)
-codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+
+def worker(index):
+    os.environ["TF_CONFIG"] = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+    multi_worker_job.main(os.path.join(out, f"{index}.npz"))  # a forked child ends with os._exit, not a plain exit
+
+children = [fork_child(worker, index) for index in range(2)]
+codes = [exit_code(pid) for pid in children]
 print("worker exit codes", codes, flush=True)
 sys.exit(1 if any(codes) else 0)
 """

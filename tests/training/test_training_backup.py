@@ -24,9 +24,10 @@ SETTINGS = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, s
 # but run nothing (one thread, no TF runtime yet): a new process per run, which knows nothing of the
 # killed one but what its backups on disk hold, without paying the ~5 s import three times.
 TRAIN = r"""
-import json, os, signal, sys, traceback
+import json, os, signal, sys
 import keras
 from kerastune.recipes import causal_lm
+from tests.forked_child import exit_code, fork_child
 
 settings = json.loads(sys.argv[1])
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
@@ -48,16 +49,8 @@ class Kill(keras.callbacks.Callback):
 
 for line in sys.stdin:  # one KILL ("step:3", "epoch:1") per run; answers the run's exit status
     kind, _, at = line.strip().partition(":")
-    pid = os.fork()
-    if pid == 0:
-        try:
-            run = causal_lm(**settings)
-            run.train(callbacks=[Kill(kind, int(at or 0))], verbose=0)
-        except BaseException:
-            traceback.print_exc()
-            os._exit(1)
-        os._exit(0)
-    print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), flush=True)
+    train = lambda kill: causal_lm(**settings).train(callbacks=[kill], verbose=0)
+    print(exit_code(fork_child(train, Kill(kind, int(at or 0)))), flush=True)
 """
 
 

@@ -16,6 +16,7 @@ from kerastune.distribute.worker_roles import is_multi_worker
 from kerastune.training.train_step_override import track_loss, train_step_of
 
 
+_BARRIER_TIMEOUT_MS = 10 * 60 * 1000  # a slower worker's last validation pass may take minutes
 _PACKED = tf.distribute.experimental.CommunicationOptions(bytes_per_pack=64 * 1024 * 1024)
 
 
@@ -71,6 +72,7 @@ class MultiWorkerTrainer:
             else self._replica_gradients
         self._train_function = tf.function(self._train_step, reduce_retracing=True)
         self._test_function = tf.function(self._test_step, reduce_retracing=True)
+        self._barriers = 0  # one id per barrier, counted alike on every worker
 
     # --- one step --------------------------------------------------------------------------------
 
@@ -111,6 +113,19 @@ class MultiWorkerTrainer:
     def _test_step(self, data):
         self.strategy.run(self.model.test_step, args=(data,))
         return self.model.get_metrics_result()
+
+    def _wait_for_every_worker(self, what):
+        """Blocks until every worker has ended its `fit`/`evaluate`, under the coordination service.
+
+        A worker's last all-reduce can end before a peer has read this worker's share of it; a worker
+        that then exits (an `os._exit`, a script that ends) takes that share with it and the peer's
+        step fails with "Socket closed". The barrier keeps every worker alive until all are done.
+        """
+        context = _eager_context()
+        if not is_multi_worker(self.strategy) or not context.coordination_service:
+            return
+        self._barriers += 1
+        context.wait_at_barrier(f"kerastune_{what}_{self._barriers}", _BARRIER_TIMEOUT_MS)
 
     # --- set-up ----------------------------------------------------------------------------------
 
@@ -184,6 +199,7 @@ class MultiWorkerTrainer:
         if epochs > initial_epoch:
             model.optimizer.finalize_variable_values(model.trainable_variables)  # the weight average, if any
         callbacks.on_train_end(logs=epoch_logs)
+        self._wait_for_every_worker("fit")
         return model.history
 
     def evaluate(self, x, steps=None, return_dict=False, verbose="auto", callbacks=None):
@@ -203,10 +219,17 @@ class MultiWorkerTrainer:
         if logs is None:
             raise ValueError(f"evaluate needs at least one batch; the dataset is empty. Received: steps={steps}")
         logs = _numbers(logs)
+        self._wait_for_every_worker("evaluate")
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
+
+
+def _eager_context():
+    from tensorflow.python.eager import context  # TensorFlow exports no public barrier
+
+    return context.context()
 
 
 def _numbers(logs):

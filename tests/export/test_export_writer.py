@@ -37,3 +37,60 @@ def test_each_endpoint_is_traced_once_and_serves_the_model(tmp_path):
     np.testing.assert_allclose(loaded.signatures["serving_default"](x=x)["y"], model(x), atol=1e-6)
     np.testing.assert_allclose(loaded.signatures["double"](x=x)["y"], 2 * model(x), atol=1e-6)
     np.testing.assert_allclose(loaded.serve(x)["y"], model(x), atol=1e-6)  # the endpoints stay callable too
+
+
+# Exports in processes that die with SIGKILL part-way (each a child forked from one interpreter that has
+# imported TensorFlow but run nothing): "none" writes a whole export, "saved_model" dies once the
+# SavedModel is written and before its JSON files, "rename" once every file is written and before the
+# version directory is renamed into place.
+EXPORT = r"""
+import os, signal, sys
+import keras
+import tensorflow as tf
+from kerastune.export import export_writer
+from tests.forked_child import exit_code, fork_child
+
+root = sys.argv[1]
+die = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+
+def export(kill_at):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, kernel_initializer="ones")])
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    serve = tf.function(lambda x: {"y": model(x)}, input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x")])
+    if kill_at == "saved_model":
+        write = export_writer._write_saved_model
+        export_writer._write_saved_model = lambda *args: (write(*args), die())
+    elif kill_at == "rename":
+        os.rename = die
+    export_writer.write_export(archive, root, "tiny", files={"config.json": {"written_by": kill_at}},
+                               endpoints={"serve": serve})
+
+for kill_at in sys.argv[2:]:
+    print(kill_at, exit_code(fork_child(export, kill_at)), flush=True)
+"""
+
+
+def test_a_kill_while_exporting_leaves_the_earlier_versions_whole_and_serving(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from kerastune.export.versioned_directory import next_version
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    kills = ["none", "saved_model", "rename", "none"]
+    done = subprocess.run([sys.executable, "-c", EXPORT, str(tmp_path), *kills], cwd=root, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    codes = dict(line.split() for line in done.stdout.splitlines())
+    assert [int(codes[k]) for k in ("saved_model", "rename")] == [-signal.SIGKILL] * 2, done.stdout
+    model_dir = tmp_path / "tiny"
+    versions = sorted(name for name in os.listdir(model_dir) if not name.startswith("."))
+    assert versions == ["1", "2"], os.listdir(model_dir)  # the killed exports made no version; the next one is 2
+    assert len([name for name in os.listdir(model_dir) if name.startswith(".tmp-2-")]) == 2  # hidden, never served
+    assert next_version(str(model_dir)) == 3
+    for version in versions:  # whole: its JSON sidecar and a SavedModel that serves
+        assert json.load(open(model_dir / version / "config.json")) == {"written_by": "none"}
+        served = tf.saved_model.load(str(model_dir / version)).signatures["serving_default"](x=tf.ones((1, 3)))
+        np.testing.assert_allclose(served["y"], [[3.0, 3.0]])

@@ -1,6 +1,6 @@
 """Kill a training process with SIGKILL at three points (mid-epoch 1, an epoch boundary, mid-epoch 2);
 running the same command again each time ends with the weights of an uninterrupted run (dropout and
-the weight average on). A crash while a backup is written leaves the previous one whole."""
+the weight average on). A kill or a crash while a backup is written leaves the previous one whole."""
 
 import json
 import os
@@ -47,10 +47,15 @@ class Kill(keras.callbacks.Callback):
         if self.kind == "epoch" and epoch == self.at:
             die()
 
-for line in sys.stdin:  # one KILL ("step:3", "epoch:1") per run; answers the run's exit status
+def train(kind, at):
+    if kind == "backup":  # dies once backup step-<at> is written whole, before it is renamed into place
+        rename = os.rename
+        os.rename = lambda src, dst: die() if dst.endswith(f"step-{at}") else rename(src, dst)
+    causal_lm(**settings).train(callbacks=[Kill(kind, at)], verbose=0)
+
+for line in sys.stdin:  # one KILL ("step:3", "epoch:1", "backup:8") per run; answers the run's exit status
     kind, _, at = line.strip().partition(":")
-    train = lambda kill: causal_lm(**settings).train(callbacks=[kill], verbose=0)
-    print(exit_code(fork_child(train, Kill(kind, int(at or 0)))), flush=True)
+    print(exit_code(fork_child(train, kind, int(at or 0))), flush=True)
 """
 
 
@@ -83,15 +88,17 @@ def test_killed_runs_resume_and_end_with_the_weights_of_an_uninterrupted_run(tmp
     steps_seen = []
     runs = _Runs(settings, tmp_path / "runs.log")
     try:
-        for kill in ("step:3", "epoch:1", "step:7"):  # each run resumes from the last one's backup
+        for kill in ("step:3", "epoch:1", "step:7", "backup:8"):  # each run resumes from the last one's backup
             assert runs.run(kill) == -signal.SIGKILL, (kill, open(runs.log).read()[-3000:])
             path, state = latest_backup(str(backups))
             steps_seen.append(state["step"])
             assert os.path.isfile(os.path.join(path, "backup.weights.h5"))
     finally:
         runs.close()
-    # mid-epoch 1 -> the step-2 backup; at the boundary -> step 4 (epoch 1 done); mid-epoch 2 -> step 6
-    assert steps_seen == [2, 4, 6]
+    # mid-epoch 1 -> the step-2 backup; at the boundary -> step 4 (epoch 1 done); mid-epoch 2 -> step 6;
+    # killed while writing the step-8 backup -> step 6 again, whole, and the half-made one never picked
+    assert steps_seen == [2, 4, 6, 6]
+    assert any(name.startswith(".tmp-step-8") for name in os.listdir(backups)), os.listdir(backups)
     resumed = causal_lm(**settings)  # the same command once more, here: it finishes the run
     resumed.train(verbose=0)
     assert not backups.exists()  # a finished run leaves no backup: running it again trains afresh

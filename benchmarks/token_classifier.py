@@ -1,7 +1,7 @@
 """Benchmark (not a test): fine-tune a BERT encoder for CoNLL-2003 NER and report entity F1 on valid.
 
     python benchmarks/token_classifier.py --data ../shared/data/conll2003 \
-        --backbone ../shared/models/all-MiniLM-L6-v2 --epochs 3 [--export-dir saved_models]
+        --backbone ../shared/models/all-MiniLM-L6-v2 [--epochs N] [--export-dir saved_models]
 
 Trains with `kerastune.recipes.token_classifier` (first-sub-word labels, length-bucketed dynamic
 padding, XLA), then scores valid.txt with seqeval (entity-level micro P/R/F1). With `--export-dir`
@@ -29,7 +29,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="directory with train.txt and valid.txt (token<TAB>tag)")
     parser.add_argument("--backbone", required=True, help="KerasHub preset, Hugging Face or kerastune backbone dir")
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="unset: the recipe's default (4)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
@@ -50,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--lora-rank", type=int, default=None)
     parser.add_argument("--peft-targets", default=None, help="unset: query,value (LoRA)")
     args = parser.parse_args(argv)
-    tuning = {key: getattr(args, key) for key in ("ema_momentum", "layerwise_lr_decay", "freeze_token_embedding",
+    tuning = {key: getattr(args, key) for key in ("epochs", "ema_momentum", "layerwise_lr_decay", "freeze_token_embedding",
                                                   "steps_per_execution", "peft", "lora_rank", "peft_targets")
               if getattr(args, key) is not None}
 
@@ -59,7 +59,6 @@ def main(argv=None):
         args.backbone,
         os.path.join(args.data, "train.txt"),
         os.path.join(args.data, "valid.txt"),
-        epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         warmup_ratio=args.warmup_ratio,
@@ -80,14 +79,15 @@ def main(argv=None):
     steps = run.train_data.steps_per_epoch
     print(f"train: {run.train_data.num_sentences} sentences, {steps} steps/epoch", flush=True)
     fit_start = time.perf_counter()
-    history = run.fit(epochs=args.epochs, validate=False, verbose=2)
+    epochs = run.config.epochs
+    history = run.fit(epochs=epochs, validate=False, verbose=2)
     fit_seconds = time.perf_counter() - fit_start
-    trained = steps * args.batch_size * args.epochs
+    trained = steps * args.batch_size * epochs
     report = run.evaluate(valid_sentences, valid_data)
     result = {
         "data": args.data,
         "backbone": args.backbone,
-        "epochs": args.epochs,
+        "epochs": epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "ema_momentum": run.config.ema_momentum,

@@ -25,15 +25,21 @@ def pytest_configure(config):
     use_logical_cpus(2)  # two CPU devices, so MirroredStrategy tests have two replicas (before TF starts)
 
 
+# Folders whose files share session fixtures (tiny exports and the fresh process serving them): each
+# runs whole in one worker, so those fixtures are built once, not once per worker (tests/compression/
+# in two workers built its fitted model, three exports and a serving process twice: ~23 s of CPU).
+SHARED_FIXTURE_FOLDERS = ("tests/export/", "tests/compression/")
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """Under pytest-xdist (`-n`), each test file runs in one worker, and all of tests/export/ in one:
-    module and session fixtures (the tiny exports, the fresh serving process) are built once."""
+    """Under pytest-xdist (`-n`), each test file runs in one worker, and each of SHARED_FIXTURE_FOLDERS
+    in one: module and session fixtures are built once."""
     from xdist.scheduler import LoadFileScheduling
 
     class FileScheduling(LoadFileScheduling):
         def _split_scope(self, nodeid):
             scope = super()._split_scope(nodeid)
-            return "tests/export" if scope.startswith("tests/export/") else scope
+            return next((folder for folder in SHARED_FIXTURE_FOLDERS if scope.startswith(folder)), scope)
 
     return FileScheduling(config, log)
 

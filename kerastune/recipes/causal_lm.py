@@ -19,7 +19,7 @@ from kerastune.models.text_generation import check_sampler_settings, make_sample
 from kerastune.recipes.config import RunConfig, as_dict, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
-from kerastune.recipes.training_setup import progress_verbosity
+from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import PrintSamples, StopOnInvalidLoss
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer_variables
 from kerastune.training.training_backup import fit_with_backups
@@ -173,8 +173,9 @@ class CausalLMRun:
         os.makedirs(run, exist_ok=True)
         with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
             json.dump(as_dict(c), f, indent=1)
+        verbosity, progress_lines = progress(verbose)
         arguments = dict(epochs=c.epochs, steps_per_epoch=c.steps_per_epoch, validation_data=self.val_ds,
-                         callbacks=self.callbacks() + list(callbacks or []), verbose=progress_verbosity(verbose),
+                         callbacks=self.callbacks() + progress_lines + list(callbacks or []), verbose=verbosity,
                          shuffle=False)  # the datasets shuffle themselves, seeded
         if c.sampling != "random":
             return fit(self.train_ds, **arguments)

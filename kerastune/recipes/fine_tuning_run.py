@@ -7,7 +7,7 @@ import keras
 from kerastune.distribute import training_loop, worker_dir
 from kerastune.peft import merged_for_export, save_adapter, trainable_summary
 from kerastune.recipes.config import as_dict, training_fingerprint
-from kerastune.recipes.training_setup import progress_verbosity
+from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import StopOnInvalidLoss
 from kerastune.training.training_backup import fit_with_backups
 
@@ -61,7 +61,7 @@ class FineTuningRun:
     def fit(self, callbacks=None, epochs=None, validate=True, verbose="auto", **kwargs):
         """`model.fit` on the training batches (validating each epoch when `validate`); returns History.
 
-        Prints progress (Keras's bar on a terminal, one line per epoch otherwise). With
+        Prints progress (Keras's bar on a terminal; otherwise one line per epoch and a line a minute within it). With
         `config.backup_dir` set it writes crash-safe backups to `backup_dir/name/`, and after a
         crash the same call resumes at the batch after the last one (`fit_with_backups`). Under
         MultiWorkerMirroredStrategy it trains with `MultiWorkerTrainer` (Keras's `fit` does not run
@@ -75,12 +75,13 @@ class FineTuningRun:
             raise ValueError("early_stopping_patience watches a validation metric, and this fit has no validation "
                              "data: pass validation= to the recipe (and validate=True), or unset "
                              f"early_stopping_patience. Received: early_stopping_patience={self.config.early_stopping_patience}")
+        verbosity, progress_lines = progress(verbose)
         arguments = dict(
             validation_data=validation,
             epochs=epochs or self.config.epochs,
             steps_per_epoch=getattr(self.config, "steps_per_epoch", None) or self.train_data.steps_per_epoch,
-            callbacks=self.callbacks() + list(callbacks or []),
-            verbose=progress_verbosity(verbose),
+            callbacks=self.callbacks() + progress_lines + list(callbacks or []),
+            verbose=verbosity,
             **kwargs,
         )
         c = self.config

@@ -27,7 +27,7 @@ from kerastune.export.export_writer import write_export
 from kerastune.models.mlp_classifier import MLPClassifier
 from kerastune.recipes.config import RunConfig, as_dict, config_from
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_setup import progress_verbosity
+from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import StopOnInvalidLoss
 from kerastune.training.optimizers import build_optimizer_variables
 
@@ -100,13 +100,14 @@ class ImageClassifierRun:
         Stops with the likely causes if the loss turns NaN; writes TensorBoard logs to
         `logging_dir/name/` when `logging_dir` is set. Returns Keras's `History`.
         """
-        extra = [StopOnInvalidLoss()]
+        verbosity, extra = progress(verbose)
+        extra.append(StopOnInvalidLoss())
         if self.config.logging_dir:
             extra.append(keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name)))
         return self.model.fit(
             *self.train, validation_data=self.validation, epochs=epochs or self.config.epochs,
             batch_size=self.config.batch_size, callbacks=extra + list(callbacks or []),
-            verbose=progress_verbosity(verbose), **kwargs,
+            verbose=verbosity, **kwargs,
         )
 
     def predict(self, pixels=None):

@@ -12,7 +12,7 @@ from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load
 from kerastune.peft import apply_peft
 from kerastune.training.adversarial_training import enable_adversarial_training
 from kerastune.training.r_drop import enable_r_drop
-from kerastune.training import (WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
+from kerastune.training import (ProgressLines, WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
                                 layerwise_decay_multipliers)
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
@@ -139,8 +139,8 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
     return build_optimizer_variables(model)  # one trace of the train step, not two
 
 
-def progress_verbosity(verbose="auto"):
-    """Keras `fit` verbosity: the progress bar on a terminal, one line per epoch otherwise."""
-    if verbose == "auto":
-        return 1 if sys.stdout.isatty() else 2
-    return verbose
+def progress(verbose="auto"):
+    """`(verbosity, callbacks)` for Keras `fit`: the progress bar on a terminal; otherwise one line per
+    epoch and, within an epoch, a line a minute (`ProgressLines`)."""
+    verbosity = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+    return verbosity, [ProgressLines()] if verbosity == 2 else []

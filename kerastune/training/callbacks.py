@@ -1,5 +1,7 @@
 """Keras callbacks kerastune adds to `fit`."""
 
+import time
+
 import keras
 import numpy as np
 
@@ -66,3 +68,44 @@ class StopOnInvalidLoss(keras.callbacks.TerminateOnNaN):
         causes = "\n  - ".join(self.CAUSES)
         self.print_fn(f"kerastune: training stopped at batch {batch}: the loss is {float(loss)}. "
                       f"Likely causes:\n  - {causes}")
+
+
+class ProgressLines(keras.callbacks.Callback):
+    """Prints a line of training progress at most every `every_seconds` within an epoch.
+
+    Keras prints one line per epoch when its bar is off (`verbose=2`, a log file, a notebook run
+    from a script): an epoch of a large data set then shows nothing for many minutes. This adds a line
+    such as `epoch 1/3: step 200/623 (32%), loss 0.4321, 3.1 steps/s, 1m05s` in between.
+
+    Args:
+        every_seconds: float, the least time between two lines.
+        print_fn: callable that receives each line (default `print`, flushed).
+
+    Example:
+
+    >>> model.fit(ds, epochs=3, verbose=2, callbacks=[ProgressLines(every_seconds=30)])  # doctest: +SKIP
+    """
+
+    def __init__(self, every_seconds=60.0, print_fn=None):
+        super().__init__()
+        self.every_seconds = every_seconds
+        self.print_fn = print_fn or (lambda line: print(line, flush=True))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.epoch_start = self.last_line = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self.last_line < self.every_seconds:
+            return
+        self.last_line = now
+        steps, epochs = self.params.get("steps"), self.params.get("epochs")
+        done = batch + 1
+        elapsed = now - self.epoch_start
+        of = f"/{steps} ({100 * done / steps:.0f}%)" if steps else ""
+        loss = (logs or {}).get("loss")
+        loss = "" if loss is None else f", loss {float(loss):.4f}"
+        minutes, seconds = divmod(int(elapsed), 60)
+        self.print_fn(f"epoch {self.epoch + 1}/{epochs}: step {done}{of}{loss}, {done / elapsed:.1f} steps/s, "
+                      f"{minutes}m{seconds:02d}s")

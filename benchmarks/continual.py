@@ -1,13 +1,14 @@
 """Continual fine-tuning: SST-2 (task A) then AG News (task B), and how much of A each method forgets.
 
-    python benchmarks/continual.py [--backbone ../shared/models/all-MiniLM-L6-v2] [--train-a 2000]
-        [--train-b 2000] [--eval-limit 500] [--methods naive,rehearsal,ewc,lora]
+    python benchmarks/continual.py [--backbone ../shared/models/all-MiniLM-L6-v2] [--train-a 1000]
+        [--train-b 1000] [--epochs 3] [--eval-limit 500] [--methods naive,rehearsal,ewc,lora]
 
 For each method (`kerastune.recipes.continual`): train A, measure A; train B, measure A and B. And
 once, B trained alone from the pretrained backbone (the reference for B). Training examples: the
 first `--train-a` of SST-2 train shuffled (seed 0) and the first `--train-b` of the AG News train
 subset; evaluation: a seeded random `--eval-limit` of SST-2 dev and of AG News test (all of them
-without the flag). Methods share one epoch per task, batch 32, sequence length 64.
+without the flag). Methods share `--epochs` per task (3), batch 32, sequence length 64; LoRA trains at
+`--lora-learning-rate` (3e-3), the others at `--learning-rate` (1e-4).
 
 Last line, one JSON object: `accuracies[method]` = `{"a_after_a", "a_after_b", "b_after_b"}`,
 `b_alone`, `forgetting_points[method]` = 100 * (a_after_a - a_after_b), `task_b_gap_points[method]`
@@ -40,16 +41,16 @@ def subset(data, n, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backbone", default=os.path.join(SHARED, "models", "all-MiniLM-L6-v2"))
-    parser.add_argument("--train-a", type=int, default=2000)
-    parser.add_argument("--train-b", type=int, default=2000)
+    parser.add_argument("--train-a", type=int, default=1000)
+    parser.add_argument("--train-b", type=int, default=1000)
     parser.add_argument("--eval-limit", type=int, default=None)
     parser.add_argument("--methods", default="naive,rehearsal,ewc,lora")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--lora-learning-rate", type=float, default=1e-3)
+    parser.add_argument("--lora-learning-rate", type=float, default=3e-3)
     parser.add_argument("--replay-size", type=int, default=200)
     parser.add_argument("--replay-every", type=int, default=4)
-    parser.add_argument("--ewc-strength", type=float, default=1e6)
+    parser.add_argument("--ewc-strength", type=float, default=1e4)
     parser.add_argument("--fisher-examples", type=int, default=200)
     args = parser.parse_args()
 

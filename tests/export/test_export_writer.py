@@ -3,12 +3,16 @@ their variables and again to save them."""
 
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerastune.export.export_writer import write_export
+from kerastune.export.versioned_directory import next_version
 
 
 def test_each_endpoint_is_traced_once_and_serves_the_model(tmp_path):
@@ -72,12 +76,6 @@ for kill_at in sys.argv[2:]:
 
 
 def test_a_kill_while_exporting_leaves_the_earlier_versions_whole_and_serving(tmp_path):
-    import signal
-    import subprocess
-    import sys
-
-    from kerastune.export.versioned_directory import next_version
-
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     kills = ["none", "saved_model", "rename", "none"]
     done = subprocess.run([sys.executable, "-c", EXPORT, str(tmp_path), *kills], cwd=root, capture_output=True,

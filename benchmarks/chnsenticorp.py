@@ -14,6 +14,8 @@ fine-tuning throughput (examples trained / `fit` wall time, XLA compiles include
 exports the better path's SavedModel, serves every dev text from it in a fresh process that imports
 TensorFlow and TF Text only, and reports the largest probability difference from the Keras model.
 Recipe settings can be changed with `--minilm-set key=value`, `--pretrain-set ...`, `--finetune-set ...`.
+`--ensemble-seeds 0,1,2` fine-tunes path (b) once per seed (each member's figures reported) and scores
+and exports `kerastune.recipes.ensemble` of them: one SavedModel serving the mean of their probabilities.
 The last line printed is one JSON object.
 """
 
@@ -32,6 +34,7 @@ import numpy as np  # noqa: E402
 from benchmarks.text_classifier import _serve_in_fresh_process  # noqa: E402
 from kerastune.data.labelled_text import read_labelled_text  # noqa: E402
 from kerastune.recipe_files import load_recipe_file  # noqa: E402
+from kerastune.recipes.ensemble import ensemble  # noqa: E402
 from kerastune.recipes.masked_lm import masked_lm  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
 
@@ -59,21 +62,45 @@ def fine_tune(recipe_file, overrides, unseen):
     start = time.perf_counter()
     run.fit(validate=False, verbose=2)
     seconds = time.perf_counter() - start
-    report = run.evaluate()
-    predicted = run.predict().argmax(-1)
-    labels = np.asarray(run.validation_labels)
-    result = {
-        "dev_accuracy": round(report["accuracy"], 4),
-        "dev_macro_f1": round(report["macro_f1"], 4),
-        "unseen_dev_accuracy": round(float((predicted == labels)[unseen].mean()), 4),
+    report, result = evaluate(run, unseen)
+    result.update({
         "examples_per_second": round(config.epochs * steps * config.batch_size / seconds, 1),
         "fit_seconds": round(seconds, 1),
         "epochs": config.epochs,
         "learning_rate": config.learning_rate,
+        "seed": config.seed,
         "sequence_length": run.sequence_length,
-    }
+        "truncate": config.truncate,
+    })
     print(f"{config.name}: {json.dumps(result)}", flush=True)
     return run, report, result
+
+
+def evaluate(run, unseen):
+    """`(report, figures)`: the run's dev accuracy and macro-F1, and its accuracy on the `unseen` dev texts."""
+    report = run.evaluate()
+    predicted = run.predict().argmax(-1)
+    labels = np.asarray(run.validation_labels)
+    return report, {
+        "dev_accuracy": round(report["accuracy"], 4),
+        "dev_macro_f1": round(report["macro_f1"], 4),
+        "unseen_dev_accuracy": round(float((predicted == labels)[unseen].mean()), 4),
+    }
+
+
+def fine_tune_ensemble(recipe_file, overrides, unseen, seeds):
+    """Fine-tunes `recipe_file` once per seed; returns `(ensemble run, report, figures)`, each member's
+    figures under `seed<N>_` keys."""
+    members, figures = [], {}
+    for seed in seeds:
+        run, _, member = fine_tune(recipe_file, {**overrides, "seed": str(seed)}, unseen)
+        members.append(run)
+        figures.update({f"seed{seed}_{key}": value for key, value in member.items()})
+    run = ensemble(members)
+    report, result = evaluate(run, unseen)
+    print(f"ensemble of seeds {seeds}: {json.dumps(result)}", flush=True)
+    result["fit_seconds"] = round(sum(figures[f"seed{seed}_fit_seconds"] for seed in seeds), 1)
+    return run, report, {**result, "ensemble_seeds": list(seeds), **figures}
 
 
 def pretrain(overrides, directory):
@@ -102,6 +129,8 @@ def main(argv=None):
     parser.add_argument("--minilm-set", nargs="*", help="recipes/chnsenticorp_minilm.toml overrides, key=value")
     parser.add_argument("--pretrain-set", nargs="*", help="recipes/chnsenticorp_mlm.toml overrides")
     parser.add_argument("--finetune-set", nargs="*", help="recipes/chnsenticorp_mlm_finetune.toml overrides")
+    parser.add_argument("--ensemble-seeds", default=None,
+                        help="comma-separated seeds: path (b) is an ensemble of one fine-tuning per seed")
     args = parser.parse_args(argv)
 
     train_path, dev_path = os.path.join(args.data, "train.tsv"), os.path.join(args.data, "dev.tsv")
@@ -123,8 +152,12 @@ def main(argv=None):
             pretrain_settings = {"data": train_path, **_settings(args.pretrain_set)}  # train texts only, never dev
             backbone, pretrained = pretrain(pretrain_settings, os.path.join(args.work_dir, "mlm_backbone"))
             result.update(pretrained)
-        runs["scratch"] = fine_tune(RECIPES["mlm_finetune"], {**data, "backbone": backbone,
-                                                               **_settings(args.finetune_set)}, unseen)
+        settings = {**data, "backbone": backbone, **_settings(args.finetune_set)}
+        if args.ensemble_seeds:
+            seeds = [int(seed) for seed in args.ensemble_seeds.split(",")]
+            runs["scratch"] = fine_tune_ensemble(RECIPES["mlm_finetune"], settings, unseen, seeds)
+        else:
+            runs["scratch"] = fine_tune(RECIPES["mlm_finetune"], settings, unseen)
         result["scratch_backbone"] = backbone
     for path, (_, _, figures) in runs.items():
         result.update({f"{path}_{key}": value for key, value in figures.items()})

@@ -68,7 +68,7 @@ def predict_lines(path, texts):
                 if used == 0:
                     lines[i] += "\t(empty: no word piece read, the label means nothing)"
                 elif cut:
-                    lines[i] += f"\t(truncated: the model read the first {used} word pieces)"
+                    lines[i] += f"\t(truncated: the model read {used} of its word pieces)"
         return lines
     if "tags" in outputs:
         words, tags, counts = out["words"].numpy(), out["tags"].numpy(), out["num_words"].numpy()

@@ -15,8 +15,11 @@ from tests.plots.png import assert_picture
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE_FILES = sorted(n for n in os.listdir(os.path.join(ROOT, "recipes")) if n.endswith(".toml"))
 TINY_ENCODER = ["--num_layers=1", "--num_heads=2", "--hidden_dim=16", "--intermediate_dim=32"]
-FINE_TUNING = ["--epochs=1", "--batch_size=16", "--jit_compile=false", "--steps_per_execution=1",
-               "--max_sequence_length=16", "--pad_to_multiple_of=16"]  # one padded shape: one trace
+# A few steps each: run eagerly, where tracing Keras's steps takes longer than running them (the traced
+# steps of every recipe kind are tested in tests/recipes/, and eager and traced agree there).
+EAGER = ["--run_eagerly=true"]
+FINE_TUNING = ["--epochs=1", "--batch_size=16", "--steps_per_execution=1", "--max_sequence_length=16",
+               "--pad_to_multiple_of=16"] + EAGER
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +40,9 @@ def tiny_backbone(tmp_path_factory):
 def tiny_settings(kind, directory, backbone=None):
     """`--key=value` flags that shrink a recipe file of `kind` to seconds (small data written to `directory`)."""
     if kind == "causal_lm":
-        return TINY_ENCODER + ["--sequence_length=16", "--batch_size=4", "--epochs=1", "--steps_per_epoch=2",
-                               "--validation_batches=1", "--sample_tokens=8", "--max_new_tokens=4",
-                               "--jit_compile=false", f"--run_dir={directory / 'runs'}"]
+        return TINY_ENCODER + EAGER + ["--sequence_length=16", "--batch_size=4", "--epochs=1", "--steps_per_epoch=2",
+                                       "--validation_batches=1", "--sample_tokens=8", "--max_new_tokens=4",
+                                       f"--run_dir={directory / 'runs'}"]
     if kind == "text_classifier":
         lines = open(SHARED / "data" / "sst2" / "dev.tsv", encoding="utf-8").read().splitlines()[:25]
         (directory / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -50,11 +53,11 @@ def tiny_settings(kind, directory, backbone=None):
         return FINE_TUNING + [f"--backbone={backbone}", "--max_train_sentences=48",
                               f"--validation={directory / 'valid.txt'}"]
     if kind == "image_classifier":
-        return ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
+        return EAGER + ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
-    return TINY_ENCODER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",
-                           "--batch_size=8", "--epochs=1", "--steps_per_epoch=2", "--jit_compile=false"]
+    return TINY_ENCODER + EAGER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",
+                                   "--batch_size=8", "--epochs=1", "--steps_per_epoch=2"]
 
 
 def needs_shared(settings):

@@ -5,7 +5,8 @@ batches (`ClassificationDataset`, `TokenClassificationDataset`, `MaskedLMDataset
 string-in serving graphs. So serving tokenises, truncates, aligns and pads exactly as training did.
 
 - `tokenize_and_pack`: strings (and optional pairs) -> ragged `[CLS] a [SEP] (b [SEP])` ids and
-  segment ids, truncated to the backbone's maximum (round robin for pairs).
+  segment ids, truncated to the backbone's maximum (round robin for pairs), cutting each text's
+  end or its middle (`truncate`).
 - `align_words`: words -> windows of sub-words with first-sub-word labels (token tagging).
 - `pad_id` and `dense_inputs`: the padding id (the tokenizer's `[PAD]`), and ragged ids -> the
   dense `{"token_ids", "segment_ids", "padding_mask"}` dict; `fill_padding` writes the padding id
@@ -48,42 +49,75 @@ def _tokenize(tokenizer, text):
     return tf.cast(ids, tf.int32)  # (batch, None)
 
 
-def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512):
+TRUNCATE_MODES = ("end", "middle")
+
+
+def check_truncate(truncate):
+    """Raises a clear error unless `truncate` is one of `TRUNCATE_MODES`."""
+    if truncate not in TRUNCATE_MODES:
+        raise ValueError(f"truncate must be one of {TRUNCATE_MODES}: 'end' keeps a long text's start, 'middle' "
+                         f"its first quarter and last three quarters. Received: truncate={truncate!r}")
+
+
+def _kept(pieces, keep, truncate):
+    """The `keep` (batch,) pieces each row of ragged `pieces` keeps: its first ones (`"end"`), or its
+    first quarter and last three quarters of them, the middle cut (`"middle"`)."""
+    positions = tf.ragged.range(keep).flat_values  # (kept,) position within its row
+    if truncate == "middle":
+        head = tf.repeat(keep // 4, keep)
+        cut = tf.repeat(tf.cast(pieces.row_lengths(), tf.int32) - keep, keep)  # pieces dropped, per row
+        positions = tf.where(positions < head, positions, positions + cut)
+    starts = tf.repeat(tf.cast(pieces.row_starts(), tf.int32), keep)
+    values = tf.gather(pieces.flat_values, starts + positions)
+    # flat indices, not a batched ragged gather: the same result, traced without its shape asserts
+    return tf.RaggedTensor.from_row_lengths(values, tf.cast(keep, pieces.row_splits.dtype), validate=False)
+
+
+def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512, truncate="end"):
     """Tokenises a batch of strings into ragged BERT inputs: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`.
 
     Truncation keeps at most `sequence_length` tokens; for pairs it is round robin (each segment
     keeps at least half the budget when it needs it, the longer one gives up the rest), as in
-    `keras_hub.layers.MultiSegmentPacker(truncate="round_robin")`.
+    `keras_hub.layers.MultiSegmentPacker(truncate="round_robin")`. A text that must lose pieces
+    loses its end (`truncate="end"`), or its middle (`"middle"`: it keeps its first quarter and
+    last three quarters, the head + tail truncation of Sun et al. 2019, "How to Fine-Tune BERT for
+    Text Classification?", for reviews whose verdict comes last).
 
     Args:
         tokenizer: a KerasHub WordPiece tokenizer (has `cls_token_id`, `sep_token_id`).
         text: tf.string, shape (batch,).
         text_pair: tf.string, shape (batch,), or None.
         sequence_length: int, the longest packed sequence (the backbone's maximum).
+        truncate: `"end"` or `"middle"`, the part of a long text that is cut.
 
     Returns:
         (token_ids, segment_ids, full_lengths): two int32 `tf.RaggedTensor`s (batch, None) and the
         int32 length each example would have had without truncation, shape (batch,).
+
+    Example:
+
+    >>> ids, segments, full = tokenize_and_pack(tokenizer, tf.constant(["a long review"]), None, 128, "middle")  # doctest: +SKIP
     """
+    check_truncate(truncate)
     cls_id, sep_id = _special_id(tokenizer, "cls"), _special_id(tokenizer, "sep")
     a = _tokenize(tokenizer, text)  # (batch, None)
     batch = tf.shape(a.row_lengths())[0]
     cls = tf.fill([batch, 1], cls_id)
     sep = tf.fill([batch, 1], sep_id)
+    len_a = tf.cast(a.row_lengths(), tf.int32)
     if text_pair is None:
-        full = tf.cast(a.row_lengths(), tf.int32) + 2
-        a = a[:, : sequence_length - 2]
+        full = len_a + 2
+        a = _kept(a, tf.minimum(len_a, sequence_length - 2), truncate)
         token_ids = tf.concat([cls, a, sep], axis=1)
         segment_ids = tf.zeros_like(token_ids)
         return token_ids, segment_ids, full
     b = _tokenize(tokenizer, text_pair)
-    len_a, len_b = tf.cast(a.row_lengths(), tf.int32), tf.cast(b.row_lengths(), tf.int32)
+    len_b = tf.cast(b.row_lengths(), tf.int32)
     full = len_a + len_b + 3
     budget = sequence_length - 3
     keep_a = tf.minimum(len_a, tf.maximum((budget + 1) // 2, budget - len_b))  # (batch,)
     keep_b = tf.minimum(len_b, budget - keep_a)
-    a = tf.gather(a, tf.ragged.range(keep_a), batch_dims=1)
-    b = tf.gather(b, tf.ragged.range(keep_b), batch_dims=1)
+    a, b = _kept(a, keep_a, truncate), _kept(b, keep_b, truncate)
     token_ids = tf.concat([cls, a, sep, b, sep], axis=1)
     segment_ids = tf.concat(
         [tf.zeros_like(tf.concat([cls, a, sep], axis=1)), tf.ones_like(tf.concat([b, sep], axis=1))], axis=1

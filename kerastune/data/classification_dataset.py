@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import fill_padding, pad_id, tokenize_and_pack
+from kerastune.data.bert_inputs import check_truncate, fill_padding, pad_id, tokenize_and_pack
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
 
 
@@ -65,6 +65,7 @@ class ClassificationDataset:
         shuffle_buffer_size=None,
         num_shards=1,
         shard_index=0,
+        truncate="end",
     ):
         """Tokenises `data` (a `LabelledText`) in `tf.data` and batches it.
 
@@ -85,6 +86,8 @@ class ClassificationDataset:
             shuffle_buffer_size: int or None for the whole data set.
             num_shards, shard_index: explicit sharding for multi-worker input pipelines
                 (otherwise `tf.distribute` auto-shards by data).
+            truncate: `"end"` or `"middle"`, the part of a too-long text that is cut (see
+                `kerastune.data.bert_inputs.tokenize_and_pack`).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; received {batch_size!r}")
@@ -92,6 +95,7 @@ class ClassificationDataset:
             raise ValueError(f"pad_to_multiple_of must be a positive integer; received {pad_to_multiple_of!r}")
         if drop_remainder is None:
             drop_remainder = training
+        check_truncate(truncate)
         pair = data.text_pairs is not None
         columns = {"text": data.texts, "label": np.asarray(data.labels, np.int32)}
         if pair:
@@ -102,7 +106,7 @@ class ClassificationDataset:
 
         def tokenize(batch):
             token_ids, segment_ids, full = tokenize_and_pack(
-                tokenizer, batch["text"], batch.get("text_pair"), sequence_length
+                tokenizer, batch["text"], batch.get("text_pair"), sequence_length, truncate
             )
             return {"token_ids": token_ids, "segment_ids": segment_ids, "full_length": full}, batch["label"]
 
@@ -114,7 +118,8 @@ class ClassificationDataset:
         if num_truncated:
             warnings.warn(
                 f"{data.source}: {num_truncated} of {len(full)} examples are longer than the backbone's "
-                f"maximum of {sequence_length} tokens (longest {int(full.max())}) and are truncated to it",
+                f"maximum of {sequence_length} tokens (longest {int(full.max())}) and are truncated to it "
+                f"(their {truncate} cut)",
                 stacklevel=2,
             )
 

@@ -61,7 +61,7 @@ def valid_utf8(text):
 
 
 def serving_function(model, tokenizer, label_names, pair=False, sequence_length=None, chunk_size=16,
-                     pad_to_multiple_of=1):
+                     pad_to_multiple_of=1, truncate="end"):
     """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names,
     num_tokens, truncated}`.
 
@@ -76,6 +76,7 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
         sequence_length: int or None for the backbone's maximum.
         chunk_size: int, the most texts the encoder runs at once.
         pad_to_multiple_of: int, chunk widths are rounded up to a multiple of it.
+        truncate: `"end"` or `"middle"`, what a too-long text loses (as the model was trained).
     """
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
@@ -90,7 +91,7 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     def serve(text, text_pair=None):
         text = valid_utf8(text)
         text_pair = None if text_pair is None else valid_utf8(text_pair)
-        token_ids, segment_ids, full_lengths = tokenize_and_pack(tokenizer, text, text_pair, sequence_length)
+        token_ids, segment_ids, full_lengths = tokenize_and_pack(tokenizer, text, text_pair, sequence_length, truncate)
         used = tf.cast(token_ids.row_lengths(), tf.int32)
         logits = length_sorted_outputs(
             logits_of, token_ids, segment_ids, (num_classes,), padding_id, chunk_size, pad_to_multiple_of,
@@ -123,7 +124,7 @@ def _string_signature(fn, pair):
     return tf.function(single, input_signature=[text_spec])
 
 
-def tokenize_function(tokenizer, sequence_length, pair=False):
+def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
     """Returns a `tf.function`: strings -> the dense `{token_ids, segment_ids, padding_mask}` the encoder takes.
 
     The `tokenize` signature: what `serving_default` feeds its encoder (padded to the batch's
@@ -133,7 +134,7 @@ def tokenize_function(tokenizer, sequence_length, pair=False):
 
     def tokenize(text, text_pair=None):
         text_pair = None if text_pair is None else valid_utf8(text_pair)
-        token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, valid_utf8(text), text_pair, sequence_length)
+        token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, valid_utf8(text), text_pair, sequence_length, truncate)
         return dense_inputs(token_ids, segment_ids, padding_id)  # (batch, longest) int32 each
 
     return _string_signature(tokenize, pair)
@@ -167,6 +168,7 @@ def export_text_classifier(
     config=None,
     chunk_size=16,
     pad_to_multiple_of=1,
+    truncate="end",
 ):
     """Writes `export_dir/name/<version>/` atomically; returns its path.
 
@@ -176,8 +178,8 @@ def export_text_classifier(
     `evaluation.json` / `config.json` when `report` / `config` are given (TF Serving ignores these).
 
     Args:
-        model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of: as
-            `serving_function`.
+        model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of,
+            truncate: as `serving_function`.
         export_dir: str, the export root (TF Serving's model base path is `export_dir/name`).
         name: str, the model name.
         version: positive int or None for the next free version.
@@ -196,9 +198,9 @@ def export_text_classifier(
     archive.track(model)
     endpoints = {
         "serving_default": serving_function(
-            model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of,
+            model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of, truncate,
         ),
-        "tokenize": tokenize_function(tokenizer, sequence_length, pair),
+        "tokenize": tokenize_function(tokenizer, sequence_length, pair, truncate),
         "token_ids": token_ids_function(model),
     }
     files = {"label_names.json": [str(n) for n in label_names], "evaluation.json": report, "config.json": config}

@@ -16,7 +16,7 @@ from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
-from kerastune.recipes.config import RunConfig, as_dict, config_from, training_fingerprint
+from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress
@@ -287,7 +287,7 @@ def causal_lm(config=None, **overrides):
                 exclude_from_weight_decay=NO_DECAY_NAMES + (() if c.decay_embeddings else ("embeddings",)),
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=c.jit_compile,
+            **compile_execution(c),
             steps_per_execution=c.steps_per_execution,
         )
         build_optimizer_variables(model)  # one trace of the train step, not two

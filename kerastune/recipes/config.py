@@ -142,6 +142,10 @@ class RunConfig(RecipeConfig):
             (`kerastune.training.fit_with_backups`); the causal LM always backs up, under
             `run_dir/name/backup/` when this is None.
         backup_every_steps: int or None: also back up every this many batches (None: at epoch ends).
+        run_eagerly: bool, run Keras's train / evaluate / predict steps as plain Python instead of
+            traced graphs (`Model.compile(run_eagerly=True)`): for stepping through a step in a
+            debugger, or a run of a few steps, where tracing takes longer than the steps (XLA is off
+            then). Same results; slower per step.
     """
 
     name: str = "run"
@@ -152,10 +156,21 @@ class RunConfig(RecipeConfig):
     logging_dir: typing.Optional[str] = None
     backup_dir: typing.Optional[str] = None
     backup_every_steps: typing.Optional[int] = None
+    run_eagerly: bool = False
 
 
-# Where a run writes, not what it trains: changing these does not stop a run resuming its backup.
-OUTPUT_SETTINGS = ("export_dir", "logging_dir", "backup_dir", "backup_every_steps")
+def compile_execution(config):
+    """`Model.compile`'s execution arguments for a `RunConfig`: `run_eagerly`, and `jit_compile` where
+    the config has it (never with `run_eagerly`, which Keras would refuse with a warning)."""
+    arguments = {"run_eagerly": config.run_eagerly}
+    if hasattr(config, "jit_compile"):
+        arguments["jit_compile"] = config.jit_compile and not config.run_eagerly
+    return arguments
+
+
+# Where a run writes or how its steps execute, not what it trains: changing these does not stop a run
+# resuming its backup (a run cut short in graph mode may be resumed eagerly to debug it).
+OUTPUT_SETTINGS = ("export_dir", "logging_dir", "backup_dir", "backup_every_steps", "run_eagerly")
 
 
 def training_fingerprint(config):

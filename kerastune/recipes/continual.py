@@ -36,7 +36,7 @@ from kerastune.data.labelled_text import LabelledText, read_labelled_text
 from kerastune.models.backbones import freeze_token_embedding, load_backbone, max_sequence_length
 from kerastune.models.multi_task_classifier import MultiTaskClassifier
 from kerastune.peft import apply_peft, peft_weights
-from kerastune.recipes.config import config_from
+from kerastune.recipes.config import compile_execution, config_from
 from kerastune.recipes.training_config import TrainingConfig
 from kerastune.recipes.training_setup import build_optimizer
 from kerastune.training.elastic_weight_consolidation import ElasticWeightConsolidation
@@ -183,7 +183,7 @@ class ContinualRun:
         rate = c.lora_learning_rate if c.method == "lora" else c.learning_rate
         optimizer = build_optimizer(dataclasses.replace(c, learning_rate=rate), steps * c.epochs)
         self.model.compile(optimizer=optimizer, loss=loss, metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                           jit_compile=c.jit_compile)
+                           **compile_execution(c))
         history = self.model.fit(data, epochs=c.epochs, steps_per_epoch=steps, verbose=verbose)
         if c.method == "lora":
             self.adapters[task] = {v.path: keras.ops.convert_to_numpy(v) for v in self._adapter_weights(task)}

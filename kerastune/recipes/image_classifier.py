@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerastune.evaluation.classification_report import classification_report
 from kerastune.export.export_writer import write_export
 from kerastune.models.mlp_classifier import MLPClassifier
-from kerastune.recipes.config import RunConfig, as_dict, config_from
+from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import StopOnInvalidLoss
@@ -228,7 +228,7 @@ def image_classifier(config=None, **settings):
             dropout=config.dropout,
             pixel_scale=1.0 / MAX_PIXEL[config.dataset] if config.scale_pixels else 1.0,
         )
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), **compile_execution(config))
         build_optimizer_variables(model)
     return ImageClassifierRun(
         model, config, strategy, train, validation, test, label_names=[str(i) for i in range(num_classes)]

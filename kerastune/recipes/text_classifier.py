@@ -22,6 +22,7 @@ from typing import Optional
 import keras
 import numpy as np
 
+from kerastune.data.bert_inputs import check_truncate
 from kerastune.data.classification_dataset import ClassificationDataset
 from kerastune.data.labelled_text import read_labelled_text, read_tfds
 from kerastune.data.text_augmentation import augment_examples, read_synonyms
@@ -61,6 +62,8 @@ class TextClassifierConfig(LabelledTextColumns, FineTuningConfig):
     `augment`: comma-separated `"delete"`, `"swap"`, `"synonym"` (`kerastune.data.text_augmentation`):
     `augment_copies` seeded copies of each training text, each operation touching
     `augment_probability` of its words; `synonyms` is a file of `word<TAB>syn1,syn2` lines.
+    `truncate`: what a text longer than `max_sequence_length` loses, in training and in the
+    export alike: `"end"`, or `"middle"` (it keeps its first quarter and last three quarters).
     """
 
     name: str = "text_classifier"
@@ -69,6 +72,11 @@ class TextClassifierConfig(LabelledTextColumns, FineTuningConfig):
     augment_probability: float = 0.1
     augment_copies: int = 1
     synonyms: Optional[str] = None
+    truncate: str = "end"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_truncate(self.truncate)
 
 
 class TextClassifierRun(FineTuningRun):
@@ -88,7 +96,7 @@ class TextClassifierRun(FineTuningRun):
         self.validation_labels = validation_labels
 
     def export_options(self):
-        return {"pair": self.config.text_pair_column is not None}
+        return {"pair": self.config.text_pair_column is not None, "truncate": self.config.truncate}
 
     def predict(self, data=None):
         """Probabilities (n, num_classes) for a `ClassificationDataset` (default: validation), in order."""
@@ -163,7 +171,8 @@ def text_classifier(backbone, train=None, validation=None, **kwargs):
     with strategy.scope():
         backbone_model, tokenizer, sequence_length = load_fine_tuning_backbone(config)
         train_data, validation_data = batch_splits(
-            ClassificationDataset.from_labelled_text, train_text, validation_text, config, tokenizer, sequence_length
+            ClassificationDataset.from_labelled_text, train_text, validation_text, config, tokenizer, sequence_length,
+            truncate=config.truncate,
         )
         model = TextClassifier(
             backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling, dropout=config.dropout

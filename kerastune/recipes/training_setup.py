@@ -10,6 +10,7 @@ import sys
 
 from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
 from kerastune.peft import apply_peft
+from kerastune.recipes.config import compile_execution
 from kerastune.training.adversarial_training import enable_adversarial_training
 from kerastune.training.r_drop import enable_r_drop
 from kerastune.training import (ProgressLines, WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
@@ -55,7 +56,7 @@ def load_fine_tuning_backbone(config):
     return backbone, tokenizer, config.max_sequence_length or limit
 
 
-def batch_splits(build, train, validation, config, tokenizer, sequence_length):
+def batch_splits(build, train, validation, config, tokenizer, sequence_length, **options):
     """`(train_data, validation_data)`: `build(split, training=..., **batching)` for each split.
 
     Args:
@@ -63,9 +64,10 @@ def batch_splits(build, train, validation, config, tokenizer, sequence_length):
         train, validation: the read splits (validation may be None, and then so is its dataset).
         config: a `FineTuningConfig` (batch size, padding multiple, seed).
         tokenizer, sequence_length: from `load_fine_tuning_backbone`.
+        **options: further keyword arguments of `build` (e.g. the text classifier's `truncate`).
     """
     batching = dict(tokenizer=tokenizer, batch_size=config.batch_size, sequence_length=sequence_length,
-                    pad_to_multiple_of=config.pad_to_multiple_of, seed=config.seed)
+                    pad_to_multiple_of=config.pad_to_multiple_of, seed=config.seed, **options)
     validation_data = build(validation, training=False, **batching) if validation is not None else None
     return build(train, training=True, **batching), validation_data
 
@@ -132,8 +134,8 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
         compile_kwargs["label_smoothing"] = config.label_smoothing
     model.compile(
         optimizer=build_optimizer(config, updates, model),
-        jit_compile=config.jit_compile,
         steps_per_execution=config.steps_per_execution,
+        **compile_execution(config),
         **compile_kwargs,
     )
     return build_optimizer_variables(model)  # one trace of the train step, not two

@@ -91,6 +91,43 @@ def test_too_long_examples_are_truncated_with_a_count(tokenizer):
         assert np.all(features["token_ids"].numpy()[features["padding_mask"].numpy().sum(1) == 16, 15] == 3)
 
 
+def middle_cut(pieces, keep):
+    """Python reference: the first keep // 4 pieces and the last keep - keep // 4."""
+    head = keep // 4
+    return pieces[:head] + pieces[len(pieces) - (keep - head):]
+
+
+def test_middle_truncation_keeps_the_first_quarter_and_the_last_three_quarters(tokenizer):
+    data = random_data(60)
+    with pytest.warns(UserWarning, match="truncated"):
+        built = ClassificationDataset.from_labelled_text(data, tokenizer, sequence_length=16, truncate="middle")
+    want = []
+    for text, label in zip(data.texts, data.labels):
+        ids = expected_ids(text)
+        want.append((tuple([2] + middle_cut(ids[1:-1], min(len(ids) - 2, 14)) + [3]), label))
+    assert sorted(examples(built.dataset)) == sorted(want)
+    assert any(len(t.split()) > 20 for t in data.texts)  # the cut is exercised past the head's end
+
+
+def test_middle_truncation_of_pairs_cuts_each_text_by_its_round_robin_share(tokenizer):
+    data = random_data(40, pairs=True)
+    end_ids, _, _ = tokenize_and_pack(tokenizer, tf.constant(data.texts), tf.constant(data.text_pairs), 16)
+    ids, segments, _ = tokenize_and_pack(
+        tokenizer, tf.constant(data.texts), tf.constant(data.text_pairs), 16, truncate="middle")
+    for row, end_row, segment_row, a, b in zip(ids.to_list(), end_ids.to_list(), segments.to_list(),
+                                               data.texts, data.text_pairs):
+        keep_a = end_row.index(3) - 1  # the round-robin share, as the "end" packing took it
+        keep_b = len(end_row) - keep_a - 3
+        want = [2] + middle_cut(expected_ids(a)[1:-1], keep_a) + [3] + middle_cut(expected_ids(b)[1:-1], keep_b) + [3]
+        assert row == want
+        assert segment_row == [0] * (keep_a + 2) + [1] * (keep_b + 1)
+
+
+def test_an_unknown_truncate_mode_is_a_clear_error(tokenizer):
+    with pytest.raises(ValueError, match="truncate must be one of .*Received: truncate='start'"):
+        tokenize_and_pack(tokenizer, tf.constant(["w1"]), None, 16, truncate="start")
+
+
 def test_pair_packing_matches_keras_hub_round_robin_packer(tokenizer):
     data = random_data(40, pairs=True)
     packer = keras_hub.layers.MultiSegmentPacker(16, start_value=2, end_value=3, truncate="round_robin")

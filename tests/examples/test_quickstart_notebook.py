@@ -10,8 +10,8 @@ from tests.examples.notebooks import execute, printed
 from tests.tiny_backbone import write_tiny_backbone
 
 GPT = {"num_layers": 1, "num_heads": 2, "hidden_dim": 16, "intermediate_dim": 32, "sequence_length": 16,
-       "batch_size": 4, "validation_batches": 1, "max_new_tokens": 4, "jit_compile": False}
-FINE_TUNING = {"epochs": 1, "batch_size": 4, "max_train_examples": 8, "jit_compile": False,
+       "batch_size": 4, "validation_batches": 1, "max_new_tokens": 4, "run_eagerly": True}
+FINE_TUNING = {"epochs": 1, "batch_size": 4, "max_train_examples": 8, "run_eagerly": True,
                "max_sequence_length": 16, "pad_to_multiple_of": 16}
 
 

@@ -14,9 +14,9 @@ from kerastune.export.text_classifier_export import TEXT_OPS, export_text_classi
 from tests.export.conftest import CLASSES, PAIRS, TEXTS
 
 
-def keras_probabilities(model, tokenizer, texts, pairs=None):
+def keras_probabilities(model, tokenizer, texts, pairs=None, truncate="end"):
     ids, segments, _ = tokenize_and_pack(
-        tokenizer, tf.constant(texts), tf.constant(pairs) if pairs else None, 12
+        tokenizer, tf.constant(texts), tf.constant(pairs) if pairs else None, 12, truncate
     )
     return keras.ops.convert_to_numpy(keras.ops.softmax(model(dense_inputs(ids, segments, multiple=8, limit=12)), axis=-1))
 
@@ -109,6 +109,19 @@ def test_tokenize_and_token_ids_signatures_compose_to_serving_default(text_class
     np.testing.assert_allclose(split, whole, atol=1e-6)
     vocabulary = open(os.path.join(path, "assets.extra", "vocab.txt"), encoding="utf-8").read().splitlines()
     assert vocabulary == text_classifier_export[1].get_vocabulary()
+
+
+def test_a_middle_truncating_export_cuts_long_texts_as_training_did(text_classifier_export, tmp_path):
+    model, tokenizer, paths = text_classifier_export
+    path = export_text_classifier(model, tokenizer, CLASSES, export_dir=str(tmp_path), truncate="middle")
+    answer = tf.saved_model.load(path).signatures["serving_default"](text=tf.constant(TEXTS))
+    want = keras_probabilities(model, tokenizer, TEXTS, truncate="middle")
+    np.testing.assert_allclose(answer["probabilities"].numpy(), want, atol=1e-5)
+    assert list(answer["truncated"].numpy()) == [False, False, False, True]
+    assert answer["num_tokens"].numpy()[-1] == 10  # as many pieces read as the end-cut export reads
+    end_cut = keras_probabilities(model, tokenizer, TEXTS)
+    np.testing.assert_allclose(want[:3], end_cut[:3], atol=1e-6)  # short texts are not cut at all
+    assert np.abs(want[3] - end_cut[3]).max() > 1e-4  # the long one reads other pieces
 
 
 @pytest.mark.parametrize("chunk_size", [0, 2.5, True])

@@ -26,7 +26,7 @@ def test_a_crashed_fine_tuning_run_resumes_at_the_next_batch(tmp_path):
         backbone="kerastune_bert", train=write_task(tmp_path, 64, 0), vocabulary=str(tmp_path / "vocab.txt"),
         num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=16,
         pad_to_multiple_of=16, batch_size=16, epochs=2, learning_rate=1e-2, dropout=0.1, ema_momentum=0.9,
-        jit_compile=False, backup_dir=str(tmp_path / "backups"), backup_every_steps=3,
+        run_eagerly=True, backup_dir=str(tmp_path / "backups"), backup_every_steps=3,
     )
     backups = str(tmp_path / "backups" / "text_classifier")
     uninterrupted = text_classifier(**settings)

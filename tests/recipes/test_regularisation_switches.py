@@ -41,6 +41,8 @@ def test_bad_switches_fail_before_training(task):  # noqa: F811
         text_classifier(**task, adversarial="fgsm")
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
         text_classifier(**task, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"truncate must be one of \('end', 'middle'\).*Received: truncate='head'"):
+        text_classifier(**task, truncate="head")
 
 
 def test_augmentation_adds_seeded_copies_of_the_training_texts(task, tmp_path):  # noqa: F811

@@ -136,6 +136,20 @@ def test_average_freezing_and_layerwise_decay_in_one_fit(task):
     assert len(changed) == len(run.model.trainable_variables)  # every other weight moved
 
 
+def test_run_eagerly_trains_the_same_weights_as_the_traced_steps(task):
+    settings = {**task, "epochs": 1, "max_train_examples": 64, "dropout": 0.1, "validation": None}
+    weights = []
+    for run_eagerly in (False, True):
+        run = text_classifier(**settings, run_eagerly=run_eagerly)
+        assert run.model.run_eagerly is run_eagerly and not run.model.jit_compile
+        initial = run.model.get_weights()
+        run.fit(verbose=0)
+        weights.append(run.model.get_weights())
+    for traced, eager in zip(*weights):
+        np.testing.assert_allclose(eager, traced, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(initial, weights[1]))  # it trained
+
+
 @pytest.mark.slow
 def test_minilm_on_an_sst2_slice():
     run = text_classifier(

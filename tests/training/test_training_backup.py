@@ -17,7 +17,7 @@ from kerastune.training import latest_backup
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SETTINGS = dict(num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, sequence_length=16, batch_size=4,
                 epochs=3, steps_per_epoch=4, backup_every_steps=2, validation_batches=1, sample_tokens=0,
-                jit_compile=False, dropout=0.1, ema_momentum=0.9, warmup_steps=2, total_steps=12, name="t")
+                run_eagerly=True, dropout=0.1, ema_momentum=0.9, warmup_steps=2, total_steps=12, name="t")
 
 # The command a user runs (and runs again after a crash), in a process that dies where KILL says.
 # Each run is a child forked from one interpreter that has imported TensorFlow, Keras and kerastune

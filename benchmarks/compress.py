@@ -81,18 +81,19 @@ def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endp
                 np.abs(served_probabilities(litert_endpoint, texts) - served).max())}
 
 
-def pruned_export(teacher, config, sparsity, train_examples, out):
-    """The teacher fine-tuned `train_examples` more examples with magnitude pruning to `sparsity`; its export path."""
+def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=3e-5, end_fraction=0.7):
+    """The teacher fine-tuned `train_examples` more examples with magnitude pruning to `sparsity`, at peak
+    `learning_rate`, the target reached after `end_fraction` of the steps; its export path."""
     from kerastune.compression import MagnitudePruning
     from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
 
     fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
     fields.update(max_train_examples=train_examples, epochs=1, ema_momentum=0.0, export_dir=out,
-                  name=f"pruned_{round(100 * sparsity)}", learning_rate=3e-5, warmup_ratio=0.0)
+                  name=f"pruned_{round(100 * sparsity)}", learning_rate=learning_rate, warmup_ratio=0.0)
     run = text_classifier(TextClassifierConfig(**fields))
     run.model.set_weights(teacher.get_weights())
     steps = run.train_data.steps_per_epoch
-    pruning = MagnitudePruning(sparsity, end_step=max(1, int(0.7 * steps)), frequency=max(1, steps // 20))
+    pruning = MagnitudePruning(sparsity, end_step=max(1, int(end_fraction * steps)), frequency=max(1, steps // 20))
     print(f"pruning to {sparsity:.0%} over {steps} steps", flush=True)
     run.fit(validate=False, callbacks=[pruning], verbose=2)
     print(f"sparsity of the pruned kernels: {pruning.sparsity():.4f}", flush=True)
@@ -117,7 +118,8 @@ def distilled_export(teacher, config, num_layers, train_examples, temperature, o
     print(f"distilling into {num_layers} layers over {steps} steps (T={temperature})", flush=True)
     model.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=1, verbose=2)
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out,
-                                  name=f"student_{num_layers}", config={**config, "student_layers": num_layers})
+                                  name=f"student_{num_layers}", config={**config, "student_layers": num_layers},
+                                  truncate=run.config.truncate)
 
 
 def main(argv=None):
@@ -127,6 +129,10 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="where the variants are exported")
     parser.add_argument("--prune-train-examples", type=int, default=3200)
     parser.add_argument("--sparsities", type=float, nargs="*", default=[0.5, 0.8])
+    parser.add_argument("--prune-learning-rate", type=float, default=3e-5,
+                        help="peak learning rate of the pruning fine-tune (linear decay, no warmup)")
+    parser.add_argument("--prune-end-fraction", type=float, default=0.7,
+                        help="the fraction of the pruning fine-tune's steps by which the target sparsity is reached")
     parser.add_argument("--student-layers", type=int, default=2)
     parser.add_argument("--distil-train-examples", type=int, default=6400)
     parser.add_argument("--temperature", type=float, default=2.0)
@@ -145,18 +151,20 @@ def main(argv=None):
     teacher, tokenizer, label_names, config = load_text_classifier(args.teacher)
     paths, extra = {}, {}
     print("exporting the teacher and its int8 copy", flush=True)
+    cut = {"truncate": config.get("truncate", "end")}  # long texts are cut as the teacher was trained
     paths["teacher"] = export_text_classifier(teacher, tokenizer, label_names, export_dir=args.out, name="teacher",
-                                              config=config)
+                                              config=config, **cut)
     if "int8" in args.variants:
         paths["int8"] = export_text_classifier(quantized_copy(teacher, "int8"), tokenizer, label_names,
-                                               export_dir=args.out, name="int8", config=config)
+                                               export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
         paths[f"student_{args.student_layers}"] = distilled_export(
             teacher, config, args.student_layers, args.distil_train_examples, args.temperature, args.out)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,
-                                                               args.prune_train_examples, args.out)
+                                                               args.prune_train_examples, args.out,
+                                                               args.prune_learning_rate, args.prune_end_fraction)
     if "litert" in args.variants:
         print("converting the teacher to LiteRT", flush=True)
         litert_path = convert_to_litert(paths["teacher"], os.path.join(args.out, "litert"))

@@ -29,6 +29,10 @@ def ensemble(runs, name=None):
         if run.label_names != first.label_names:
             raise ValueError(f"Ensemble members must share their labels. Received: {first.label_names} and "
                              f"{run.label_names}")
+        if run.config.truncate != first.config.truncate:
+            raise ValueError("Ensemble members are served one tokenisation, so they must cut long texts alike. "
+                             f"Received: truncate={first.config.truncate!r} ({first.config.name!r}) and "
+                             f"truncate={run.config.truncate!r} ({run.config.name!r})")
         if run.tokenizer.get_vocabulary() != first.tokenizer.get_vocabulary():
             raise ValueError("Ensemble members must share one tokenizer vocabulary (the same backbone family); "
                              f"{run.config.name!r} and {first.config.name!r} differ.")

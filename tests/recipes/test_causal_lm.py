@@ -9,7 +9,7 @@ from kerastune.recipes import CausalLMConfig, CausalLMRun, causal_lm
 
 TINY = dict(
     num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, sequence_length=16, batch_size=4,
-    epochs=1, steps_per_epoch=3, validation_batches=2, sample_tokens=0, jit_compile=False,
+    epochs=1, steps_per_epoch=3, validation_batches=2, sample_tokens=0, run_eagerly=True,  # a few steps: eager
 )
 
 

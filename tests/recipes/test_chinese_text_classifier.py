@@ -39,7 +39,7 @@ def chinese_task(tmp_path_factory):
     return dict(backbone="kerastune_bert", train=str(directory / "train.tsv"), validation=str(directory / "dev.tsv"),
                 vocabulary=str(directory / "vocab.txt"), num_layers=1, num_heads=2, hidden_dim=16,
                 intermediate_dim=32, max_sequence_length=32, batch_size=16, epochs=1, learning_rate=1e-3,
-                dropout=0.0, jit_compile=False)
+                dropout=0.0, run_eagerly=True)  # 3 steps: eager is quicker than tracing them
 
 
 def test_the_export_answers_raw_chinese_strings_as_the_keras_model_does(chinese_task, tmp_path):

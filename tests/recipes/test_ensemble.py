@@ -24,3 +24,6 @@ def test_an_ensemble_serves_the_mean_of_its_members_probabilities(tmp_path, task
     np.testing.assert_allclose(served.numpy(), np.mean(members, axis=0), atol=1e-5)
     with pytest.raises(ValueError, match="at least two members. Received: 1 member"):
         EnsembleClassifier([runs[0].model])
+    middle = text_classifier(**{**task, "epochs": 1, "validation": None}, truncate="middle")
+    with pytest.raises(ValueError, match="must cut long texts alike. Received: truncate='end'"):
+        ensemble([runs[0], middle])

@@ -7,7 +7,9 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
 - `teacher`: the fine-tuned model, re-exported with the current serving graph;
 - `int8`: `quantized_copy(teacher, "int8")` (Keras `Model.quantize`);
 - `pruned_50`, `pruned_80`: the teacher fine-tuned further for `--prune-train-examples` examples
-  with `MagnitudePruning` to that sparsity (the recipe's own `fit`, weight averaging off);
+  with `MagnitudePruning` to that sparsity (the recipe's own `fit`, weight averaging off; peak
+  learning rate `--prune-learning-rate`, 1e-4, decaying linearly to 0; the target reached after
+  `--prune-end-fraction`, 0.7, of the steps);
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).
@@ -81,7 +83,7 @@ def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endp
                 np.abs(served_probabilities(litert_endpoint, texts) - served).max())}
 
 
-def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=3e-5, end_fraction=0.7):
+def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=1e-4, end_fraction=0.7):
     """The teacher fine-tuned `train_examples` more examples with magnitude pruning to `sparsity`, at peak
     `learning_rate`, the target reached after `end_fraction` of the steps; its export path."""
     from kerastune.compression import MagnitudePruning
@@ -129,7 +131,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="where the variants are exported")
     parser.add_argument("--prune-train-examples", type=int, default=3200)
     parser.add_argument("--sparsities", type=float, nargs="*", default=[0.5, 0.8])
-    parser.add_argument("--prune-learning-rate", type=float, default=3e-5,
+    parser.add_argument("--prune-learning-rate", type=float, default=1e-4,
                         help="peak learning rate of the pruning fine-tune (linear decay, no warmup)")
     parser.add_argument("--prune-end-fraction", type=float, default=0.7,
                         help="the fraction of the pruning fine-tune's steps by which the target sparsity is reached")

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import check_truncate, fill_padding, pad_id, tokenize_and_pack
+from kerastune.data.bert_inputs import fill_padding, pad_id, tokenize_and_pack
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
 
 
@@ -95,7 +95,6 @@ class ClassificationDataset:
             raise ValueError(f"pad_to_multiple_of must be a positive integer; received {pad_to_multiple_of!r}")
         if drop_remainder is None:
             drop_remainder = training
-        check_truncate(truncate)
         pair = data.text_pairs is not None
         columns = {"text": data.texts, "label": np.asarray(data.labels, np.int32)}
         if pair:

@@ -46,10 +46,10 @@ def _tune(args, extra):
     result = hyperparameter_search(kind, config, space, tuner=args.tuner, max_trials=args.max_trials)
     print(result.table())
     print(f"trials written to {result.csv_path}; best {result.objective} {result.best_score:.4f}: "
-          f"{ {key: getattr(result.best_config, key) for key in space} }; training it again to export", flush=True)
-    from kerastune.recipe_jobs import run_recipe
+          f"{ {key: getattr(result.best_config, key) for key in space} }; exporting its trained model", flush=True)
+    from kerastune.recipe_jobs import finish_fine_tuning
 
-    run_recipe(kind, result.best_config)
+    finish_fine_tuning(result.best_run, result.best_history)
 
 
 def _predict(args, extra):

@@ -44,7 +44,14 @@ def _fine_tuning(recipe, config):
     run = recipe(config)
     print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} for {config.epochs} epochs "
           f"({run.train_data.steps_per_epoch} steps each; names {run.names})", flush=True)
-    history = run.fit()
+    return finish_fine_tuning(run, run.fit())
+
+
+def finish_fine_tuning(run, history):
+    """Reports, exports and draws a fitted fine-tuning `run` (and saves its adapter when `config.peft` is
+    set), as `kerastune run` does after `fit`; returns the export path. `kerastune tune` calls it on the
+    best trial's run."""
+    config = run.config = _logged(run.config)
     report = run.evaluate() if run.validation_data is not None else None
     if report is not None:
         print(json.dumps({key: report[key] for key in REPORTED if key in report}))
@@ -93,7 +100,13 @@ def run_recipe(kind, config):
     """Builds, trains, reports, exports and draws the recipe `kind` with its resolved `config`; returns the
     export path. TensorBoard logs and pictures go to `logging_dir/name/`, `logs/name/` when it is unset."""
     _, recipe = recipe_parts(kind)
-    if not config.logging_dir:
-        config = copy.copy(config)
-        config.logging_dir = DEFAULT_LOGGING_DIR
-    return JOBS[kind](recipe, config)
+    return JOBS[kind](recipe, _logged(config))
+
+
+def _logged(config):
+    """`config`, or a copy of it with `logging_dir` set to `DEFAULT_LOGGING_DIR` when it is unset."""
+    if config.logging_dir:
+        return config
+    config = copy.copy(config)
+    config.logging_dir = DEFAULT_LOGGING_DIR
+    return config

@@ -163,7 +163,7 @@ def test_listing_and_bad_files_answer_without_starting_tensorflow(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == "[0, 2, 2] False False", result.stderr[-2000:]
 
 
-def test_tune_searches_four_trials_then_trains_and_exports_the_best(tmp_path, monkeypatch, capsys, tiny_backbone):
+def test_tune_searches_four_trials_then_exports_the_best_trials_model(tmp_path, monkeypatch, capsys, tiny_backbone):
     import csv
 
     from kerastune.recipes.hyperparameter_search import parse_search_space
@@ -181,10 +181,12 @@ def test_tune_searches_four_trials_then_trains_and_exports_the_best(tmp_path, mo
     assert len(rows) == 4 and {(r["learning_rate"], r["pooling"]) for r in rows} == {
         (lr, p) for lr in ("0.001", "0.03") for p in ("mean", "cls")}  # 4 trials: the 4 combinations
     best = max(rows, key=lambda r: float(r["val_accuracy"]))
-    # the best configuration, trained again from scratch (seeded), scores what its trial scored
+    # the best trial's own model is exported (not trained again), under the recipe's name: it scores its trial's score
     evaluation = json.load(open(tmp_path / "exports" / name / "1" / "evaluation.json"))
     assert abs(evaluation["accuracy"] - float(best["val_accuracy"])) < 1e-6, (evaluation, rows)
-    assert json.load(open(tmp_path / "exports" / name / "1" / "config.json"))["pooling"] == best["pooling"]
+    exported = json.load(open(tmp_path / "exports" / name / "1" / "config.json"))
+    assert (exported["pooling"], exported["name"]) == (best["pooling"], name)
+    assert_picture(tmp_path / "logs" / name / "training_curves.png")  # the best trial's curves, as `run` draws them
     assert "val_accuracy" in out.splitlines()[next(i for i, l in enumerate(out.splitlines()) if "trial_id" in l)]
     for items, message in ((["learning_rate"], "key=choice1,choice2"), (["epoch=1,2"], "Unknown search key 'epoch'"),
                            (["epochs=1,x"], "'epochs' must be an int"), (["epochs=2"], "at least two choices"),

@@ -6,12 +6,15 @@ string-in serving graphs. So serving tokenises, truncates, aligns and pads exact
 
 - `tokenize_and_pack`: strings (and optional pairs) -> ragged `[CLS] a [SEP] (b [SEP])` ids and
   segment ids, truncated to the backbone's maximum (round robin for pairs), cutting each text's
-  end or its middle (`truncate`).
+  end or its middle (`truncate`); `packer` makes it one `tf.function` per tokenizer, which the
+  training batches and the exports call (traced once).
 - `align_words`: words -> windows of sub-words with first-sub-word labels (token tagging).
 - `pad_id` and `dense_inputs`: the padding id (the tokenizer's `[PAD]`), and ragged ids -> the
   dense `{"token_ids", "segment_ids", "padding_mask"}` dict; `fill_padding` writes the padding id
   into batches that `tf.data` padded with zeros.
 """
+
+import weakref
 
 import tensorflow as tf
 
@@ -123,6 +126,44 @@ def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512, trun
         [tf.zeros_like(tf.concat([cls, a, sep], axis=1)), tf.ones_like(tf.concat([b, sep], axis=1))], axis=1
     )
     return token_ids, segment_ids, full
+
+
+def valid_utf8(text):
+    """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so the tokenizer never fails."""
+    return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+
+
+_PACKERS = weakref.WeakKeyDictionary()  # tokenizer -> {(sequence_length, pair, truncate): tf.function}
+
+
+def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
+    """`tokenize_and_pack` with `tokenizer` as one `tf.function` over (batch,) strings (`text`, and
+    `text_pair` when `pair`), bytes that are not UTF-8 read as U+FFFD (`valid_utf8`).
+
+    One per tokenizer and settings, kept while the tokenizer lives: a run's training and validation
+    batches and its export's signatures call the same function, so the tokenizer is traced once,
+    not once per dataset and signature.
+
+    Example:
+
+    >>> pack = packer(tokenizer, 128)  # doctest: +SKIP
+    >>> token_ids, segment_ids, full_lengths = pack(tf.constant(["a great film"]))  # doctest: +SKIP
+    """
+    check_truncate(truncate)
+    key = (int(sequence_length), bool(pair), truncate)
+    functions = _PACKERS.setdefault(tokenizer, {})
+    if key not in functions:
+        owner = weakref.ref(tokenizer)  # the cache must not keep its own key alive; tracing runs while it lives
+
+        def pack(text, text_pair=None):
+            text_pair = None if text_pair is None else valid_utf8(text_pair)
+            return tokenize_and_pack(owner(), valid_utf8(text), text_pair, sequence_length, truncate)
+
+        specs = [tf.TensorSpec([None], tf.string, name="text")]
+        if pair:
+            specs.append(tf.TensorSpec([None], tf.string, name="text_pair"))
+        functions[key] = tf.function(pack, input_signature=specs)
+    return functions[key]
 
 
 def dense_inputs(token_ids, segment_ids=None, padding_id=0, multiple=1, limit=None):

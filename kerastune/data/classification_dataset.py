@@ -11,8 +11,9 @@ shorter (SST-2 train: median 10 WordPieces), so almost all of that compute goes 
 - evaluation keeps the input order (predictions line up with the texts), each batch padded to
   its longest example rounded up to a multiple of `pad_to_multiple_of`.
 
-Strings become `token_ids`/`segment_ids` in `kerastune.data.bert_inputs.tokenize_and_pack`, the
-function the exported serving graph calls too, so serving tokenises exactly as training did.
+Strings become `token_ids`/`segment_ids` in `kerastune.data.bert_inputs.packer` (`tokenize_and_pack`
+as a `tf.function`), the function the exported serving graph calls too, so serving tokenises exactly
+as training did.
 """
 
 import dataclasses
@@ -22,7 +23,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import fill_padding, pad_id, tokenize_and_pack
+from kerastune.data.bert_inputs import fill_padding, packer, pad_id
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
 
 
@@ -103,10 +104,11 @@ class ClassificationDataset:
         if num_shards > 1:
             examples = examples.shard(num_shards, shard_index)
 
+        pack = packer(tokenizer, sequence_length, pair, truncate)  # the function the export calls too
+
         def tokenize(batch):
-            token_ids, segment_ids, full = tokenize_and_pack(
-                tokenizer, batch["text"], batch.get("text_pair"), sequence_length, truncate
-            )
+            texts = (batch["text"], batch["text_pair"]) if pair else (batch["text"],)
+            token_ids, segment_ids, full = pack(*texts)
             return {"token_ids": token_ids, "segment_ids": segment_ids, "full_length": full}, batch["label"]
 
         tokenized = examples.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE)

@@ -34,7 +34,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import dense_inputs, pad_id, tokenize_and_pack
+from kerastune.data.bert_inputs import dense_inputs, packer, pad_id
 
 _SENTENCE_END = re.compile(r"(?<=[.!?]) (?=\S)")
 _TITLE = re.compile(r"^ ?= [^=].* = ?$")
@@ -229,8 +229,8 @@ class MaskedLMDataset:
                 token_ids = tf.concat([tf.fill([n, 1], cls_id), ids, tf.fill([n, 1], sep_id)], axis=1)
                 segment_ids = tf.zeros_like(token_ids)
             else:
-                single_ids, single_segments, _ = tokenize_and_pack(tokenizer, batch["a"], None, sequence_length)
-                pair_ids, pair_segments, _ = tokenize_and_pack(tokenizer, batch["a"], batch["b"], sequence_length)
+                single_ids, single_segments, _ = packer(tokenizer, sequence_length)(batch["a"])
+                pair_ids, pair_segments, _ = packer(tokenizer, sequence_length, pair=True)(batch["a"], batch["b"])
                 token_ids = tf.ragged.stack([single_ids, pair_ids], axis=1)  # choose per example
                 segment_ids = tf.ragged.stack([single_segments, pair_segments], axis=1)
                 index = tf.cast(batch["pair"], tf.int32)

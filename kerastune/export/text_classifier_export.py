@@ -2,7 +2,7 @@
 
 KerasHub's exported models take token ids, so every client must tokenise exactly as training did
 (keras-hub issues 784, 2015). This export puts the backbone's own tokenizer into the serving graph,
-through the same `tokenize_and_pack` that built the training batches.
+through the same `tokenize_and_pack` (`packer`) that built the training batches.
 
 Signature `serving_default`:
     inputs:  `text` tf.string (batch,), and `text_pair` tf.string (batch,) for pair tasks.
@@ -46,7 +46,7 @@ REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a grea
 import keras
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import dense_inputs, pad_id, tokenize_and_pack
+from kerastune.data.bert_inputs import dense_inputs, packer, pad_id
 from kerastune.export.export_writer import write_export
 from kerastune.export.length_sorted_chunks import check_chunk_size, length_sorted_outputs
 from kerastune.models.backbones import max_sequence_length
@@ -55,13 +55,8 @@ from kerastune.models.backbones import max_sequence_length
 TEXT_OPS = ("NormalizeUTF8", "CaseFoldUTF8", "RegexSplitWithOffsets", "FastWordpieceTokenizeWithOffsets")
 
 
-def valid_utf8(text):
-    """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so the tokenizer never fails."""
-    return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
-
-
 def serving_function(model, tokenizer, label_names, pair=False, sequence_length=None, chunk_size=16,
-                     pad_to_multiple_of=1, truncate="end"):
+                     pad_to_multiple_of=1, truncate="end", logits=None):
     """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names,
     num_tokens, truncated}`.
 
@@ -77,6 +72,8 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
         chunk_size: int, the most texts the encoder runs at once.
         pad_to_multiple_of: int, chunk widths are rounded up to a multiple of it.
         truncate: `"end"` or `"middle"`, what a too-long text loses (as the model was trained).
+        logits: the `logits_function(model)` to call, or None for a new one (an export passes the
+            one its `token_ids` signature calls, so the model is traced once).
     """
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
@@ -84,18 +81,15 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     names = tf.constant([str(n) for n in label_names])
     padding_id = pad_id(tokenizer)
     num_classes = len(label_names)
-
-    def logits_of(features):
-        return model(features, training=False)  # (chunk, num_classes)
+    logits_of = logits or logits_function(model)
+    pack = packer(tokenizer, sequence_length, pair, truncate)  # the training batches' own
 
     def serve(text, text_pair=None):
-        text = valid_utf8(text)
-        text_pair = None if text_pair is None else valid_utf8(text_pair)
-        token_ids, segment_ids, full_lengths = tokenize_and_pack(tokenizer, text, text_pair, sequence_length, truncate)
+        token_ids, segment_ids, full_lengths = pack(text) if text_pair is None else pack(text, text_pair)
         used = tf.cast(token_ids.row_lengths(), tf.int32)
         logits = length_sorted_outputs(
-            logits_of, token_ids, segment_ids, (num_classes,), padding_id, chunk_size, pad_to_multiple_of,
-            limit=sequence_length,
+            lambda features: logits_of(**features), token_ids, segment_ids, (num_classes,), padding_id, chunk_size,
+            pad_to_multiple_of, limit=sequence_length,
         )  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
         return {
@@ -131,28 +125,43 @@ def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
     longest text), for clients that run the encoder elsewhere (LiteRT) and to profile the stages.
     """
     padding_id = pad_id(tokenizer)
+    pack = packer(tokenizer, sequence_length, pair, truncate)
 
     def tokenize(text, text_pair=None):
-        text_pair = None if text_pair is None else valid_utf8(text_pair)
-        token_ids, segment_ids, _ = tokenize_and_pack(tokenizer, valid_utf8(text), text_pair, sequence_length, truncate)
+        token_ids, segment_ids, _ = pack(text) if text_pair is None else pack(text, text_pair)
         return dense_inputs(token_ids, segment_ids, padding_id)  # (batch, longest) int32 each
 
     return _string_signature(tokenize, pair)
 
 
-def token_ids_function(model):
+_DENSE_SPECS = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+
+
+def logits_function(model):
+    """Returns a `tf.function`: dense `token_ids, segment_ids, padding_mask` (batch, seq) int32 -> float32
+    logits (batch, num_classes). `serving_default`'s chunks and the `token_ids` signature both call it,
+    so an export traces the model once."""
+
+    def logits(token_ids, segment_ids, padding_mask):
+        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+        return tf.cast(model(features, training=False), tf.float32)
+
+    return tf.function(logits, input_signature=_DENSE_SPECS)
+
+
+def token_ids_function(model, logits=None):
     """Returns a `tf.function`: dense `{token_ids, segment_ids, padding_mask}` (batch, seq) int32 -> `probabilities`.
 
     The `token_ids` signature: the encoder and softmax alone, as a LiteRT conversion or a client
-    with its own tokenizer (the vocabulary is `assets.extra/vocab.txt`) runs it.
+    with its own tokenizer (the vocabulary is `assets.extra/vocab.txt`) runs it. `logits`: the
+    `logits_function(model)` to call, or None for a new one.
     """
-    specs = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+    logits = logits or logits_function(model)
 
     def probabilities(token_ids, segment_ids, padding_mask):
-        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-        return {"probabilities": tf.nn.softmax(tf.cast(model(features, training=False), tf.float32), axis=-1)}
+        return {"probabilities": tf.nn.softmax(logits(token_ids, segment_ids, padding_mask), axis=-1)}
 
-    return tf.function(probabilities, input_signature=specs)
+    return tf.function(probabilities, input_signature=_DENSE_SPECS)
 
 
 def export_text_classifier(
@@ -196,12 +205,14 @@ def export_text_classifier(
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     archive = keras.export.ExportArchive()
     archive.track(model)
-    endpoints = {
+    logits = logits_function(model)
+    endpoints = {  # the model (`logits`) and the tokenizer (`packer`) are each traced once between them
         "serving_default": serving_function(
             model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of, truncate,
+            logits=logits,
         ),
         "tokenize": tokenize_function(tokenizer, sequence_length, pair, truncate),
-        "token_ids": token_ids_function(model),
+        "token_ids": token_ids_function(model, logits=logits),
     }
     files = {"label_names.json": [str(n) for n in label_names], "evaluation.json": report, "config.json": config}
     vocabulary = "".join(f"{piece}\n" for piece in tokenizer.get_vocabulary())

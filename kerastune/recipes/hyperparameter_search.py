@@ -5,7 +5,8 @@ as a flag would be), fits it and scores it on the validation set with the recipe
 (accuracy for the text classifier, entity F1 for the token classifier). KerasTuner's oracles choose
 the values: `"random"` (RandomSearch), `"bayesian"` (BayesianOptimization) or `"hyperband"` (which
 also chooses each trial's `epochs`, up to the config's). The table of trials is printed and written as
-CSV; `kerastune tune` then trains, reports and exports the best configuration as `kerastune run` does.
+CSV. The best trial's fitted run is kept (`SearchResult.best_run`): `kerastune tune` reports and exports
+that model as `kerastune run` does, without training it again.
 
 Example:
 
@@ -40,6 +41,9 @@ class SearchResult:
         objective: str, e.g. `"val_accuracy"`.
         trials: list of dicts, one per trial: `trial_id`, each searched key, the objective, `status`.
         csv_path: str, where the trials were written as CSV.
+        best_run: the best trial's fitted run (`TextClassifierRun` / `TokenClassifierRun`), its
+            `config` set to `best_config`: evaluate or export it as it is.
+        best_history: the Keras `History` of the best trial's `fit`.
     """
 
     best_config: object
@@ -47,6 +51,8 @@ class SearchResult:
     objective: str
     trials: list
     csv_path: str
+    best_run: object = None
+    best_history: object = None
 
     def table(self):
         """The trials as aligned text, best first."""
@@ -142,6 +148,8 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
     _, recipe = recipe_parts(kind)
     directory = directory or os.path.join(config.logging_dir or "logs", config.name, "search")
 
+    kept = {}  # the best trial so far: its run and History (the first of equal scores, as `max` picks below)
+
     class RecipeTuner(keras_tuner.Tuner):
         def run_trial(self, trial, *args, **kwargs):
             hp = trial.hyperparameters
@@ -150,9 +158,11 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
                 settings["epochs"] = hp.values["tuner/epochs"]
             keras.utils.clear_session()
             run = recipe(config_from(type(config), config, {**settings, "name": f"{config.name}_trial_{trial.trial_id}"}))
-            run.fit(verbose=verbose)
+            history = run.fit(verbose=verbose)
             score = float(run.evaluate()[metric])
             print(f"trial {trial.trial_id}: {settings} -> {objective} {score:.4f}", flush=True)
+            if not kept or score > kept["score"]:
+                kept.update(trial_id=trial.trial_id, run=run, history=history, score=score)
             return {objective: score}
 
     search = RecipeTuner(oracle=_oracle(tuner, objective, max_trials, config.epochs, config.seed),
@@ -173,7 +183,11 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
         best_values["epochs"] = best["epochs"]
     csv_path = _write_csv(trials, os.path.join(directory, "trials.csv"))
     best_config = config_from(type(config), config, best_values)
-    return SearchResult(best_config, best[objective], objective, trials, csv_path)
+    best_run = kept["run"] if kept.get("trial_id") == best["trial_id"] else None
+    if best_run is not None:
+        best_run.config = best_config  # the trial's settings under the search's name: exports as `name`
+    return SearchResult(best_config, best[objective], objective, trials, csv_path, best_run,
+                        kept.get("history") if best_run is not None else None)
 
 
 def _write_csv(trials, path):

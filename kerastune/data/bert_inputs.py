@@ -7,7 +7,7 @@ string-in serving graphs. So serving tokenises, truncates, aligns and pads exact
 - `tokenize_and_pack`: strings (and optional pairs) -> ragged `[CLS] a [SEP] (b [SEP])` ids and
   segment ids, truncated to the backbone's maximum (round robin for pairs), cutting each text's
   end or its middle (`truncate`); `packer` makes it one `tf.function` per tokenizer, which the
-  training batches and the exports call (traced once).
+  training batches and the exports call.
 - `align_words`: words -> windows of sub-words with first-sub-word labels (token tagging).
 - `pad_id` and `dense_inputs`: the padding id (the tokenizer's `[PAD]`), and ragged ids -> the
   dense `{"token_ids", "segment_ids", "padding_mask"}` dict; `fill_padding` writes the padding id
@@ -141,8 +141,9 @@ def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
     `text_pair` when `pair`), bytes that are not UTF-8 read as U+FFFD (`valid_utf8`).
 
     One per tokenizer and settings, kept while the tokenizer lives: a run's training and validation
-    batches and its export's signatures call the same function, so the tokenizer is traced once,
-    not once per dataset and signature.
+    batches and its export's signatures call the same function, so the tokenizer is traced once for
+    the batches and once for the export (`tf.data`'s graphs are another tracing context), not once
+    per dataset and signature.
 
     Example:
 

@@ -180,3 +180,34 @@ def test_explicit_shards_report_their_own_steps(tokenizer):
     assert sorted(x for p in parts for x, _ in examples(p.dataset)) == sorted(
         tuple(expected_ids(t)) for t in data.texts
     )
+
+
+def test_the_batches_and_the_export_share_one_tokenizer_function_kept_while_the_tokenizer_lives(tokenizer, tmp_path):
+    import gc
+
+    import keras
+
+    from kerastune.data.bert_inputs import _PACKERS, packer
+    from kerastune.export.text_classifier_export import export_text_classifier
+    from kerastune.models.text_classifier import TextClassifier
+
+    data = random_data(40)
+    for training in (True, False):
+        ClassificationDataset.from_labelled_text(data, tokenizer, batch_size=8, sequence_length=16, training=training)
+    pack = packer(tokenizer, 16)
+    assert pack is packer(tokenizer, 16) and pack is not packer(tokenizer, 16, truncate="middle")
+    assert pack.experimental_get_tracing_count() == 1  # the training and the validation batches: one trace
+    backbone = keras_hub.models.BertBackbone(len(VOCAB), 1, 2, 8, 16, max_sequence_length=16)
+    export_text_classifier(TextClassifier(backbone, 3), tokenizer, ["a", "b", "c"], export_dir=str(tmp_path))
+    assert pack.experimental_get_tracing_count() == 2  # one more (tf.data's graphs are another context) for 3 signatures
+    short = next(t for t in data.texts if len(t.split()) < 10)
+    served = tf.saved_model.load(str(tmp_path / "text_classifier" / "1")).signatures["tokenize"]
+    assert served(text=tf.constant([short]))["token_ids"].numpy()[0].tolist() == expected_ids(short)
+    # the cache holds no tokenizer alive: a tokenizer nothing else refers to leaves it
+    other = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB)
+    packer(other, 16)
+    count = len(_PACKERS)
+    del other, backbone
+    keras.utils.clear_session(free_memory=True)
+    gc.collect()
+    assert len(_PACKERS) == count - 1

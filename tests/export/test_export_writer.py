@@ -41,6 +41,15 @@ def test_each_endpoint_is_traced_once_and_serves_the_model(tmp_path):
     np.testing.assert_allclose(loaded.signatures["serving_default"](x=x)["y"], model(x), atol=1e-6)
     np.testing.assert_allclose(loaded.signatures["double"](x=x)["y"], 2 * model(x), atol=1e-6)
     np.testing.assert_allclose(loaded.serve(x)["y"], model(x), atol=1e-6)  # the endpoints stay callable too
+    # each weight stored once (Keras issue 23553: ExportArchive alone writes the kernel and bias twice)
+    assert stored_values(path) == model.count_params() == 8
+    assert sorted(tuple(v.shape) for v in loaded.variables) == sorted(tuple(v.shape) for v in model.variables)
+
+
+def stored_values(path):
+    """How many numbers the SavedModel's checkpoint holds (every saved variable's size, summed)."""
+    shapes = tf.train.load_checkpoint(os.path.join(path, "variables", "variables")).get_variable_to_shape_map()
+    return sum(int(np.prod(shape)) for key, shape in shapes.items() if key != "_CHECKPOINTABLE_OBJECT_GRAPH")
 
 
 # Exports in processes that die with SIGKILL part-way (each a child forked from one interpreter that has

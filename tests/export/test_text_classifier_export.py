@@ -12,6 +12,7 @@ import tensorflow as tf
 from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.export.text_classifier_export import TEXT_OPS, export_text_classifier
 from tests.export.conftest import CLASSES, PAIRS, TEXTS
+from tests.export.test_export_writer import stored_values
 
 
 def keras_probabilities(model, tokenizer, texts, pairs=None, truncate="end"):
@@ -62,6 +63,8 @@ def test_versions_are_atomic(text_classifier_export, tmp_path):
     second = export_text_classifier(model, tokenizer, CLASSES, export_dir=str(tmp_path))
     assert second == str(tmp_path / "text_classifier" / "2")
     assert sorted(os.listdir(tmp_path / "text_classifier")) == ["1", "2"]  # no temporary directory left
+    # every variable once, not twice (Keras issue 23553): the weights and the dropout layers' seed states
+    assert stored_values(second) == sum(int(np.prod(v.shape)) for v in model.variables) > model.count_params()
 
 
 def test_graph_needs_only_core_tensorflow_and_the_documented_text_ops(text_classifier_export):

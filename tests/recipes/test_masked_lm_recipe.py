@@ -19,8 +19,11 @@ def corpus(tmp_path_factory):
     return str(path)
 
 
-# A few steps each: eager (tracing would take longer than the steps; the traced steps are tested below).
-CONTINUED = dict(next_sentence=False, pack_sentences=True, batch_size=8, steps_per_epoch=3, run_eagerly=True)
+# A few steps each: eager (tracing would take longer than the steps; the traced steps are tested below), and
+# no validation split, which would build a second tf.data pipeline per run (~1 s each; the recipe files'
+# CLI runs in tests/test_cli.py validate).
+CONTINUED = dict(next_sentence=False, pack_sentences=True, batch_size=8, steps_per_epoch=3, run_eagerly=True,
+                 validation_fraction=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_packed_sentences_fill_examples_and_train(corpus):
 def test_masked_lm_only_trains_without_nsp_outputs_or_gradient_warnings(corpus, tmp_path):
     run = masked_lm(data=corpus, vocabulary_size=150, num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32,
                     sequence_length=32, batch_size=8, steps_per_epoch=3, next_sentence=False, pack_sentences=True,
-                    jit_compile=False)
+                    jit_compile=False, validation_fraction=0.0)
     _, targets, weights = next(iter(run.train_data.dataset))
     assert set(targets) == set(weights) == {"mlm"}
     pooler_before = run.encoder.pooled_dense.kernel.numpy().copy()

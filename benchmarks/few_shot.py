@@ -1,7 +1,8 @@
 """Few-shot text classification: PET (prompt + MLM head) vs head-only and full classifier fine-tuning.
 
     # once: MiniLM + a masked-LM head trained over its tied word-piece table (see mlm_head_directory.py)
-    python benchmarks/few_shot.py --build-mlm-head /tmp/minilm_mlm [--head-steps 800] [--full-steps 0]
+    python benchmarks/few_shot.py --build-mlm-head /tmp/minilm_mlm [--head-steps 800] [--full-steps 0] \
+        [--full-learning-rate 2e-5]
     # the issue's protocol: SST-2 and AG News, 16 / 32 / 100 labelled examples, 5 seeded draws each
     python benchmarks/few_shot.py --backbone /tmp/minilm_mlm [--sizes 16,32,100] [--draws 5] [--eval-limit N]
 
@@ -115,6 +116,7 @@ def main():
     parser.add_argument("--build-mlm-head", metavar="DIR", help="build the MiniLM + MLM head directory DIR and stop")
     parser.add_argument("--head-steps", type=int, default=800)
     parser.add_argument("--full-steps", type=int, default=0)
+    parser.add_argument("--full-learning-rate", type=float, default=2e-5, help="the peak rate of --full-steps")
     parser.add_argument("--datasets", default="sst2,agnews")
     parser.add_argument("--sizes", default="16,32,100")
     parser.add_argument("--draws", type=int, default=5)
@@ -132,7 +134,8 @@ def main():
     if args.build_mlm_head:
         from mlm_head_directory import build_mlm_head_directory
 
-        result = build_mlm_head_directory(args.build_mlm_head, args.head_steps, args.full_steps)
+        result = build_mlm_head_directory(args.build_mlm_head, args.head_steps, args.full_steps,
+                                          full_learning_rate=args.full_learning_rate)
         print(json.dumps({"backbone_directory": args.build_mlm_head, **result}))
         return
     import keras

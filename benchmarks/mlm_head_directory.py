@@ -3,7 +3,7 @@
 all-MiniLM-L6-v2 ships without an MLM head. This copies its weights into kerastune's `BertEncoder`
 (`BertEncoder.from_bert_backbone`), then trains a `TiedMaskedLMHead` (transform, layer norm and
 output bias; the output matrix is the tied word-piece table) on unlabelled text with the
-`masked_lm` recipe, the encoder frozen (`--full-steps` then trains everything a little at a low rate),
+`masked_lm` recipe, the encoder frozen (`--full-steps` then trains everything at `--full-learning-rate`),
 and saves `save_backbone_directory(encoder, tokenizer, DIR, masked_lm_head)`.
 
     python benchmarks/few_shot.py --build-mlm-head /tmp/minilm_mlm [--head-steps 800] [--full-steps 0]
@@ -20,7 +20,8 @@ MINILM = os.path.join(SHARED, "models", "all-MiniLM-L6-v2")
 UNLABELLED = ("data/wikitext2/valid.txt", "data/sst2/train.tsv", "data/agnews/train_subset.tsv")
 
 
-def build_mlm_head_directory(path, head_steps=800, full_steps=0, batch_size=32, sequence_length=64, seed=0):
+def build_mlm_head_directory(path, head_steps=800, full_steps=0, batch_size=32, sequence_length=64, seed=0,
+                             full_learning_rate=2e-5):
     """Writes the backbone directory `path` (MiniLM + trained MLM head); returns a dict of what it measured."""
     from kerastune.models.backbone_directory import save_backbone_directory
     from kerastune.models.backbones import load_backbone
@@ -49,10 +50,10 @@ def build_mlm_head_directory(path, head_steps=800, full_steps=0, batch_size=32, 
     results["head_val_mlm_accuracy"] = float(history.history.get("val_mlm_accuracy", [float("nan")])[-1])
     if full_steps:
         run.encoder.trainable = True
-        config = dataclasses.replace(run.config, learning_rate=2e-5, steps_per_epoch=full_steps)
+        config = dataclasses.replace(run.config, learning_rate=full_learning_rate, steps_per_epoch=full_steps)
         compile_for_training(run.model, config, full_steps)
         run.config = config
-        print(f"light full training: {full_steps} steps at lr 2e-5", flush=True)
+        print(f"full training: {full_steps} steps at lr {full_learning_rate:g}", flush=True)
         history = run.fit(verbose=2)
         results["full_mlm_accuracy"] = float(history.history["mlm_accuracy"][-1])
         results["full_val_mlm_accuracy"] = float(history.history.get("val_mlm_accuracy", [float("nan")])[-1])

@@ -114,7 +114,7 @@ CASES = [
      ["gradient_accumulation_steps must be an int >= 1", "Received: gradient_accumulation_steps=0"]),
     ("unknown pooling", lambda tmp: text_task(tmp, pooling="max"), ValueError, ["pooling", "'max'"]),
     ("unknown peft method", lambda tmp: text_task(tmp, peft="prefixx"), ValueError,
-     ["peft must be one of ('lora', 'dora', 'adapter', 'prefix') or None", "Received: peft='prefixx'"]),
+     ["peft must be one of ('lora', 'dora', 'adapter', 'prefix', 'prompt') or None", "Received: peft='prefixx'"]),
     ("peft targets matching nothing", lambda tmp: text_task(tmp, peft="lora", peft_targets="qkv"), ValueError,
      ["No projection of", "matches targets='qkv'", "Its projections are:", "self_attention/query"]),
     ("LoRA rank 0", lambda tmp: text_task(tmp, peft="lora", lora_rank=0), ValueError,

@@ -3,7 +3,8 @@
 Methods: `"lora"` and `"dora"` (`LowRankProjection` on the projections `targets` names, by default
 the attention query and value), `"adapter"` (`BottleneckAdapter` after each attention output and
 feed-forward output projection, layer norms trained too, as Houlsby et al.), `"prefix"` (learned key /
-value vectors in front of each attention layer's, `PrefixProjection`). Everything else in the
+value vectors in front of each attention layer's, `PrefixProjection`), `"prompt"` (learned input vectors
+after [CLS], `SoftPrompt`: prompt tuning). Everything else in the
 base (the backbone of a task model, or the whole model when it has no `backbone`) is frozen; the
 task head, outside the base, trains as in full fine-tuning. `merged_for_export(model)` folds the
 low-rank updates into the base kernels and prefix MLPs into their prefixes; `trainable_summary`
@@ -20,14 +21,16 @@ from kerastune.peft.low_rank_projection import LowRankProjection
 from kerastune.peft.prefix_tuning import PrefixProjection, pad_attention_mask
 from kerastune.peft.projection_wrapper import ProjectionWrapper
 from kerastune.peft.projections import find_projections, held_sublayers, replace_sublayer
+from kerastune.peft.prompt_tuning import SoftPrompt, enable_prompt_tuning
 
-METHODS = ("lora", "dora", "adapter", "prefix")
+METHODS = ("lora", "dora", "adapter", "prefix", "prompt")
 DEFAULT_TARGETS = {
     "lora": "query,value",
     "dora": "query,value",
     # KerasHub BertBackbone: attention_output, feedforward_output_dense; kerastune blocks: feed_forward_output
     "adapter": "attention_output,feedforward_output_dense,feed_forward_output",
     "prefix": "key,value",
+    "prompt": "",  # no projection: the prompt goes into the token embeddings
 }
 _SETTINGS_ATTRIBUTE = "_kerastune_peft_settings"
 
@@ -48,7 +51,7 @@ def _is_layer_norm_weight(variable):
 
 
 def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, adapter_size=64, prefix_length=16,
-               reparameterize=True):
+               reparameterize=True, prompt_length=20):
     """Adapts `model` in place for parameter-efficient fine-tuning; returns the settings used.
 
     Call it on a built model before `compile`. The base weights are frozen (`trainable = False` per
@@ -57,7 +60,7 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
     Args:
         model: a task model over a backbone (`TextClassifier`, `TokenClassifier`), a backbone, or
             kerastune's `GPT`.
-        method: `"lora"`, `"dora"` or `"adapter"`.
+        method: one of `METHODS`: `"lora"`, `"dora"`, `"adapter"`, `"prefix"` or `"prompt"`.
         rank, alpha, dropout: LoRA / DoRA rank, scale numerator (`alpha / rank`) and input dropout.
         targets: str or None, comma-separated patterns of the projection paths to adapt
             (`kerastune.peft.projections.target_pattern`); None: `DEFAULT_TARGETS[method]`.
@@ -65,6 +68,8 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
         prefix_length, reparameterize: `"prefix"`'s number of key / value vectors per layer, and
             whether they train through an MLP (`PrefixProjection`; KerasHub backbones and kerastune's own
             encoder and GPT).
+        prompt_length: int, `"prompt"`'s number of learned input vectors (`enable_prompt_tuning`: a
+            BERT-style backbone, or a task model over one).
 
     Example:
 
@@ -81,10 +86,15 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
     if getattr(base, _SETTINGS_ATTRIBUTE, None):
         raise ValueError(f"{base.name!r} is already adapted with {peft_settings(model)}; build a fresh model "
                          f"to apply another method. Received: method={method!r}")
+    if method == "prompt" and targets:
+        raise ValueError("Prompt tuning adapts no projection (its vectors go into the token embeddings): leave "
+                         f"targets unset. Received: targets={targets!r}")
     targets = targets or DEFAULT_TARGETS[method]
     frozen_before = {id(v) for v in base.weights if not v.trainable}
+    if method == "prompt":
+        enable_prompt_tuning(base, prompt_length)
     padded = set()  # attention layers whose mask already makes room for the prefix
-    for parent, attribute, projection, path in find_projections(base, targets):
+    for parent, attribute, projection, path in find_projections(base, targets) if targets else ():
         with contextlib.ExitStack() as scopes:  # the new weights' paths sit beside the projection's
             for part in path.split("/")[:-1]:
                 scopes.enter_context(keras.name_scope(part))
@@ -99,7 +109,7 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
                 wrapper = LowRankProjection(
                     projection, rank=rank, alpha=alpha, dropout=dropout, use_dora=method == "dora")
         replace_sublayer(parent, attribute, wrapper)
-    new_weights = {id(v) for w in _wrappers(base) for v in _own_weights(w)}
+    new_weights = {id(v) for v in _added_weights(base)}
     for variable in base.weights:
         keep = id(variable) in new_weights or (
             method == "adapter" and _is_layer_norm_weight(variable) and id(variable) not in frozen_before)
@@ -110,6 +120,7 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
         "lora": {"rank": rank, "alpha": float(alpha), "dropout": float(dropout)},
         "adapter": {"adapter_size": adapter_size},
         "prefix": {"prefix_length": prefix_length, "reparameterize": bool(reparameterize)},
+        "prompt": {"prompt_length": prompt_length},
     }[method if method != "dora" else "lora"])
     setattr(base, _SETTINGS_ATTRIBUTE, json.dumps(settings, sort_keys=True))
     return settings
@@ -127,9 +138,15 @@ def _own_weights(found):
     return [v for v in wrapper.weights if id(v) not in base]
 
 
+def _added_weights(base):
+    prompt = getattr(base, "soft_prompt", None)
+    prompts = list(prompt.weights) if isinstance(prompt, SoftPrompt) else []
+    return [v for found in _wrappers(base) for v in _own_weights(found)] + prompts
+
+
 def peft_weights(model):
     """The weights `apply_peft` added to `model`."""
-    return [v for found in _wrappers(peft_base(model)) for v in _own_weights(found)]
+    return _added_weights(peft_base(model))
 
 
 def trainable_summary(model):

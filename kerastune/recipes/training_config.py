@@ -91,7 +91,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         max_sequence_length: int or None, truncation length (default: the backbone's maximum).
         pad_to_multiple_of: int, bucket width and padding granularity of the batches.
         peft: str or None, parameter-efficient fine-tuning (`kerastune.peft.apply_peft`): `"lora"`,
-            `"dora"`, `"adapter"` or `"prefix"` train only the method's weights and the head over a frozen
+            `"dora"`, `"adapter"`, `"prefix"` or `"prompt"` train only the method's weights and the head over a frozen
             backbone (layer-wise decay then defaults to 1.0). They want a larger `learning_rate`
             than full fine-tuning (`benchmarks/README.md` has the measured ones).
         lora_rank, lora_alpha, lora_dropout: LoRA / DoRA rank, scale numerator and input dropout.
@@ -100,6 +100,8 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         adapter_size: int, the bottleneck width of `"adapter"`.
         prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones, kerastune's encoder): key / value vectors
             per layer, trained through an MLP (merged away for export) or directly.
+        prompt_length: int, `"prompt"` (prompt tuning, BERT-style backbones): learned input vectors after
+            [CLS]; they take that many of the backbone's positions from the text.
         adversarial: str or None, `"fgm"` or `"pgd"`: train on the clean and the adversarial loss
             (`kerastune.training.adversarial_training`), the token embeddings perturbed by
             `adversarial_epsilon` (L2 per example); PGD takes `adversarial_steps` steps of
@@ -132,6 +134,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     adapter_size: int = 64
     prefix_length: int = 16
     prefix_reparameterize: bool = True
+    prompt_length: int = 20
     adversarial: Optional[str] = None
     adversarial_epsilon: float = 0.2
     adversarial_steps: int = 3

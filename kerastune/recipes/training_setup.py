@@ -36,23 +36,25 @@ def load_fine_tuning_backbone(config):
         backbone, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
     else:
         encoder_kwargs = {key: getattr(config, key) for key in _OWN_ENCODER_FIELDS}
-        if config.max_sequence_length:
-            encoder_kwargs["max_sequence_length"] = config.max_sequence_length
+        if config.max_sequence_length:  # a tuned prompt takes positions of its own
+            encoder_kwargs["max_sequence_length"] = config.max_sequence_length + (
+                config.prompt_length if config.peft == "prompt" else 0)
         backbone, tokenizer = load_backbone(OWN_ENCODER, vocabulary=config.vocabulary, **encoder_kwargs)
-    limit = max_sequence_length(backbone)
-    if config.max_sequence_length and config.max_sequence_length > limit:
-        raise ValueError(
-            f"max_sequence_length exceeds the {limit} positions backbone={config.backbone!r} takes; pass "
-            f"max_sequence_length <= {limit} or leave it unset. "
-            f"Received: max_sequence_length={config.max_sequence_length}"
-        )
     freeze = config.freeze_token_embedding
     if freeze if freeze is not None else is_pretrained(config):
         freeze_token_embedding(backbone)
     if config.peft:
         apply_peft(backbone, config.peft, rank=config.lora_rank, alpha=config.lora_alpha, dropout=config.lora_dropout,
                    targets=config.peft_targets, adapter_size=config.adapter_size, prefix_length=config.prefix_length,
-                   reparameterize=config.prefix_reparameterize)
+                   reparameterize=config.prefix_reparameterize, prompt_length=config.prompt_length)
+    limit = max_sequence_length(backbone)  # less a tuned prompt's positions
+    if config.max_sequence_length and config.max_sequence_length > limit:
+        prompt = f" (its {config.prompt_length} prompt vectors take the others)" if config.peft == "prompt" else ""
+        raise ValueError(
+            f"max_sequence_length exceeds the {limit} positions backbone={config.backbone!r} takes{prompt}; pass "
+            f"max_sequence_length <= {limit} or leave it unset. "
+            f"Received: max_sequence_length={config.max_sequence_length}"
+        )
     return backbone, tokenizer, config.max_sequence_length or limit
 
 

@@ -100,7 +100,7 @@ def test_lora_fine_tunes_a_pretrained_gpt_on_new_text_and_leaves_it_unchanged():
 
 def test_bad_requests_are_named():
     model = _classifier()
-    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter', 'prefix'\). Received: method='ia3'"):
+    with pytest.raises(ValueError, match=r"method must be one of \('lora', 'dora', 'adapter', 'prefix', 'prompt'\). Received: method='ia3'"):
         apply_peft(model, "ia3")
     with pytest.raises(ValueError, match=r"No projection of .* matches targets='qkv'. Its projections are: .*query"):
         apply_peft(model, "lora", targets="qkv")

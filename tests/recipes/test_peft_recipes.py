@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.peft import load_adapter
+from kerastune.peft import load_adapter, peft_weights
 from kerastune.peft.adapter_file import base_weights_fingerprint
 from kerastune.recipes.text_classifier import text_classifier
 from kerastune.recipes.token_classifier import token_classifier
@@ -27,16 +27,19 @@ def task(tmp_path_factory):
     )
 
 
-@pytest.mark.parametrize("method", ["lora", "adapter"])
+@pytest.mark.parametrize("method", ["lora", "adapter", "prompt"])
 def test_a_peft_switch_trains_little_exports_merged_and_reloads_from_its_adapter_file(tmp_path, task, method):
-    run = text_classifier(**task, peft=method, adapter_size=8)
+    run = text_classifier(**task, peft=method, adapter_size=8, prompt_length=4)
     summary = run.trainable_summary()
     assert summary["trainable_percent"] < 30, summary
     base = base_weights_fingerprint(run.model)
+    added = {v.path: v.numpy().copy() for v in peft_weights(run.model)}
     run.fit(verbose=0)
     assert base_weights_fingerprint(run.model) == base  # the backbone did not move
+    assert added and all(not np.allclose(v.numpy(), added[v.path]) for v in peft_weights(run.model))  # the method's did
     report = run.evaluate()
-    assert report["accuracy"] >= 0.75, report  # chance is 0.5; the frozen base is random here
+    # chance is 0.5 and the frozen base is random here: 4 prompt vectors steer it less than LoRA or adapters
+    assert report["accuracy"] >= (0.7 if method == "prompt" else 0.75), report
     probabilities = run.predict()
     path = run.export(str(tmp_path / "saved_models"))
     served = tf.saved_model.load(path).signatures["serving_default"]
@@ -45,7 +48,7 @@ def test_a_peft_switch_trains_little_exports_merged_and_reloads_from_its_adapter
     np.testing.assert_allclose(answer, probabilities, atol=1e-5)  # LoRA merged into the kernels: same answers
     size = run.save_adapter(str(tmp_path / "task.safetensors"))
     assert size == os.path.getsize(tmp_path / "task.safetensors")
-    fresh = text_classifier(**task, peft=method, adapter_size=8)  # the same seeded base, untrained head
+    fresh = text_classifier(**task, peft=method, adapter_size=8, prompt_length=4)  # the same seeded base, untrained head
     load_adapter(fresh.model, str(tmp_path / "task.safetensors"))
     np.testing.assert_array_equal(fresh.predict(), probabilities)
 
@@ -62,5 +65,5 @@ def test_the_token_classifier_takes_lora_too(tmp_path):
 
 
 def test_an_unknown_method_fails_before_training(task):
-    with pytest.raises(ValueError, match=r"peft must be one of \('lora', 'dora', 'adapter', 'prefix'\) or None. Received: peft='lorra'"):
+    with pytest.raises(ValueError, match=r"peft must be one of \('lora', 'dora', 'adapter', 'prefix', 'prompt'\) or None. Received: peft='lorra'"):
         text_classifier(**task, peft="lorra")

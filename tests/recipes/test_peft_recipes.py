@@ -13,6 +13,7 @@ from kerastune.recipes.text_classifier import text_classifier
 from kerastune.recipes.token_classifier import token_classifier
 from tests.recipes.test_text_classifier_recipe import VOCAB, write_task
 from tests.recipes import test_token_classifier_recipe as tagging
+from tests.tiny_backbone import write_tiny_backbone
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +68,11 @@ def test_the_token_classifier_takes_lora_too(tmp_path):
 def test_an_unknown_method_fails_before_training(task):
     with pytest.raises(ValueError, match=r"peft must be one of \('lora', 'dora', 'adapter', 'prefix', 'prompt'\) or None. Received: peft='lorra'"):
         text_classifier(**task, peft="lorra")
+
+
+def test_a_prompt_takes_positions_from_the_text(tmp_path, task):
+    backbone = write_tiny_backbone(tmp_path / "backbone")  # 32 positions
+    with pytest.raises(ValueError, match=r"max_sequence_length exceeds the 12 positions .* \(its 20 prompt vectors "
+                                         r"take the others\).* Received: max_sequence_length=16"):
+        text_classifier(backbone, task["train"], peft="prompt", prompt_length=20, max_sequence_length=16)
+    assert text_classifier(backbone, task["train"], peft="prompt", prompt_length=20).sequence_length == 12

@@ -95,7 +95,7 @@ def enable_prompt_tuning(backbone, prompt_length=20, seed=0):
     if embedding is None or not hasattr(backbone, "max_sequence_length"):
         raise ValueError(
             "Prompt tuning writes learned vectors into a BERT-style backbone's token embeddings (a `token_embedding` "
-            f"layer and a `max_sequence_length`); {type(backbone).__name__} has neither. Use peft='lora' or "
+            f"layer and a `max_sequence_length`); {type(backbone).__name__} lacks them. Use peft='lora' or "
             f"'adapter' for this backbone. Received: {backbone.name!r}"
         )
     if int(backbone.max_sequence_length) <= prompt_length + 2:

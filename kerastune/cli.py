@@ -47,12 +47,9 @@ def _tune(args, extra):
     print(result.table())
     print(f"trials written to {result.csv_path}; best {result.objective} {result.best_score:.4f}: "
           f"{ {key: getattr(result.best_config, key) for key in space} }; exporting its trained model", flush=True)
-    from kerastune.recipe_jobs import finish_fine_tuning, run_recipe
+    from kerastune.recipe_jobs import finish_fine_tuning
 
-    if result.best_run is None:  # a guard: the kept trial is the best one unless ties were ordered otherwise
-        run_recipe(kind, result.best_config)
-    else:
-        finish_fine_tuning(result.best_run, result.best_history)
+    finish_fine_tuning(result.best_run, result.best_history)
 
 
 def _predict(args, extra):

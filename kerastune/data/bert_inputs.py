@@ -160,11 +160,14 @@ def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
             text_pair = None if text_pair is None else valid_utf8(text_pair)
             return tokenize_and_pack(owner(), valid_utf8(text), text_pair, sequence_length, truncate)
 
-        specs = [tf.TensorSpec([None], tf.string, name="text")]
-        if pair:
-            specs.append(tf.TensorSpec([None], tf.string, name="text_pair"))
-        functions[key] = tf.function(pack, input_signature=specs)
+        functions[key] = tf.function(pack, input_signature=text_specs(pair))
     return functions[key]
+
+
+def text_specs(pair=False):
+    """The input signature of a function over strings: `text` (batch,), and `text_pair` when `pair`."""
+    specs = [tf.TensorSpec([None], tf.string, name="text")]
+    return specs + [tf.TensorSpec([None], tf.string, name="text_pair")] if pair else specs
 
 
 def dense_inputs(token_ids, segment_ids=None, padding_id=0, multiple=1, limit=None):

@@ -46,10 +46,11 @@ REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a grea
 import keras
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import dense_inputs, packer, pad_id
+from kerastune.data.bert_inputs import dense_inputs, packer, pad_id, text_specs
 from kerastune.export.export_writer import write_export
 from kerastune.export.length_sorted_chunks import check_chunk_size, length_sorted_outputs
 from kerastune.models.backbones import max_sequence_length
+from kerastune.models.bert_encoder import INPUT_NAMES
 
 # TensorFlow Text ops in the serving graph (KerasHub's WordPiece tokenizer), beside core TF ops.
 TEXT_OPS = ("NormalizeUTF8", "CaseFoldUTF8", "RegexSplitWithOffsets", "FastWordpieceTokenizeWithOffsets")
@@ -105,17 +106,16 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
 
 def _string_signature(fn, pair):
     """`fn` as a `tf.function` over `text` (batch,) strings, and `text_pair` when `pair`."""
-    text_spec = tf.TensorSpec([None], tf.string, name="text")
     if pair:
         def with_pair(text, text_pair):
             return fn(text, text_pair)
 
-        return tf.function(with_pair, input_signature=[text_spec, tf.TensorSpec([None], tf.string, name="text_pair")])
+        return tf.function(with_pair, input_signature=text_specs(pair=True))
 
     def single(text):
         return fn(text)
 
-    return tf.function(single, input_signature=[text_spec])
+    return tf.function(single, input_signature=text_specs())
 
 
 def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
@@ -134,7 +134,7 @@ def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
     return _string_signature(tokenize, pair)
 
 
-_DENSE_SPECS = [tf.TensorSpec([None, None], tf.int32, name=n) for n in ("token_ids", "segment_ids", "padding_mask")]
+_DENSE_SPECS = [tf.TensorSpec([None, None], tf.int32, name=n) for n in INPUT_NAMES]
 
 
 def logits_function(model):

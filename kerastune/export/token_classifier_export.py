@@ -20,7 +20,7 @@ REST: `POST /v1/models/<name>:predict` with `{"instances": ["EU rejects German c
 import keras
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import align_words, dense_inputs, first_subword_predictions, pad_id
+from kerastune.data.bert_inputs import align_words, dense_inputs, first_subword_predictions, pad_id, text_specs
 from kerastune.export.export_writer import write_export
 from kerastune.models.backbones import max_sequence_length
 
@@ -39,7 +39,7 @@ def serving_function(model, tokenizer, tag_names, sequence_length=None):
     names = tf.constant([str(n) for n in tag_names])
     padding_id = pad_id(tokenizer)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    @tf.function(input_signature=text_specs())
     def serve(text):
         words = tf.strings.split(text)  # (batch, None words)
         aligned = align_words(tokenizer, words, sequence_length)

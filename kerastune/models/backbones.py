@@ -112,7 +112,8 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
 def max_sequence_length(backbone, default=512):
     """The longest input the backbone takes: its position table's length, less the positions a tuned
     prompt holds (`kerastune.peft.prompt_tuning`)."""
-    return int(getattr(backbone, "max_sequence_length", None) or default) - int(getattr(backbone, "prompt_length", 0))
+    prompt = getattr(backbone, "soft_prompt", None)
+    return int(getattr(backbone, "max_sequence_length", None) or default) - int(getattr(prompt, "prompt_length", 0))
 
 
 def freeze_token_embedding(backbone):

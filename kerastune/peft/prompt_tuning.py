@@ -126,5 +126,4 @@ def enable_prompt_tuning(backbone, prompt_length=20, seed=0):
     object.__setattr__(embedding, "call", embed_with_prompt)
     object.__setattr__(backbone, "call", encode_with_prompt)
     backbone.soft_prompt = prompt
-    backbone.prompt_length = prompt_length
     return prompt

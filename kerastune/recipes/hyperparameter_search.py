@@ -148,7 +148,7 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
     _, recipe = recipe_parts(kind)
     directory = directory or os.path.join(config.logging_dir or "logs", config.name, "search")
 
-    kept = {}  # the best trial so far: its run and History (the first of equal scores, as `max` picks below)
+    kept = {}  # the best trial so far (the first of equal scores): its id, run, History and score
 
     class RecipeTuner(keras_tuner.Tuner):
         def run_trial(self, trial, *args, **kwargs):
@@ -177,17 +177,14 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
     done = [t for t in trials if t[objective] is not None]
     if not done:
         raise RuntimeError(f"No trial finished; KerasTuner's logs are under {directory}")
-    best = max(done, key=lambda t: t[objective])
+    best = next(t for t in done if t["trial_id"] == kept["trial_id"])  # the trial whose run was kept
     best_values = {k: best[k] for k in space}
     if tuner == "hyperband":
         best_values["epochs"] = best["epochs"]
     csv_path = _write_csv(trials, os.path.join(directory, "trials.csv"))
     best_config = config_from(type(config), config, best_values)
-    best_run = kept["run"] if kept.get("trial_id") == best["trial_id"] else None
-    if best_run is not None:
-        best_run.config = best_config  # the trial's settings under the search's name: exports as `name`
-    return SearchResult(best_config, best[objective], objective, trials, csv_path, best_run,
-                        kept.get("history") if best_run is not None else None)
+    kept["run"].config = best_config  # the trial's settings under the search's name: exports as `name`
+    return SearchResult(best_config, best[objective], objective, trials, csv_path, kept["run"], kept["history"])
 
 
 def _write_csv(trials, path):

@@ -102,26 +102,40 @@ def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=
     return run.export(report=run.evaluate()), pruning.sparsity()
 
 
-def distilled_export(teacher, config, num_layers, train_examples, temperature, out):
-    """A `num_layers` student started from the teacher's layers, distilled on `train_examples`; its export path."""
+def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out):
+    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`; its export path."""
     import keras
 
-    from kerastune.compression.distillation import distiller, student_from_teacher
+    from kerastune.compression.distillation import distiller
     from kerastune.export.text_classifier_export import export_text_classifier
     from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
 
     fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
-    fields.update(max_train_examples=train_examples, epochs=1, name=f"student_{num_layers}")
+    fields.update(max_train_examples=train_examples, epochs=epochs, name=name)
     run = text_classifier(TextClassifierConfig(**fields))  # for its training batches
-    student = student_from_teacher(teacher, num_layers)
-    model = distiller(teacher, student, temperature=temperature, student_loss_weight=0.5,
-                      optimizer=keras.optimizers.AdamW(1e-4, weight_decay=0.01))
     steps = run.train_data.steps_per_epoch
-    print(f"distilling into {num_layers} layers over {steps} steps (T={temperature})", flush=True)
-    model.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=1, verbose=2)
-    return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out,
-                                  name=f"student_{num_layers}", config={**config, "student_layers": num_layers},
-                                  truncate=run.config.truncate)
+    schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
+                                                      warmup_steps=max(1, epochs * steps // 20))
+    model = distiller(teacher, student, temperature=temperature, student_loss_weight=0.5,
+                      optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
+    print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps "
+          f"(T={temperature}, peak lr {learning_rate})", flush=True)
+    model.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2)
+    return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
+                                  config={**config, "student": name}, truncate=run.config.truncate)
+
+
+def student_export(teacher, config, args):
+    """The `--student` variant: `(name, export path)`."""
+    from kerastune.compression.distillation import conv_student_from_teacher, student_from_teacher
+
+    if args.student == "layers":
+        name, student = f"student_{args.student_layers}", student_from_teacher(teacher, args.student_layers)
+    else:
+        name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
+        student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes)
+    return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
+                                  args.distil_learning_rate, args.temperature, args.out)
 
 
 def main(argv=None):
@@ -135,8 +149,16 @@ def main(argv=None):
                         help="peak learning rate of the pruning fine-tune (linear decay, no warmup)")
     parser.add_argument("--prune-end-fraction", type=float, default=0.7,
                         help="the fraction of the pruning fine-tune's steps by which the target sparsity is reached")
+    parser.add_argument("--student", choices=("layers", "conv"), default="layers",
+                        help="layers: the teacher with --student-layers of its layers; conv: a ConvEncoder "
+                             "classifier over the teacher's word-piece table")
     parser.add_argument("--student-layers", type=int, default=2)
+    parser.add_argument("--conv-filters", type=int, default=256)
+    parser.add_argument("--conv-kernel-sizes", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--distil-train-examples", type=int, default=6400)
+    parser.add_argument("--distil-epochs", type=int, default=1)
+    parser.add_argument("--distil-learning-rate", type=float, default=1e-4,
+                        help="peak learning rate (5%% warm-up, cosine decay to 0)")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
@@ -160,8 +182,7 @@ def main(argv=None):
         paths["int8"] = export_text_classifier(quantized_copy(teacher, "int8"), tokenizer, label_names,
                                                export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
-        paths[f"student_{args.student_layers}"] = distilled_export(
-            teacher, config, args.student_layers, args.distil_train_examples, args.temperature, args.out)
+        name, paths[name] = student_export(teacher, config, args)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,

@@ -1,4 +1,5 @@
-"""Smaller and faster classifiers: int8 quantization, magnitude pruning, LiteRT conversion."""
+"""Smaller and faster classifiers: int8 quantization, magnitude pruning, LiteRT conversion, distillation
+(`kerastune.compression.distillation`)."""
 
 from kerastune.compression.litert_conversion import LiteRTClassifier, convert_to_litert
 from kerastune.compression.magnitude_pruning import MagnitudePruning, polynomial_sparsity, prunable_kernels

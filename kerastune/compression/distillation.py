@@ -1,9 +1,11 @@
-"""Knowledge distillation of a fine-tuned classifier into a shallower student, with Keras's `Distiller`.
+"""Knowledge distillation of a fine-tuned classifier into a smaller student, with Keras's `Distiller`.
 
-The student is the teacher's own architecture with fewer Transformer layers, initialised from the
-teacher's: its embeddings, head and every kept layer's weights are copied (by default evenly
-spaced layers ending with the last, as DistilBERT (Sanh et al., 2019, section 3) keeps one layer
-in two). `distil` trains it on soft targets, the teacher's logits at a temperature T (Hinton et
+Two students. `student_from_teacher`: the teacher's own architecture with fewer Transformer
+layers, initialised from the teacher's: its embeddings, head and every kept layer's weights are
+copied (by default evenly spaced layers ending with the last, as DistilBERT (Sanh et al., 2019,
+section 3) keeps one layer in two). `conv_student_from_teacher`: a text classifier over a
+`ConvEncoder` (no attention) that starts from the teacher's word-piece table, far cheaper to
+serve. `distiller` trains either on soft targets, the teacher's logits at a temperature T (Hinton et
 al., 2015: KL(softmax(z_t / T) || softmax(z_s / T)) * T^2), plus the hard labels, with
 `keras.distillation.Distiller` and `LogitsDistillation`. Text classifiers ((batch, classes)
 logits) and token classifiers ((batch, seq, tags) logits, the softmax over the last axis) alike.
@@ -72,6 +74,43 @@ def student_from_teacher(teacher, num_layers, layers=None):
     return student
 
 
+def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout=0.1):
+    """A `TextClassifier` over a `ConvEncoder` that starts from the teacher's word-piece table.
+
+    The student reads the teacher's token ids (the same tokenizer and export), so its soft targets
+    come from `distiller(teacher, student)` batch by batch. Its features are max-pooled over time
+    (`pooling="pooled"`); the head starts untrained. Tang et al. (2019) distil BERT into a
+    BiLSTM of this size class; a convolution is cheaper to serve on a CPU.
+
+    Args:
+        teacher: a fine-tuned kerastune `TextClassifier`.
+        filters, kernel_sizes, dropout: the `ConvEncoder`'s.
+
+    Returns:
+        The student, a new `TextClassifier` (not compiled).
+
+    Example:
+
+    >>> student = conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5))  # doctest: +SKIP
+    """
+    from kerastune.models.backbones import max_sequence_length
+    from kerastune.models.conv_encoder import ConvEncoder
+    from kerastune.models.text_classifier import TextClassifier
+
+    if not isinstance(teacher, TextClassifier):
+        raise ValueError(f"A convolutional student learns a text classifier's logits. Received: "
+                         f"teacher={type(teacher).__name__}")
+    table = getattr(teacher.backbone, "token_embedding", None)
+    if table is None:
+        raise ValueError(f"The teacher's backbone has no token_embedding to start the student from. "
+                         f"Received: backbone={type(teacher.backbone).__name__}")
+    table = keras.ops.convert_to_numpy(table.embeddings)
+    encoder = ConvEncoder(table.shape[0], table.shape[1], filters=filters, kernel_sizes=kernel_sizes, dropout=dropout,
+                          max_sequence_length=max_sequence_length(teacher.backbone))
+    encoder.token_embedding.set_weights([table])
+    return TextClassifier(encoder, num_classes=teacher.num_classes, pooling="pooled", dropout=teacher.dropout)
+
+
 def distiller(teacher, student, temperature=2.0, student_loss_weight=0.5, optimizer=None, loss=None):
     """A compiled `keras.distillation.Distiller`: soft targets at `temperature` + the hard labels.
 
@@ -100,8 +139,12 @@ def distiller(teacher, student, temperature=2.0, student_loss_weight=0.5, optimi
         if getattr(student, "loss", None) is None:
             student.compile()
         loss = student.loss
+    # A KLDivergence *instance*: given the string default, Keras (3.15.1) looks up the function
+    # `kl_divergence`, misses its softmax branch and takes the KL of the clipped logits themselves,
+    # a loss that goes negative and teaches the student nothing of the teacher's probabilities.
+    soft_targets = LogitsDistillation(temperature=temperature, loss=keras.losses.KLDivergence())
     model = Distiller(teacher=teacher, student=student,
-                      distillation_losses=LogitsDistillation(temperature=temperature),
+                      distillation_losses=soft_targets,
                       student_loss_weight=student_loss_weight)
     model.compile(optimizer=optimizer or keras.optimizers.AdamW(5e-5), loss=loss)
     return model

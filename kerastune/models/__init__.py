@@ -2,6 +2,7 @@
 
 from kerastune.models.gpt import GPT
 from kerastune.models.bert_encoder import BertEncoder  # noqa: E402,F401
+from kerastune.models.conv_encoder import ConvEncoder  # noqa: E402,F401
 from kerastune.models.text_classifier import MaskedMeanPooling, TextClassifier  # noqa: E402,F401
 from kerastune.models.backbones import load_backbone  # noqa: E402,F401
 from kerastune.models.token_classifier import TokenClassifier  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""A tiny fitted classifier, its float / int8 / pruned string-in exports, and ONE fresh TF-only process serving them."""
+"""A tiny fitted classifier, its float / int8 / pruned / convolutional-student string-in exports, and ONE fresh TF-only process serving them."""
 
 import keras
 import keras_hub
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kerastune.compression import MagnitudePruning, quantized_copy
+from kerastune.compression.distillation import conv_student_from_teacher
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
 from tests.export.conftest import BAD_INPUT, CLASSES, CLASSIFIER_VOCAB, TEXTS, serve_in_fresh_process
@@ -37,13 +38,21 @@ def fitted():
 
 
 @pytest.fixture(scope="session")
-def compressed_exports(fitted, tmp_path_factory):
+def conv_student(fitted):
+    """A `ConvEncoder` student of the fitted classifier (untrained head: serving, not learning, is checked)."""
+    keras.utils.set_random_seed(2)
+    return conv_student_from_teacher(fitted[0], filters=8, kernel_sizes=(3, 5))
+
+
+@pytest.fixture(scope="session")
+def compressed_exports(fitted, conv_student, tmp_path_factory):
     model, tokenizer, _ = fitted
     root = tmp_path_factory.mktemp("compressed")
     int8 = quantized_copy(model, "int8")
     return {
         "pruned": export_text_classifier(model, tokenizer, CLASSES, export_dir=str(root), name="pruned"),
         "int8": export_text_classifier(int8, tokenizer, CLASSES, export_dir=str(root), name="int8"),
+        "student": export_text_classifier(conv_student, tokenizer, CLASSES, export_dir=str(root), name="student"),
     }, int8
 
 

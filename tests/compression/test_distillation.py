@@ -2,11 +2,14 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from kerastune.compression.distillation import distiller, kept_layers, student_from_teacher
+from kerastune.compression.distillation import conv_student_from_teacher, distiller, kept_layers, student_from_teacher
+from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.models.token_classifier import TokenClassifier
 from tests.compression.conftest import features
+from tests.export.conftest import TEXTS
 
 
 def _backbone(num_layers=3):
@@ -57,7 +60,41 @@ def test_distillation_pulls_the_student_to_the_teachers_soft_targets():
     assert _kl(teacher, model.student, x, 2.0) < 0.5 * before
 
 
+def test_the_soft_target_loss_is_t_squared_times_the_kl_of_the_probabilities():
+    keras.utils.set_random_seed(0)
+    teacher = TextClassifier(_backbone(2), 3, dropout=0.0)
+    head = teacher.get_layer("logits")
+    head.kernel.assign(head.kernel * 300.0)  # confident: its probabilities far from the student's
+    student = TextClassifier(_backbone(1), 3, dropout=0.0)
+    x = features(8, 6, seed=4)
+    model = distiller(teacher, student, temperature=2.0, student_loss_weight=0.0)
+    got = float(model.compute_loss(x, np.zeros(8, "int64"), student(x)))
+    assert got > 0
+    np.testing.assert_allclose(got, 4.0 * _kl(teacher, student, x, 2.0), rtol=1e-4)
+
+
 def test_bad_temperature_is_refused():
     teacher = TextClassifier(_backbone(1), 2)
     with pytest.raises(ValueError, match="Received: temperature=0"):
         distiller(teacher, teacher, temperature=0)
+
+
+def test_a_convolutional_student_starts_from_the_teachers_word_pieces(fitted, conv_student):
+    teacher = fitted[0]
+    np.testing.assert_array_equal(conv_student.backbone.token_embedding.get_weights()[0],
+                                  keras.ops.convert_to_numpy(teacher.backbone.token_embedding.embeddings))
+    assert conv_student.backbone.max_sequence_length == 12 and conv_student.pooling == "pooled"
+    assert conv_student.count_params() < teacher.count_params()
+    with pytest.raises(ValueError, match="Received: teacher=TokenClassifier"):
+        conv_student_from_teacher(TokenClassifier(_backbone(1), 3))
+
+
+def test_the_convolutional_students_export_serves_strings_with_tensorflow_alone(fitted, conv_student, served):
+    _, tokenizer, _ = fitted
+    ids, segments, _ = tokenize_and_pack(tokenizer, tf.constant(TEXTS), None, 12)
+    want = keras.ops.convert_to_numpy(keras.ops.softmax(conv_student(dense_inputs(ids, segments, multiple=8, limit=12))))
+    np.testing.assert_allclose(served["answers"]["student"]["probabilities"], want, atol=1e-5)
+    assert served["modules"] == []
+    bad = served["answers"]["student_bad_input"]
+    assert "error" not in bad and bad["num_tokens"][0] == 0 and bad["truncated"][1]
+    assert served["answers"]["student_no_text"]["probabilities"] == []

@@ -10,6 +10,11 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   with `MagnitudePruning` to that sparsity (the recipe's own `fit`, weight averaging off; peak
   learning rate `--prune-learning-rate`, 1e-4, decaying linearly to 0; the target reached after
   `--prune-end-fraction`, 0.7, of the steps);
+- `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
+  word-piece table, 1-D convolutions of widths 3 and 5, max-over-time) distilled from the teacher
+  (`kerastune.compression.distillation`: T^2 KL of the soft targets at T = `--temperature` and the
+  hard labels, half each) on `--distil-train-examples` training texts (default: all) for
+  `--distil-epochs`; `student_2` (`--student layers`): the teacher with 2 of its layers;
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).
@@ -131,11 +136,13 @@ def student_export(teacher, config, args):
 
     if args.student == "layers":
         name, student = f"student_{args.student_layers}", student_from_teacher(teacher, args.student_layers)
+        learning_rate = args.distil_learning_rate or 1e-4
     else:
         name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
         student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes)
+        learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
-                                  args.distil_learning_rate, args.temperature, args.out)
+                                  learning_rate, args.temperature, args.out)
 
 
 def main(argv=None):
@@ -149,16 +156,17 @@ def main(argv=None):
                         help="peak learning rate of the pruning fine-tune (linear decay, no warmup)")
     parser.add_argument("--prune-end-fraction", type=float, default=0.7,
                         help="the fraction of the pruning fine-tune's steps by which the target sparsity is reached")
-    parser.add_argument("--student", choices=("layers", "conv"), default="layers",
+    parser.add_argument("--student", choices=("layers", "conv"), default="conv",
                         help="layers: the teacher with --student-layers of its layers; conv: a ConvEncoder "
                              "classifier over the teacher's word-piece table")
     parser.add_argument("--student-layers", type=int, default=2)
     parser.add_argument("--conv-filters", type=int, default=256)
     parser.add_argument("--conv-kernel-sizes", type=int, nargs="+", default=[3, 5])
-    parser.add_argument("--distil-train-examples", type=int, default=6400)
-    parser.add_argument("--distil-epochs", type=int, default=1)
-    parser.add_argument("--distil-learning-rate", type=float, default=1e-4,
-                        help="peak learning rate (5%% warm-up, cosine decay to 0)")
+    parser.add_argument("--distil-train-examples", type=int, default=None, help="default: the whole train.tsv")
+    parser.add_argument("--distil-epochs", type=int, default=3)
+    parser.add_argument("--distil-learning-rate", type=float, default=None,
+                        help="peak learning rate (5%% warm-up, cosine decay to 0); default 2e-3 for the "
+                             "convolutional student (trained from its word pieces up), 1e-4 for the layers one")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)

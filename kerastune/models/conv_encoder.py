@@ -16,9 +16,10 @@ class ConvEncoder(keras.Model):
     before the convolutions and after them, so padding changes no output: `pooled_output` is the
     max over the real positions of the ReLU features (max-over-time pooling; 0 for a text of no
     tokens). It has no attention and no position table: a sentence costs about
-    `sum(kernel_sizes) * embedding_dim * filters` multiply-adds per token, a few percent of a
-    6-layer, 384-wide Transformer's. Start it from a teacher's word-piece table and distil into
-    it with `kerastune.compression.distillation.conv_student_from_teacher`.
+    `sum(kernel_sizes) * embedding_dim * filters` multiply-adds per token (widths 3 and 5, 384
+    wide, 256 filters: 0.79M, 7% of a 6-layer, 384-wide Transformer's 10.6M before attention).
+    Start it from a teacher's word-piece table and distil into it with
+    `kerastune.compression.distillation.conv_student_from_teacher`.
 
     Args:
         vocabulary_size: int, rows of the word-piece table (the teacher tokenizer's vocabulary).

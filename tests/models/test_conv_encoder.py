@@ -4,6 +4,7 @@ import pytest
 
 from kerastune.models.conv_encoder import ConvEncoder
 from kerastune.models.text_classifier import TextClassifier
+from kerastune.models.token_classifier import TokenClassifier
 
 
 def _inputs(lengths, width, vocabulary_size, seed=0):
@@ -50,6 +51,11 @@ def test_a_classifier_over_it_saves_and_loads_as_a_keras_file(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "student.keras")
     assert loaded.backbone.get_config() == model.backbone.get_config()
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+
+
+def test_a_tagger_takes_it_too():
+    tagger = TokenClassifier(ConvEncoder(vocabulary_size=30, embedding_dim=6, filters=4, kernel_sizes=(3,)), 5)
+    assert tuple(tagger(_inputs([6, 3], 6, 30)).shape) == (2, 6, 5)
 
 
 @pytest.mark.parametrize("arguments, received", [

@@ -4,9 +4,11 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerastune.compression import MagnitudePruning, quantized_copy
 from kerastune.compression.distillation import conv_student_from_teacher
+from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.export.text_classifier_export import export_text_classifier
 from kerastune.models.text_classifier import TextClassifier
 from tests.export.conftest import BAD_INPUT, CLASSES, CLASSIFIER_VOCAB, TEXTS, serve_in_fresh_process
@@ -54,6 +56,18 @@ def compressed_exports(fitted, conv_student, tmp_path_factory):
         "int8": export_text_classifier(int8, tokenizer, CLASSES, export_dir=str(root), name="int8"),
         "student": export_text_classifier(conv_student, tokenizer, CLASSES, export_dir=str(root), name="student"),
     }, int8
+
+
+def assert_served_as_keras(served, name, model, tokenizer):
+    """The fresh process's answers for export `name`: `model`'s probabilities on TEXTS (1e-5), bad input
+    answered (an empty text reads 0 tokens, 10,000 words are cut), no texts -> no rows, TensorFlow alone."""
+    ids, segments, _ = tokenize_and_pack(tokenizer, tf.constant(TEXTS), None, 12)
+    want = keras.ops.convert_to_numpy(keras.ops.softmax(model(dense_inputs(ids, segments, multiple=8, limit=12))))
+    np.testing.assert_allclose(served["answers"][name]["probabilities"], want, atol=1e-5)
+    assert served["modules"] == []
+    bad = served["answers"][f"{name}_bad_input"]
+    assert "error" not in bad and bad["num_tokens"][0] == 0 and bad["truncated"][1]
+    assert served["answers"][f"{name}_no_text"]["probabilities"] == []
 
 
 @pytest.fixture(scope="session")

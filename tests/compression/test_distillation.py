@@ -2,14 +2,11 @@ import keras
 import keras_hub
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kerastune.compression.distillation import conv_student_from_teacher, distiller, kept_layers, student_from_teacher
-from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.models.token_classifier import TokenClassifier
-from tests.compression.conftest import features
-from tests.export.conftest import TEXTS
+from tests.compression.conftest import assert_served_as_keras, features
 
 
 def _backbone(num_layers=3):
@@ -90,11 +87,4 @@ def test_a_convolutional_student_starts_from_the_teachers_word_pieces(fitted, co
 
 
 def test_the_convolutional_students_export_serves_strings_with_tensorflow_alone(fitted, conv_student, served):
-    _, tokenizer, _ = fitted
-    ids, segments, _ = tokenize_and_pack(tokenizer, tf.constant(TEXTS), None, 12)
-    want = keras.ops.convert_to_numpy(keras.ops.softmax(conv_student(dense_inputs(ids, segments, multiple=8, limit=12))))
-    np.testing.assert_allclose(served["answers"]["student"]["probabilities"], want, atol=1e-5)
-    assert served["modules"] == []
-    bad = served["answers"]["student_bad_input"]
-    assert "error" not in bad and bad["num_tokens"][0] == 0 and bad["truncated"][1]
-    assert served["answers"]["student_no_text"]["probabilities"] == []
+    assert_served_as_keras(served, "student", conv_student, fitted[1])

@@ -1,12 +1,9 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kerastune.compression import quantized_copy
-from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
-from tests.compression.conftest import features
-from tests.export.conftest import TEXTS
+from tests.compression.conftest import assert_served_as_keras, features
 
 
 def test_int8_copy_stores_int8_kernels_and_answers_close_to_float(fitted, compressed_exports):
@@ -22,15 +19,7 @@ def test_int8_copy_stores_int8_kernels_and_answers_close_to_float(fitted, compre
 
 
 def test_int8_export_serves_strings_with_tensorflow_alone(fitted, compressed_exports, served):
-    _, tokenizer, _ = fitted
-    _, int8 = compressed_exports
-    ids, segments, _ = tokenize_and_pack(tokenizer, tf.constant(TEXTS), None, 12)
-    want = keras.ops.convert_to_numpy(keras.ops.softmax(int8(dense_inputs(ids, segments, multiple=8, limit=12))))
-    np.testing.assert_allclose(served["answers"]["int8"]["probabilities"], want, atol=1e-5)
-    assert served["modules"] == []
-    bad = served["answers"]["int8_bad_input"]
-    assert "error" not in bad and bad["num_tokens"][0] == 0 and bad["truncated"][1]
-    assert served["answers"]["int8_no_text"]["probabilities"] == []
+    assert_served_as_keras(served, "int8", compressed_exports[1], fitted[1])
 
 
 def test_unknown_mode_is_refused(fitted):

@@ -88,16 +88,21 @@ def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endp
                 np.abs(served_probabilities(litert_endpoint, texts) - served).max())}
 
 
+def teacher_recipe_run(config, **overrides):
+    """The text-classifier recipe run of the teacher's config (its export's config.json) with `overrides`."""
+    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+
+    fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
+    return text_classifier(TextClassifierConfig(**{**fields, **overrides}))
+
+
 def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=1e-4, end_fraction=0.7):
     """The teacher fine-tuned `train_examples` more examples with magnitude pruning to `sparsity`, at peak
     `learning_rate`, the target reached after `end_fraction` of the steps; its export path."""
     from kerastune.compression import MagnitudePruning
-    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
 
-    fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
-    fields.update(max_train_examples=train_examples, epochs=1, ema_momentum=0.0, export_dir=out,
-                  name=f"pruned_{round(100 * sparsity)}", learning_rate=learning_rate, warmup_ratio=0.0)
-    run = text_classifier(TextClassifierConfig(**fields))
+    run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=1, ema_momentum=0.0, export_dir=out,
+                             name=f"pruned_{round(100 * sparsity)}", learning_rate=learning_rate, warmup_ratio=0.0)
     run.model.set_weights(teacher.get_weights())
     steps = run.train_data.steps_per_epoch
     pruning = MagnitudePruning(sparsity, end_step=max(1, int(end_fraction * steps)), frequency=max(1, steps // 20))
@@ -113,11 +118,8 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
 
     from kerastune.compression.distillation import distiller
     from kerastune.export.text_classifier_export import export_text_classifier
-    from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
 
-    fields = {k: v for k, v in config.items() if k in TextClassifierConfig.__dataclass_fields__}
-    fields.update(max_train_examples=train_examples, epochs=epochs, name=name)
-    run = text_classifier(TextClassifierConfig(**fields))  # for its training batches
+    run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name)  # its batches
     steps = run.train_data.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))

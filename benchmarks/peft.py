@@ -118,7 +118,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-train-examples", type=int, default=None)
-    parser.add_argument("--methods", default="full,lora,dora,adapter,prefix,fgm", help=f"of {', '.join(METHODS)}")
+    parser.add_argument("--methods", default=",".join(m for m in METHODS if m != "prompt"),
+                        help=f"of {', '.join(METHODS)} (default: all but prompt, whose rate is unmeasured)")
     parser.add_argument("--learning-rates", default=None, help="e.g. lora=5e-4,adapter=1e-3")
     parser.add_argument("--fgm-epsilon", type=float, default=None, help="unset: the recipe's adversarial_epsilon")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")

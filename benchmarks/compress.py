@@ -116,18 +116,18 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
     """`student` distilled from `teacher` on `train_examples` training texts for `epochs`; its export path."""
     import keras
 
-    from kerastune.compression.distillation import distiller
     from kerastune.export.text_classifier_export import export_text_classifier
+    from kerastune.training.knowledge_distillation import enable_distillation
 
     run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name)  # its batches
     steps = run.train_data.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))
-    model = distiller(teacher, student, temperature=temperature, student_loss_weight=0.5,
-                      optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
+    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=0.5)
+    student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps "
           f"(T={temperature}, peak lr {learning_rate})", flush=True)
-    model.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2)
+    student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2)
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
                                   config={**config, "student": name}, truncate=run.config.truncate)
 
@@ -177,12 +177,12 @@ def main(argv=None):
 
     from kerastune.compression import LiteRTClassifier, convert_to_litert, quantized_copy
     from kerastune.export.text_classifier_export import export_text_classifier
-    from kerastune.export.text_classifier_from_export import load_text_classifier
+    from kerastune.export.classifier_from_export import load_classifier
 
     start = time.perf_counter()
     dev = os.path.join(args.data, "dev.tsv")
     texts, labels = read_texts(dev), read_labels(dev)
-    teacher, tokenizer, label_names, config = load_text_classifier(args.teacher)
+    teacher, tokenizer, label_names, config = load_classifier(args.teacher)
     paths, extra = {}, {}
     print("exporting the teacher and its int8 copy", flush=True)
     cut = {"truncate": config.get("truncate", "end")}  # long texts are cut as the teacher was trained

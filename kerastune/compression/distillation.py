@@ -1,14 +1,13 @@
-"""Knowledge distillation of a fine-tuned classifier into a smaller student, with Keras's `Distiller`.
+"""The smaller students a fine-tuned classifier is distilled into.
 
 Two students. `student_from_teacher`: the teacher's own architecture with fewer Transformer
 layers, initialised from the teacher's: its embeddings, head and every kept layer's weights are
 copied (by default evenly spaced layers ending with the last, as DistilBERT (Sanh et al., 2019,
 section 3) keeps one layer in two). `conv_student_from_teacher`: a text classifier over a
 `ConvEncoder` (no attention) that starts from the teacher's word-piece table, far cheaper to
-serve. `distiller` trains either on soft targets, the teacher's logits at a temperature T (Hinton et
-al., 2015: KL(softmax(z_t / T) || softmax(z_s / T)) * T^2), plus the hard labels, with
-`keras.distillation.Distiller` and `LogitsDistillation`. Text classifiers ((batch, classes)
-logits) and token classifiers ((batch, seq, tags) logits, the softmax over the last axis) alike.
+serve. `kerastune.training.knowledge_distillation.enable_distillation(student, teacher)` then trains
+either on the teacher's soft targets plus the labels (the recipes' `distill_from=` does the same for a student
+they build from a config).
 """
 
 import keras
@@ -78,7 +77,7 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
     """A `TextClassifier` over a `ConvEncoder` that starts from the teacher's word-piece table.
 
     The student reads the teacher's token ids (the same tokenizer and export), so its soft targets
-    come from `distiller(teacher, student)` batch by batch. Its features are max-pooled over time
+    come from `enable_distillation(student, teacher)` batch by batch. Its features are max-pooled over time
     (`pooling="pooled"`); the head starts untrained. Tang et al. (2019) distil BERT into a
     BiLSTM of this size class; a convolution is cheaper to serve on a CPU.
 
@@ -109,42 +108,3 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
                           max_sequence_length=max_sequence_length(teacher.backbone))
     encoder.token_embedding.set_weights([table])
     return TextClassifier(encoder, num_classes=teacher.num_classes, pooling="pooled", dropout=teacher.dropout)
-
-
-def distiller(teacher, student, temperature=2.0, student_loss_weight=0.5, optimizer=None, loss=None):
-    """A compiled `keras.distillation.Distiller`: soft targets at `temperature` + the hard labels.
-
-    Args:
-        teacher: the fine-tuned model (frozen during distillation), returning logits.
-        student: the model trained, returning logits of the same shape.
-        temperature: float > 0, T of the soft targets.
-        student_loss_weight: float in [0, 1], the weight of the hard-label loss (the soft one
-            gets `1 - student_loss_weight`).
-        optimizer: a Keras optimizer, default AdamW 5e-5.
-        loss: the hard-label loss, default the student's compiled loss (its task's default).
-
-    Example:
-
-    >>> d = distiller(teacher, student_from_teacher(teacher, 2), temperature=2.0)  # doctest: +SKIP
-    >>> d.fit(run.train_data.dataset, steps_per_epoch=run.train_data.steps_per_epoch)  # doctest: +SKIP
-    >>> d.student  # doctest: +SKIP
-    """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0 (soft targets softmax(z / T)). Received: temperature={temperature!r}")
-    if not 0.0 <= student_loss_weight <= 1.0:
-        raise ValueError(f"student_loss_weight must be in [0, 1]. Received: student_loss_weight={student_loss_weight!r}")
-    from keras.distillation import Distiller, LogitsDistillation
-
-    if loss is None:  # the student task's own default loss (the token classifier's skips ignored positions)
-        if getattr(student, "loss", None) is None:
-            student.compile()
-        loss = student.loss
-    # A KLDivergence *instance*: given the string default, Keras (3.15.1) looks up the function
-    # `kl_divergence`, misses its softmax branch and takes the KL of the clipped logits themselves,
-    # a loss that goes negative and teaches the student nothing of the teacher's probabilities.
-    soft_targets = LogitsDistillation(temperature=temperature, loss=keras.losses.KLDivergence())
-    model = Distiller(teacher=teacher, student=student,
-                      distillation_losses=soft_targets,
-                      student_loss_weight=student_loss_weight)
-    model.compile(optimizer=optimizer or keras.optimizers.AdamW(5e-5), loss=loss)
-    return model

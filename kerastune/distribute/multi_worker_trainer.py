@@ -64,7 +64,8 @@ class MultiWorkerTrainer:
         if step is not None:
             raise ValueError(f"MultiWorkerTrainer runs Keras's train step; {model.name!r} trains with "
                              f"{type(step).__name__}, which applies its own gradients. Train it with one worker, or "
-                             f"without adversarial training / R-Drop. Received: train step {type(step).__name__}")
+                             f"without adversarial training / R-Drop / distillation. "
+                             f"Received: train step {type(step).__name__}")
         self.model = model
         self.strategy = strategy or model.distribute_strategy
         jit_compile = model.jit_compile if jit_compile is None else jit_compile

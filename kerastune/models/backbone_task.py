@@ -20,10 +20,11 @@ class BackboneTask(keras.Model):
     """A functional task model whose config holds its serialized `backbone` (KerasHub
     `BertBackbone` or kerastune's `BertEncoder`); `from_config` rebuilds the backbone first.
     Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`.
-    Its `train_step` is Keras's, or FGM / PGD (`enable_adversarial_training`) or R-Drop (`enable_r_drop`)."""
+    Its `train_step` is Keras's, or FGM / PGD (`enable_adversarial_training`), R-Drop (`enable_r_drop`)
+    or knowledge distillation (`enable_distillation`)."""
 
     def train_step(self, data):
-        # adversarial training (FGM / PGD) or R-Drop when one was enabled; otherwise Keras's own
+        # adversarial training (FGM / PGD), R-Drop or distillation when one was enabled; otherwise Keras's own
         step = train_step_of(self)
         if step is None:
             return super().train_step(data)

@@ -109,6 +109,23 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
     return backbone, tokenizer
 
 
+OWN_ENCODER_FIELDS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
+
+
+def own_encoder_arguments(settings):
+    """`load_backbone(OWN_ENCODER, ...)`'s keyword arguments from a recipe's settings (a dict).
+
+    The architecture fields, and `max_sequence_length` when set (plus `prompt_length` positions
+    when `peft` is `"prompt"`: a tuned prompt takes positions of its own). Training builds the
+    encoder from its config with it, and `load_classifier` rebuilds it from an export's config.json.
+    """
+    arguments = {key: settings[key] for key in OWN_ENCODER_FIELDS if settings.get(key) is not None}
+    if settings.get("max_sequence_length"):
+        prompt = settings.get("prompt_length", 0) if settings.get("peft") == "prompt" else 0
+        arguments["max_sequence_length"] = settings["max_sequence_length"] + prompt
+    return arguments
+
+
 def max_sequence_length(backbone, default=512):
     """The longest input the backbone takes: its position table's length, less the positions a tuned
     prompt holds (`kerastune.peft.prompt_tuning`)."""

@@ -14,6 +14,7 @@ from typing import Optional
 from kerastune.peft.parameter_efficient import METHODS
 from kerastune.recipes.config import RecipeConfig, RunConfig, config_from
 from kerastune.training.adversarial_training import AdversarialTraining
+from kerastune.training.knowledge_distillation import KnowledgeDistillation
 from kerastune.training.r_drop import RDrop
 
 
@@ -109,6 +110,12 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         label_smoothing: float in [0, 1), smooths the targets toward uniform (0: plain cross-entropy).
         r_drop_alpha: float or None; set, R-Drop (`kerastune.training.r_drop`): two dropout passes
             per batch and this weight on their symmetric KL (not with `adversarial`).
+        distill_from: str or None; set, knowledge distillation
+            (`kerastune.training.knowledge_distillation`): a kerastune export of a fine-tuned
+            classifier of the same task, labels and word pieces (e.g. a larger model's `run.export()`)
+            is the teacher; the model this recipe builds learns its soft targets at
+            `distillation_temperature` plus the labels, weighted `distillation_student_loss_weight`
+            (not with `adversarial` or `r_drop_alpha`).
         early_stopping_patience: int or None; set, `fit` stops once `early_stopping_monitor` (a
             validation metric, e.g. `"val_loss"` or `"val_accuracy"`) has not improved for this many
             epochs, and restores the best epoch's weights (the trained ones: a weight average,
@@ -141,6 +148,9 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     adversarial_step_size: float = 0.1
     label_smoothing: float = 0.0
     r_drop_alpha: Optional[float] = None
+    distill_from: Optional[str] = None
+    distillation_temperature: float = 2.0
+    distillation_student_loss_weight: float = 0.5
     early_stopping_patience: Optional[int] = None
     early_stopping_monitor: str = "val_loss"
 
@@ -154,9 +164,12 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
                                 self.adversarial_step_size)
         if self.r_drop_alpha is not None:
             RDrop(self.r_drop_alpha)
-            if self.adversarial is not None:
-                raise ValueError("adversarial and r_drop_alpha each replace the train step; set one of them. "
-                                 f"Received: adversarial={self.adversarial!r}, r_drop_alpha={self.r_drop_alpha!r}")
+        KnowledgeDistillation.check(self.distillation_temperature, self.distillation_student_loss_weight)
+        steps = {"adversarial": self.adversarial, "r_drop_alpha": self.r_drop_alpha, "distill_from": self.distill_from}
+        if sum(value is not None for value in steps.values()) > 1:
+            given = ", ".join(f"{key}={value!r}" for key, value in steps.items() if value is not None)
+            raise ValueError(f"adversarial, r_drop_alpha and distill_from each replace the train step; set one of "
+                             f"them. Received: {given}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
 

@@ -8,16 +8,17 @@ and compiles the model. Call both under the run's `strategy.scope()`.
 
 import sys
 
-from kerastune.models.backbones import OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length
+from kerastune.models.backbones import (OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length,
+                                       own_encoder_arguments)
 from kerastune.peft import apply_peft
 from kerastune.recipes.config import compile_execution
 from kerastune.training.adversarial_training import enable_adversarial_training
+from kerastune.training.knowledge_distillation import enable_distillation
 from kerastune.training.r_drop import enable_r_drop
 from kerastune.training import (ProgressLines, WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
                                 layerwise_decay_multipliers)
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
-_OWN_ENCODER_FIELDS = ("num_layers", "num_heads", "hidden_dim", "intermediate_dim", "dropout")
 
 
 def is_pretrained(config):
@@ -35,11 +36,8 @@ def load_fine_tuning_backbone(config):
     if is_pretrained(config):
         backbone, tokenizer = load_backbone(config.backbone, dropout=config.dropout)
     else:
-        encoder_kwargs = {key: getattr(config, key) for key in _OWN_ENCODER_FIELDS}
-        if config.max_sequence_length:  # a tuned prompt takes positions of its own
-            encoder_kwargs["max_sequence_length"] = config.max_sequence_length + (
-                config.prompt_length if config.peft == "prompt" else 0)
-        backbone, tokenizer = load_backbone(OWN_ENCODER, vocabulary=config.vocabulary, **encoder_kwargs)
+        backbone, tokenizer = load_backbone(OWN_ENCODER, vocabulary=config.vocabulary,
+                                            **own_encoder_arguments(vars(config)))
     freeze = config.freeze_token_embedding
     if freeze if freeze is not None else is_pretrained(config):
         freeze_token_embedding(backbone)
@@ -111,14 +109,46 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
     )
 
 
-def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
+def load_teacher(config, tokenizer, names, sequence_length):
+    """The teacher `config.distill_from` names (None when unset), checked against the run: the same
+    task and names (labels or tags, in order), the same word pieces, and room for the run's inputs.
+
+    Args:
+        config: a `FineTuningConfig`.
+        tokenizer, sequence_length: the run's (`load_fine_tuning_backbone`).
+        names: list of str, the run's label or tag names.
+    """
+    if not getattr(config, "distill_from", None):
+        return None
+    from kerastune.export.classifier_from_export import load_classifier
+
+    teacher, teacher_tokenizer, teacher_names, _ = load_classifier(config.distill_from)
+    where = f"Received: distill_from={config.distill_from!r}"
+    if list(teacher_names) != list(names):
+        raise ValueError(f"The teacher answers {list(teacher_names)} and this run's data has {list(names)}: "
+                         f"distillation needs the same labels (or tags) in the same order. {where}")
+    if teacher_tokenizer.get_vocabulary() != tokenizer.get_vocabulary():
+        raise ValueError("The teacher reads other word pieces than this run's backbone: the student sees the teacher's "
+                         "token ids, so both need the same vocabulary (e.g. a smaller model of the same family, or "
+                         f"kerastune_bert with the teacher's vocab.txt). {where}")
+    if max_sequence_length(teacher.backbone) < sequence_length:
+        raise ValueError(f"The teacher takes {max_sequence_length(teacher.backbone)} positions and this run's inputs "
+                         f"up to {sequence_length}: pass max_sequence_length <= "
+                         f"{max_sequence_length(teacher.backbone)}. {where}")
+    return teacher
+
+
+def compile_for_training(model, config, steps_per_epoch, teacher=None, **compile_kwargs):
     """Compiles `model` with `build_optimizer` for `config.epochs` x `steps_per_epoch` micro-steps
-    (adversarially, FGM / PGD, when the config's `adversarial` is set; with R-Drop when `r_drop_alpha` is).
+    (adversarially, FGM / PGD, when the config's `adversarial` is set; with R-Drop when `r_drop_alpha`
+    is; learning from `teacher`'s soft targets too when one is given).
 
     Args:
         model: the Keras model (its own `compile` defaults give loss and metrics).
         config: a `TrainingConfig`.
         steps_per_epoch: int, training batches per epoch.
+        teacher: a Keras model or None, the distillation teacher (`load_teacher`), at the config's
+            `distillation_temperature` and `distillation_student_loss_weight`.
         **compile_kwargs: passed to `model.compile`.
     """
     if config.gradient_accumulation_steps < 1:
@@ -131,6 +161,8 @@ def compile_for_training(model, config, steps_per_epoch, **compile_kwargs):
                                     steps=config.adversarial_steps, step_size=config.adversarial_step_size)
     if getattr(config, "r_drop_alpha", None):
         enable_r_drop(model, config.r_drop_alpha)
+    if teacher is not None:
+        enable_distillation(model, teacher, config.distillation_temperature, config.distillation_student_loss_weight)
     updates = steps_per_epoch * config.epochs // config.gradient_accumulation_steps
     if getattr(config, "label_smoothing", 0.0):
         compile_kwargs["label_smoothing"] = config.label_smoothing

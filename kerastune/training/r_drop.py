@@ -1,9 +1,8 @@
 """R-Drop (Liang et al., 2021): two dropout passes per batch, kept consistent by a symmetric KL term."""
 
-import keras
 import tensorflow as tf
 
-from kerastune.training.train_step_override import set_train_step, track_loss
+from kerastune.training.train_step_override import descend, set_train_step, weighted_mean
 
 
 class RDrop:
@@ -34,24 +33,12 @@ class RDrop:
         y_pred_2 = model(x, training=True)  # another dropout sample
         cross_entropy = 0.5 * (model.compute_loss(x, y, y_pred_1, sample_weight, training=True)
                                + model.compute_loss(x, y, y_pred_2, sample_weight, training=True))
-        kl = self.symmetric_kl(tf.cast(y_pred_1, "float32"), tf.cast(y_pred_2, "float32"))
-        if sample_weight is None:
-            kl = tf.reduce_mean(kl)
-        else:
-            weight = tf.cast(tf.reshape(sample_weight, tf.shape(kl)), kl.dtype)
-            kl = tf.reduce_sum(kl * weight) / tf.maximum(tf.reduce_sum(weight), 1e-12)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync  # compute_loss is already per replica
-        return cross_entropy + self.alpha * kl / replicas, y_pred_1, y_pred_2
+        kl = weighted_mean(self.symmetric_kl(tf.cast(y_pred_1, "float32"), tf.cast(y_pred_2, "float32")),
+                           sample_weight)
+        return cross_entropy + self.alpha * kl, y_pred_1, y_pred_2
 
     def train_step(self, model, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            loss, y_pred_1, _ = self.loss(model, x, y, sample_weight)
-            track_loss(model, loss, tf.shape(tf.nest.flatten(x)[0])[0])
-            scaled = model.optimizer.scale_loss(loss)
-        weights = model.trainable_weights
-        model.optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return model.compute_metrics(x, y, y_pred_1, sample_weight=sample_weight)
+        return descend(model, data, lambda *batch: self.loss(*batch)[:2])  # metrics of the first pass
 
 
 def enable_r_drop(model, alpha=1.0):

@@ -3,7 +3,7 @@ import keras_hub
 import numpy as np
 import pytest
 
-from kerastune.compression.distillation import conv_student_from_teacher, distiller, kept_layers, student_from_teacher
+from kerastune.compression.distillation import conv_student_from_teacher, kept_layers, student_from_teacher
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.models.token_classifier import TokenClassifier
 from tests.compression.conftest import assert_served_as_keras, features
@@ -34,46 +34,6 @@ def test_student_starts_from_the_teachers_layers(task):
                                       teacher.backbone.get_layer(name).get_weights()[0])
     out = keras.ops.convert_to_numpy(student(features(2, 6)))
     assert out.shape == keras.ops.convert_to_numpy(teacher(features(2, 6))).shape
-
-
-def _kl(teacher, student, x, temperature):
-    p = keras.ops.convert_to_numpy(keras.ops.softmax(teacher(x) / temperature))
-    q = keras.ops.convert_to_numpy(keras.ops.softmax(student(x) / temperature))
-    return float(np.mean(np.sum(p * (np.log(p) - np.log(q)), axis=-1)))  # KL(p_teacher || q_student)
-
-
-def test_distillation_pulls_the_student_to_the_teachers_soft_targets():
-    keras.utils.set_random_seed(0)
-    teacher = TextClassifier(_backbone(3), 3, dropout=0.0)
-    head = teacher.get_layer("logits")
-    head.kernel.assign(head.kernel * 300.0)  # a confident teacher: soft targets far from uniform
-    student = TextClassifier(_backbone(1), 3, dropout=0.0)  # a student from scratch
-    x = features(32, 8, seed=5)
-    y = np.random.default_rng(0).integers(0, 3, 32)
-    before = _kl(teacher, student, x, 2.0)
-    model = distiller(teacher, student, temperature=2.0, student_loss_weight=0.0,
-                      optimizer=keras.optimizers.Adam(1e-2))
-    model.fit(x, y, batch_size=8, epochs=6, verbose=0)
-    assert _kl(teacher, model.student, x, 2.0) < 0.5 * before
-
-
-def test_the_soft_target_loss_is_t_squared_times_the_kl_of_the_probabilities():
-    keras.utils.set_random_seed(0)
-    teacher = TextClassifier(_backbone(2), 3, dropout=0.0)
-    head = teacher.get_layer("logits")
-    head.kernel.assign(head.kernel * 300.0)  # confident: its probabilities far from the student's
-    student = TextClassifier(_backbone(1), 3, dropout=0.0)
-    x = features(8, 6, seed=4)
-    model = distiller(teacher, student, temperature=2.0, student_loss_weight=0.0)
-    got = float(model.compute_loss(x, np.zeros(8, "int64"), student(x)))
-    assert got > 0
-    np.testing.assert_allclose(got, 4.0 * _kl(teacher, student, x, 2.0), rtol=1e-4)
-
-
-def test_bad_temperature_is_refused():
-    teacher = TextClassifier(_backbone(1), 2)
-    with pytest.raises(ValueError, match="Received: temperature=0"):
-        distiller(teacher, teacher, temperature=0)
 
 
 def test_a_convolutional_student_starts_from_the_teachers_word_pieces(fitted, conv_student):

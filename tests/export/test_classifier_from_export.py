@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerastune.export.text_classifier_export import export_text_classifier
-from kerastune.export.text_classifier_from_export import load_text_classifier
+from kerastune.export.classifier_from_export import load_classifier
 from kerastune.models.backbones import load_backbone
 from kerastune.models.text_classifier import TextClassifier
 from tests.tiny_backbone import write_tiny_backbone
@@ -20,10 +20,10 @@ def test_the_rebuilt_model_predicts_as_the_exported_one(tmp_path):
                 "padding_mask": np.array([[1, 1, 1, 1, 0]], "int32")}
     path = export_text_classifier(model, tokenizer, ["a", "b", "c"], export_dir=str(tmp_path / "exports"),
                                   config={"backbone": backbone_dir, "pooling": "mean", "dropout": 0.0})
-    rebuilt, _, names, config = load_text_classifier(path)
+    rebuilt, _, names, config = load_classifier(path)
     assert names == ["a", "b", "c"] and config["pooling"] == "mean" and rebuilt is not model
     np.testing.assert_allclose(rebuilt(features), model(features), atol=1e-6)
     with open(f"{path}/config.json", "w") as f:  # a config that does not describe the export
         json.dump({"backbone": backbone_dir, "pooling": "mean", "dropout": 0.1}, f)
     with pytest.raises(ValueError, match="the config does not describe this export"):
-        load_text_classifier(path)
+        load_classifier(path)

@@ -51,7 +51,7 @@ def test_the_token_classifier_takes_the_same_switch(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(tagging.VOCAB))
     settings = dict(backbone="kerastune_bert", train=tagging.write_task(tmp_path, 32, 0),
                     vocabulary=str(tmp_path / "vocab.txt"), num_layers=1, num_heads=2, hidden_dim=16,
-                    intermediate_dim=32, max_sequence_length=32, batch_size=16, epochs=1, jit_compile=False)
+                    intermediate_dim=32, max_sequence_length=32, batch_size=16, epochs=1, run_eagerly=True)
     teacher = token_classifier(**settings).export(str(tmp_path / "teacher"))  # untrained: the plumbing is checked
     assert isinstance(load_classifier(teacher)[0], TokenClassifier)
     run = token_classifier(**{**settings, "hidden_dim": 8}, distill_from=teacher)

@@ -84,11 +84,12 @@ def run_pet(task, backbone, train, evaluation, epochs, args, zero_shot=False):
                                 jit_compile=args.jit_compile)
         if zero_shot:
             before.append(run.predict())
-        run.fit(verbose=0)
+        run.fit(verbose=0, validate=False)  # only the end is scored: no pass over the eval split per epoch
         runs.append(run)
     labels = runs[0].validation_labels
-    single = [accuracy(r.predict(), labels) for r in runs]
-    result = {"pet": accuracy(np.mean([r.predict() for r in runs], axis=0), labels), "pet_patterns": single}
+    probabilities = [r.predict() for r in runs]
+    single = [accuracy(p, labels) for p in probabilities]
+    result = {"pet": accuracy(np.mean(probabilities, axis=0), labels), "pet_patterns": single}
     if zero_shot:
         result["pet_zero_shot"] = accuracy(np.mean(before, axis=0), labels)
     return result
@@ -106,7 +107,7 @@ def run_classifier(backbone, train, evaluation, epochs, args, head_only):
     if head_only:
         run.model.backbone.trainable = False
         compile_for_training(run.model, run.config, run.train_data.steps_per_epoch)
-    run.fit(verbose=0)
+    run.fit(verbose=0, validate=False)
     return accuracy(run.predict(), run.validation_labels)
 
 

@@ -1,9 +1,11 @@
 """What every training recipe sets up the same way: the backbone, the optimizer, the compile.
 
 `load_fine_tuning_backbone(config)` loads (or builds) the backbone a `FineTuningConfig` names and
-applies its freeze option; `compile_for_training(model, config, steps_per_epoch)` builds AdamW with
-linear warmup and decay, clipping, layer-wise decay, gradient accumulation and the weight average,
-and compiles the model. Call both under the run's `strategy.scope()`.
+applies its freeze option; `load_teacher(config, ...)` loads the distillation teacher `distill_from`
+names, checked against the run; `compile_for_training(model, config, steps_per_epoch, teacher=)`
+builds AdamW with linear warmup and decay, clipping, layer-wise decay, gradient accumulation and the
+weight average, sets the train step the config asks for (FGM / PGD, R-Drop, distillation) and
+compiles the model. Call them under the run's `strategy.scope()`.
 """
 
 import sys

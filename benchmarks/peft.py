@@ -122,6 +122,9 @@ def main(argv=None):
                         help=f"of {', '.join(METHODS)} (default: all but prompt, whose rate is unmeasured)")
     parser.add_argument("--learning-rates", default=None, help="e.g. lora=5e-4,adapter=1e-3")
     parser.add_argument("--fgm-epsilon", type=float, default=None, help="unset: the recipe's adversarial_epsilon")
+    parser.add_argument("--lora-rank", type=int, default=None, help="LoRA / DoRA rank (unset: the recipe's 8)")
+    parser.add_argument("--peft-targets", default=None,
+                        help="LoRA / DoRA / adapter projection patterns (unset: the recipe's defaults)")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -134,6 +137,10 @@ def main(argv=None):
         switches = {**METHODS[method], **({"learning_rate": rates[method]} if method in rates else {})}
         if method == "fgm" and args.fgm_epsilon is not None:
             switches["adversarial_epsilon"] = args.fgm_epsilon
+        if method in ("lora", "dora") and args.lora_rank is not None:
+            switches["lora_rank"] = args.lora_rank
+        if method in ("lora", "dora", "adapter") and args.peft_targets:
+            switches["peft_targets"] = args.peft_targets
         results[method] = benchmark(method, switches, args, train_path, eval_path)
         keras.backend.clear_session()
     if "full" in results:
@@ -141,7 +148,8 @@ def main(argv=None):
             result["dev_points_vs_full"] = round(100 * (result["dev_accuracy"] - results["full"]["dev_accuracy"]), 2)
             result["saved_fraction_of_full"] = round(result["saved_bytes"] / results["full"]["saved_bytes"], 4)
     print(json.dumps({"data": args.data, "epochs": args.epochs, "max_train_examples": args.max_train_examples,
-                      "typo_rate": args.typo_rate, "seed": args.seed, **results}))
+                      "typo_rate": args.typo_rate, "seed": args.seed, "lora_rank": args.lora_rank,
+                      "peft_targets": args.peft_targets, **results}))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   `--prune-end-fraction`, 0.7, of the steps);
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
   word-piece table, 1-D convolutions of widths 3 and 5, max-over-time) distilled from the teacher
-  (`kerastune.compression.distillation`: T^2 KL of the soft targets at T = `--temperature` and the
-  hard labels, half each) on `--distil-train-examples` training texts (default: all) for
+  (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
+  and the hard labels, half each) on `--distil-train-examples` training texts (default: all) for
   `--distil-epochs`; `student_2` (`--student layers`): the teacher with 2 of its layers;
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the

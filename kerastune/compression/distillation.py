@@ -6,8 +6,8 @@ copied (by default evenly spaced layers ending with the last, as DistilBERT (San
 section 3) keeps one layer in two). `conv_student_from_teacher`: a text classifier over a
 `ConvEncoder` (no attention) that starts from the teacher's word-piece table, far cheaper to
 serve. `kerastune.training.knowledge_distillation.enable_distillation(student, teacher)` then trains
-either on the teacher's soft targets plus the labels (the recipes' `distill_from=` does the same for a student
-they build from a config).
+either student on the teacher's soft targets plus the labels (the recipes' `distill_from=` does the
+same for a student they build from a config).
 """
 
 import keras

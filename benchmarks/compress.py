@@ -14,7 +14,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   word-piece table, 1-D convolutions of widths 3 and 5, max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, half each) on `--distil-train-examples` training texts (default: all) for
-  `--distil-epochs`; `student_2` (`--student layers`): the teacher with 2 of its layers;
+  `--distil-epochs`, plus `--distil-augment-copies` augmented copies of each with `--distil-augment`
+  (e.g. `delete,swap`: a larger transfer set for the teacher to label); `student_2` (`--student layers`): the teacher with 2 of its layers;
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).
@@ -112,20 +113,25 @@ def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=
     return run.export(report=run.evaluate()), pruning.sparsity()
 
 
-def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out):
-    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`; its export path."""
+def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out,
+                     augment=None, augment_copies=1):
+    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and `augment_copies`
+    copies of each made by the recipe's `augment` operations (a transfer set the teacher labels, Tang et al.
+    2019); its export path."""
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
     from kerastune.training.knowledge_distillation import enable_distillation
 
-    run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name)  # its batches
+    run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name,  # its batches
+                             augment=augment, augment_copies=augment_copies)
     steps = run.train_data.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))
     enable_distillation(student, teacher, temperature=temperature, student_loss_weight=0.5)
     student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
-    print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps "
+    print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
+          f"{run.train_data.num_examples:,} texts "
           f"(T={temperature}, peak lr {learning_rate})", flush=True)
     student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2)
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
@@ -144,7 +150,8 @@ def student_export(teacher, config, args):
         student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes)
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
-                                  learning_rate, args.temperature, args.out)
+                                  learning_rate, args.temperature, args.out, args.distil_augment,
+                                  args.distil_augment_copies)
 
 
 def main(argv=None):
@@ -170,6 +177,10 @@ def main(argv=None):
                         help="peak learning rate (5%% warm-up, cosine decay to 0); default 2e-3 for the "
                              "convolutional student (trained from its word pieces up), 1e-4 for the layers one")
     parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--distil-augment", default=None,
+                        help="e.g. delete,swap: add augmented copies of the training texts to the transfer set "
+                             "(the text classifier's augment operations; the teacher's soft targets label them)")
+    parser.add_argument("--distil-augment-copies", type=int, default=1)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)
@@ -193,6 +204,8 @@ def main(argv=None):
                                                export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
         name, paths[name] = student_export(teacher, config, args)
+        extra.update(distil_epochs=args.distil_epochs, distil_augment=args.distil_augment,
+                     distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,

@@ -37,6 +37,7 @@ from kerastune.recipe_files import load_recipe_file  # noqa: E402
 from kerastune.recipes.ensemble import ensemble  # noqa: E402
 from kerastune.recipes.masked_lm import masked_lm  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
+from kerastune.recipes.training_setup import peak_learning_rate  # noqa: E402
 
 RECIPES = {name: os.path.join(ROOT, "recipes", f"chnsenticorp_{name}.toml") for name in ("minilm", "mlm", "mlm_finetune")}
 
@@ -67,7 +68,7 @@ def fine_tune(recipe_file, overrides, unseen):
         "examples_per_second": round(config.epochs * steps * config.batch_size / seconds, 1),
         "fit_seconds": round(seconds, 1),
         "epochs": config.epochs,
-        "learning_rate": config.learning_rate,
+        "learning_rate": peak_learning_rate(config),
         "seed": config.seed,
         "sequence_length": run.sequence_length,
         "truncate": config.truncate,

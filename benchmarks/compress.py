@@ -121,6 +121,7 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
+    from kerastune.training import ProgressLines
     from kerastune.training.knowledge_distillation import enable_distillation
 
     run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name,  # its batches
@@ -133,7 +134,7 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
           f"{run.train_data.num_examples:,} texts "
           f"(T={temperature}, peak lr {learning_rate})", flush=True)
-    student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2)
+    student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2, callbacks=[ProgressLines()])
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
                                   config={**config, "student": name}, truncate=run.config.truncate)
 

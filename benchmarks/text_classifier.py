@@ -33,7 +33,7 @@ import tensorflow as tf  # noqa: E402
 
 from kerastune.data.labelled_text import read_labelled_text  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
-from kerastune.recipes.training_setup import layerwise_lr_decay  # noqa: E402
+from kerastune.recipes.training_setup import layerwise_lr_decay, peak_learning_rate  # noqa: E402
 from peers.side_by_side import cpu_model, run_peer  # noqa: E402
 
 TUNING = ("learning_rate", "warmup_ratio", "pooling", "ema_momentum", "freeze_token_embedding", "layerwise_lr_decay")
@@ -169,7 +169,7 @@ def main(argv=None):
         "backbone": args.backbone,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "learning_rate": run.config.learning_rate,
+        "learning_rate": peak_learning_rate(run.config),
         "pooling": run.config.pooling,
         "ema_momentum": run.config.ema_momentum,  # as configured; the run uses ema_momentum_used
         "ema_momentum_used": _ema_momentum_used(run.model.optimizer),

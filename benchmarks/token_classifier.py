@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import tensorflow as tf  # noqa: E402
 
 from kerastune.recipes.token_classifier import token_classifier  # noqa: E402
+from kerastune.recipes.training_setup import peak_learning_rate  # noqa: E402
 
 
 def main(argv=None):
@@ -31,7 +32,8 @@ def main(argv=None):
     parser.add_argument("--backbone", required=True, help="KerasHub preset, Hugging Face or kerastune backbone dir")
     parser.add_argument("--epochs", type=int, default=None, help="unset: the recipe's default (4)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="unset: the recipe's default (1e-4; under --peft the method's measured rate)")
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--max-train-sentences", type=int, default=None, help="a slice, for quick runs")
     parser.add_argument("--max-valid-sentences", type=int, default=None)
@@ -48,7 +50,7 @@ def main(argv=None):
     parser.add_argument("--steps-per-execution", type=int, default=None, help="unset: the recipe's default (1)")
     parser.add_argument("--peft", default=None, choices=("lora", "dora", "adapter"), help="parameter-efficient")
     parser.add_argument("--lora-rank", type=int, default=None)
-    parser.add_argument("--peft-targets", default=None, help="unset: query,value (LoRA)")
+    parser.add_argument("--peft-targets", default=None, help="unset: the recipe's defaults for the method")
     args = parser.parse_args(argv)
     tuning = {key: getattr(args, key) for key in ("epochs", "ema_momentum", "layerwise_lr_decay", "freeze_token_embedding",
                                                   "steps_per_execution", "peft", "lora_rank", "peft_targets")
@@ -60,7 +62,7 @@ def main(argv=None):
         os.path.join(args.data, "train.txt"),
         os.path.join(args.data, "valid.txt"),
         batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate,  # None: the recipe's default
         warmup_ratio=args.warmup_ratio,
         max_train_sentences=args.max_train_sentences,
         max_sequence_length=args.max_sequence_length,
@@ -89,7 +91,7 @@ def main(argv=None):
         "backbone": args.backbone,
         "epochs": epochs,
         "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
+        "learning_rate": peak_learning_rate(run.config),
         "ema_momentum": run.config.ema_momentum,
         "layerwise_lr_decay": run.config.layerwise_lr_decay,
         "freeze_token_embedding": run.config.freeze_token_embedding,

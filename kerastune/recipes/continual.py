@@ -79,6 +79,7 @@ class ContinualConfig(TrainingConfig):
     fisher_examples: int = 200
     lora_rank: int = 8
     lora_alpha: float = 16.0
+    lora_targets: str = "query,value"  # the projections `lora_learning_rate` was measured on
     lora_learning_rate: float = 3e-3  # LoRA rank 8's best of 1e-3 / 3e-3 / 5e-3 on SST-2 (benchmarks/peft.py)
     epochs: int = 1
 
@@ -235,5 +236,5 @@ def continual(backbone=None, tasks=(), config=None, **overrides):
     sequence_length = min(c.max_sequence_length, max_sequence_length(backbone_model))
     model = MultiTaskClassifier(backbone_model, [len(train.label_names) for train, _ in read], dropout=c.dropout)
     if c.method == "lora":
-        apply_peft(model, "lora", rank=c.lora_rank, alpha=c.lora_alpha)
+        apply_peft(model, "lora", rank=c.lora_rank, alpha=c.lora_alpha, targets=c.lora_targets)
     return ContinualRun(model, tokenizer, list(tasks), [r[0] for r in read], [r[1] for r in read], c, sequence_length)

@@ -75,9 +75,12 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     """What every fine-tuning recipe takes beyond `TrainingConfig`: backbone, data and freezing.
 
     Defaults are the best configuration measured on SST-2 with all-MiniLM-L6-v2
-    (`benchmarks/README.md`): lr 1e-4, layer-wise decay 0.85, EMA 0.999, frozen word-piece table.
+    (`benchmarks/README.md`): lr 1e-4, layer-wise decay 0.85, EMA 0.999, frozen word-piece table;
+    under `peft`, the method's measured learning rate and no layer-wise decay.
 
     Args:
+        learning_rate: float or None, the peak rate after warmup. None: 1e-4 for full fine-tuning,
+            the method's measured one under `peft` (`kerastune.recipes.training_setup.PEFT_LEARNING_RATES`).
         backbone: str, a KerasHub preset name, a local Hugging Face / KerasHub directory, a
             kerastune backbone directory, or `"kerastune_bert"` (own encoder, random init, built
             from `vocabulary`, `num_layers`, `num_heads`, `hidden_dim`, `intermediate_dim`).
@@ -93,11 +96,12 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         pad_to_multiple_of: int, bucket width and padding granularity of the batches.
         peft: str or None, parameter-efficient fine-tuning (`kerastune.peft.apply_peft`): `"lora"`,
             `"dora"`, `"adapter"`, `"prefix"` or `"prompt"` train only the method's weights and the head over a frozen
-            backbone (layer-wise decay then defaults to 1.0). They want a larger `learning_rate`
-            than full fine-tuning (`benchmarks/README.md` has the measured ones).
+            backbone (layer-wise decay then defaults to 1.0, and `learning_rate` to the method's
+            measured one).
         lora_rank, lora_alpha, lora_dropout: LoRA / DoRA rank, scale numerator and input dropout.
-        peft_targets: str or None, comma-separated projection path patterns to adapt (None: query
-            and value for LoRA / DoRA, the attention and feed-forward outputs for adapters).
+        peft_targets: str or None, comma-separated projection path patterns to adapt (None: all six
+            projections of every layer for LoRA, query and value for DoRA, the attention and
+            feed-forward outputs for adapters: `kerastune.peft.parameter_efficient.DEFAULT_TARGETS`).
         adapter_size: int, the bottleneck width of `"adapter"`.
         prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones, kerastune's encoder): key / value vectors
             per layer, trained through an MLP (merged away for export) or directly.
@@ -124,6 +128,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
 
     backbone: str
     train: str
+    learning_rate: Optional[float] = None
     validation: Optional[str] = None
     tfds_name: Optional[str] = None
     data_dir: Optional[str] = None
@@ -159,6 +164,9 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         # the switches' values are checked here, before any data is read or any weight loaded
         if self.peft is not None and self.peft not in METHODS:
             raise ValueError(f"peft must be one of {METHODS} or None. Received: peft={self.peft!r}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive, or None for the recipe's default. "
+                             f"Received: learning_rate={self.learning_rate!r}")
         if self.adversarial is not None:
             AdversarialTraining(self.adversarial, self.adversarial_epsilon, self.adversarial_steps,
                                 self.adversarial_step_size)

@@ -21,6 +21,11 @@ from kerastune.training import (ProgressLines, WarmupLinearDecay, adamw, build_o
                                 layerwise_decay_multipliers)
 
 PRETRAINED_LAYERWISE_LR_DECAY = 0.85
+FULL_FINE_TUNING_LEARNING_RATE = 1e-4
+# Each method's best peak learning rate measured on SST-2 with all-MiniLM-L6-v2 at its default targets
+# (`benchmarks/peft.py`; the rates and runs are in benchmarks/README.md). LoRA on all six projections: 1e-3
+# (at 3e-3 its training loss rose); prompt tuning's is the one value tried.
+PEFT_LEARNING_RATES = {"lora": 1e-3, "dora": 3e-3, "adapter": 1e-3, "prefix": 5e-3, "prompt": 3e-2}
 
 
 def is_pretrained(config):
@@ -82,6 +87,14 @@ def layerwise_lr_decay(config):
     return decay
 
 
+def peak_learning_rate(config):
+    """The peak learning rate a config asks for (None: the `peft` method's, `PEFT_LEARNING_RATES`, or
+    `FULL_FINE_TUNING_LEARNING_RATE` without one)."""
+    if config.learning_rate is not None:
+        return config.learning_rate
+    return PEFT_LEARNING_RATES[config.peft] if getattr(config, "peft", None) else FULL_FINE_TUNING_LEARNING_RATE
+
+
 def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
     """AdamW for a `TrainingConfig`: warmup + linear decay over `total_updates` optimizer updates.
 
@@ -96,7 +109,7 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
     if warmup < 0:
         raise ValueError(f"warmup_steps must be a non-negative int. Received: warmup_steps={warmup}")
     schedule = WarmupLinearDecay(
-        config.learning_rate, total_steps=total_updates, warmup_steps=min(warmup, total_updates)
+        peak_learning_rate(config), total_steps=total_updates, warmup_steps=min(warmup, total_updates)
     )
     decay = layerwise_lr_decay(config)
     multipliers = layerwise_decay_multipliers(model, decay) if decay != 1.0 else None

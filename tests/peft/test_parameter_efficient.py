@@ -50,7 +50,9 @@ def test_trains_only_the_method_and_the_head_and_leaves_the_base_unchanged(metho
     else:
         assert not extra, extra
     wrapped = {re.match(r".*_(?:lora|dora|adapter)/", p).group(0) for p in added}
-    assert len(wrapped) == 2 * 2, wrapped  # 2 layers x (query + value, or attention + feed-forward outputs)
+    # 2 layers x (LoRA: all six projections; DoRA: query + value; adapters: attention + feed-forward outputs), with
+    # KerasHub's projection names and kerastune's alike
+    assert len(wrapped) == 2 * (6 if method == "lora" else 2), wrapped
     summary = trainable_summary(model)
     assert summary["trainable"] == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert summary["total"] == sum(int(np.prod(w.shape)) for w in model.weights)

@@ -11,6 +11,7 @@ from kerastune.peft import load_adapter, peft_weights
 from kerastune.peft.adapter_file import base_weights_fingerprint
 from kerastune.recipes.text_classifier import text_classifier
 from kerastune.recipes.token_classifier import token_classifier
+from kerastune.recipes.training_setup import FULL_FINE_TUNING_LEARNING_RATE, PEFT_LEARNING_RATES
 from tests.recipes.test_text_classifier_recipe import VOCAB, write_task
 from tests.recipes import test_token_classifier_recipe as tagging
 from tests.tiny_backbone import write_tiny_backbone
@@ -66,6 +67,20 @@ def test_the_token_classifier_takes_every_method_too(tmp_path, method):
     # a random frozen base: 4 prompt vectors read after [CLS] steer it less than the others
     assert run.evaluate()["f1"] >= (0.7 if method == "prompt" else 0.8)
     assert run.trainable_summary()["trainable_percent"] < 40
+
+
+def test_without_a_learning_rate_each_method_gets_its_own_and_a_given_one_wins(task):
+    untuned = {key: value for key, value in task.items() if key != "learning_rate"}
+    assert PEFT_LEARNING_RATES["lora"] > 5 * FULL_FINE_TUNING_LEARNING_RATE  # PEFT wants a far larger rate
+    for peft, given, expected in [(None, None, FULL_FINE_TUNING_LEARNING_RATE), ("lora", None, PEFT_LEARNING_RATES["lora"]),
+                                  ("adapter", None, PEFT_LEARNING_RATES["adapter"]), ("lora", 5e-4, 5e-4)]:
+        run = text_classifier(**untuned, peft=peft, learning_rate=given)
+        assert run.config.learning_rate == given  # None stays None: a later peft= override re-decides it
+        schedule = run.model.optimizer.get_config()["learning_rate"]["config"]
+        assert schedule["peak_learning_rate"] == pytest.approx(expected), (peft, given)
+    with pytest.raises(ValueError, match="learning_rate must be positive, or None for the recipe's default. "
+                                         "Received: learning_rate=-0.001"):
+        text_classifier(**untuned, learning_rate=-1e-3)
 
 
 def test_an_unknown_method_fails_before_training(task):

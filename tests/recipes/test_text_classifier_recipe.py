@@ -7,6 +7,7 @@ import pytest
 
 from kerastune.data.labelled_text import LabelledTextError
 from kerastune.recipes.text_classifier import TextClassifierConfig, text_classifier
+from kerastune.recipes.training_setup import peak_learning_rate
 from kerastune.training import ema_momentum_for
 from tests.conftest import shared_path
 
@@ -85,7 +86,7 @@ def _tiny_directory(tmp_path, task):
 
 def test_defaults_are_the_best_measured_configuration():
     config = TextClassifierConfig(backbone="any", train="train.tsv")
-    assert (config.pooling, config.learning_rate, config.ema_momentum, config.epochs) == ("mean", 1e-4, 0.999, 2)
+    assert (config.pooling, peak_learning_rate(config), config.ema_momentum, config.epochs) == ("mean", 1e-4, 0.999, 2)
     assert config.layerwise_lr_decay is None and config.freeze_token_embedding is None  # decided by the backbone
 
 

@@ -15,7 +15,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, half each) on `--distil-train-examples` training texts (default: all) for
   `--distil-epochs`, plus `--distil-augment-copies` augmented copies of each with `--distil-augment`
-  (e.g. `delete,swap`: a larger transfer set for the teacher to label); `student_2` (`--student layers`): the teacher with 2 of its layers;
+  (e.g. `delete,swap`: a larger transfer set for the teacher to label); `student_2` (`--student
+  layers`): the teacher with 2 of its layers;
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).

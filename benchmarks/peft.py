@@ -5,7 +5,8 @@
         --epochs 2 [--max-train-examples 20000] [--methods full,lora,dora,adapter]
 
 Each method is `kerastune.recipes.text_classifier` with one switch (`peft=...`) and everything else,
-its learning rate included, at the recipe's default (`--learning-rates lora=3e-3,...` overrides rates). Reported per method: dev accuracy, accuracy on a seeded character-typo copy of dev
+its learning rate included, at the recipe's default (`--learning-rates lora=3e-3,...` overrides rates).
+Reported per method: dev accuracy, accuracy on a seeded character-typo copy of dev
 (`kerastune.evaluation.character_typos`, `--typo-rate` of the words), the share of weights trained,
 the saved file's size (the adapter file for PEFT, the whole model's weights for full fine-tuning),
 and training examples/s over the whole `fit` (XLA compilation included). The last line printed is

@@ -82,7 +82,7 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
     >>> model = TextClassifier(keras_hub.models.BertBackbone(100, 2, 2, 8, 16, max_sequence_length=16), 2)
     >>> settings = apply_peft(model, "lora", rank=2)
     >>> [w.path for w in model.trainable_weights][:2]
-    ['transformer_layer_0/self_attention_layer/query_lora/lora_a', 'transformer_layer_0/self_attention_layer/query_lora/lora_b']
+    ['transformer_layer_0/self_attention_layer/key_lora/lora_a', 'transformer_layer_0/self_attention_layer/key_lora/lora_b']
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}. Received: method={method!r}")

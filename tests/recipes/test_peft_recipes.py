@@ -72,8 +72,9 @@ def test_the_token_classifier_takes_every_method_too(tmp_path, method):
 def test_without_a_learning_rate_each_method_gets_its_own_and_a_given_one_wins(task):
     untuned = {key: value for key, value in task.items() if key != "learning_rate"}
     assert PEFT_LEARNING_RATES["lora"] > 5 * FULL_FINE_TUNING_LEARNING_RATE  # PEFT wants a far larger rate
-    for peft, given, expected in [(None, None, FULL_FINE_TUNING_LEARNING_RATE), ("lora", None, PEFT_LEARNING_RATES["lora"]),
-                                  ("adapter", None, PEFT_LEARNING_RATES["adapter"]), ("lora", 5e-4, 5e-4)]:
+    cases = [(None, None, FULL_FINE_TUNING_LEARNING_RATE), ("lora", None, PEFT_LEARNING_RATES["lora"]),
+             ("adapter", None, PEFT_LEARNING_RATES["adapter"]), ("lora", 5e-4, 5e-4)]
+    for peft, given, expected in cases:
         run = text_classifier(**untuned, peft=peft, learning_rate=given)
         assert run.config.learning_rate == given  # None stays None: a later peft= override re-decides it
         schedule = run.model.optimizer.get_config()["learning_rate"]["config"]

@@ -125,8 +125,12 @@ def main(argv=None):
     parser.add_argument("--learning-rates", default=None, help="e.g. lora=5e-4,adapter=1e-3")
     parser.add_argument("--fgm-epsilon", type=float, default=None, help="unset: the recipe's adversarial_epsilon")
     parser.add_argument("--lora-rank", type=int, default=None, help="LoRA / DoRA rank (unset: the recipe's 8)")
+    parser.add_argument("--lora-alpha", type=float, default=None,
+                        help="LoRA / DoRA scale numerator, the update scaled by alpha / rank (unset: the recipe's 16)")
     parser.add_argument("--peft-targets", default=None,
                         help="LoRA / DoRA / adapter projection patterns (unset: the recipe's defaults)")
+    parser.add_argument("--peft-train-norms", choices=("yes", "no"), default=None,
+                        help="train the backbone's layer norms too (unset: the recipe's default, adapters only)")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -141,6 +145,10 @@ def main(argv=None):
             switches["adversarial_epsilon"] = args.fgm_epsilon
         if method in ("lora", "dora") and args.lora_rank is not None:
             switches["lora_rank"] = args.lora_rank
+        if method in ("lora", "dora") and args.lora_alpha is not None:
+            switches["lora_alpha"] = args.lora_alpha
+        if method not in ("full", "fgm") and args.peft_train_norms:
+            switches["peft_train_norms"] = args.peft_train_norms == "yes"
         if method in ("lora", "dora", "adapter") and args.peft_targets:
             switches["peft_targets"] = args.peft_targets
         results[method] = benchmark(method, switches, args, train_path, eval_path)
@@ -151,7 +159,8 @@ def main(argv=None):
             result["saved_fraction_of_full"] = round(result["saved_bytes"] / results["full"]["saved_bytes"], 4)
     print(json.dumps({"data": args.data, "epochs": args.epochs, "max_train_examples": args.max_train_examples,
                       "typo_rate": args.typo_rate, "seed": args.seed, "lora_rank": args.lora_rank,
-                      "peft_targets": args.peft_targets, **results}))
+                      "lora_alpha": args.lora_alpha, "peft_targets": args.peft_targets,
+                      "peft_train_norms": args.peft_train_norms, **results}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ with a learned magnitude, by default on the attention query and value), `"adapte
 trained too, as Houlsby et al.), `"prefix"` (learned key / value vectors in front of each attention
 layer's, `PrefixProjection`), `"prompt"` (learned input vectors after [CLS], `SoftPrompt`: prompt
 tuning). Everything else in the base (the backbone of a task model, or the whole model when it has no
-`backbone`) is frozen; the task head, outside the base, trains as in full fine-tuning.
+`backbone`) is frozen, but for the layer norms when `train_norms` says so (adapters' default); the
+task head, outside the base, trains as in full fine-tuning.
 `merged_for_export(model)` folds the low-rank updates into the base kernels and prefix MLPs into
 their prefixes; `trainable_summary` counts what trains.
 """
@@ -55,7 +56,7 @@ def _is_layer_norm_weight(variable):
 
 
 def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, adapter_size=64, prefix_length=16,
-               reparameterize=True, prompt_length=20):
+               reparameterize=True, prompt_length=20, train_norms=None):
     """Adapts `model` in place for parameter-efficient fine-tuning; returns the settings used.
 
     Call it on a built model before `compile`. The base weights are frozen (`trainable = False` per
@@ -74,6 +75,9 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
             encoder and GPT).
         prompt_length: int, `"prompt"`'s number of learned input vectors (`enable_prompt_tuning`: a
             BERT-style backbone, or a task model over one).
+        train_norms: bool or None, whether the base's layer norms train too (a few thousand weights;
+            saved in the adapter file with the method's). None: True for `"adapter"` (Houlsby et al.),
+            False for the other methods.
 
     Example:
 
@@ -93,6 +97,10 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
     if method == "prompt" and targets:
         raise ValueError("Prompt tuning adapts no projection (its vectors go into the token embeddings): leave "
                          f"targets unset. Received: targets={targets!r}")
+    if train_norms is not None and not isinstance(train_norms, bool):
+        raise ValueError(f"train_norms must be True, False or None (the method's default). "
+                         f"Received: train_norms={train_norms!r}")
+    train_norms = method == "adapter" if train_norms is None else train_norms
     targets = targets or DEFAULT_TARGETS[method]
     frozen_before = {id(v) for v in base.weights if not v.trainable}
     if method == "prompt":
@@ -116,10 +124,10 @@ def apply_peft(model, method, rank=8, alpha=16.0, dropout=0.0, targets=None, ada
     new_weights = {id(v) for v in _added_weights(base)}
     for variable in base.weights:
         keep = id(variable) in new_weights or (
-            method == "adapter" and _is_layer_norm_weight(variable) and id(variable) not in frozen_before)
+            train_norms and _is_layer_norm_weight(variable) and id(variable) not in frozen_before)
         if not keep:
             variable.trainable = False
-    settings = {"method": method, "targets": targets}
+    settings = {"method": method, "targets": targets, "train_norms": train_norms}
     settings.update({
         "lora": {"rank": rank, "alpha": float(alpha), "dropout": float(dropout)},
         "adapter": {"adapter_size": adapter_size},

@@ -102,6 +102,8 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
         peft_targets: str or None, comma-separated projection path patterns to adapt (None: all six
             projections of every layer for LoRA, query and value for DoRA, the attention and
             feed-forward outputs for adapters: `kerastune.peft.parameter_efficient.DEFAULT_TARGETS`).
+        peft_train_norms: bool or None, whether the backbone's layer norms train with the method's
+            weights (None: adapters yes, the other methods no).
         adapter_size: int, the bottleneck width of `"adapter"`.
         prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones, kerastune's encoder): key / value vectors
             per layer, trained through an MLP (merged away for export) or directly.
@@ -143,6 +145,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     lora_alpha: float = 16.0
     lora_dropout: float = 0.0
     peft_targets: Optional[str] = None
+    peft_train_norms: Optional[bool] = None
     adapter_size: int = 64
     prefix_length: int = 16
     prefix_reparameterize: bool = True

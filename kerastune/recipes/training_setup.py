@@ -51,7 +51,8 @@ def load_fine_tuning_backbone(config):
     if config.peft:
         apply_peft(backbone, config.peft, rank=config.lora_rank, alpha=config.lora_alpha, dropout=config.lora_dropout,
                    targets=config.peft_targets, adapter_size=config.adapter_size, prefix_length=config.prefix_length,
-                   reparameterize=config.prefix_reparameterize, prompt_length=config.prompt_length)
+                   reparameterize=config.prefix_reparameterize, prompt_length=config.prompt_length,
+                   train_norms=config.peft_train_norms)
     limit = max_sequence_length(backbone)  # less a tuned prompt's positions
     if config.max_sequence_length and config.max_sequence_length > limit:
         prompt = f" (its {config.prompt_length} prompt vectors take the others)" if config.peft == "prompt" else ""

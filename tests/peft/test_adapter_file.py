@@ -22,6 +22,27 @@ def test_a_saved_adapter_on_a_fresh_base_reproduces_the_predictions_exactly(tmp_
     np.testing.assert_array_equal(fresh(INPUTS), model(INPUTS))
 
 
+def test_layer_norms_trained_beside_lora_travel_in_its_file_and_adapters_can_leave_theirs(tmp_path):
+    model = _classifier(seed=0)
+    apply_peft(model, "lora", rank=2, train_norms=True)
+    norms = [w for w in model.trainable_weights if "norm" in w.path]
+    assert norms and all(w.path in {v.path for v in model.backbone.weights} for w in norms)
+    before = [keras.ops.convert_to_numpy(w) for w in norms]
+    _fit(model)
+    assert any(np.abs(keras.ops.convert_to_numpy(w) - b).max() > 0 for w, b in zip(norms, before))
+    path = str(tmp_path / "lora_norms.safetensors")
+    save_adapter(model, path)
+    fresh = _classifier(seed=0)
+    load_adapter(fresh, path)  # without the trained norms its predictions would differ
+    assert [w.path for w in fresh.trainable_weights if "norm" in w.path] == [w.path for w in norms]
+    np.testing.assert_array_equal(fresh(INPUTS), model(INPUTS))
+    adapters = _classifier(seed=0)
+    apply_peft(adapters, "adapter", adapter_size=4, train_norms=False)
+    assert not [w for w in adapters.trainable_weights if "norm" in w.path]
+    with pytest.raises(ValueError, match=r"train_norms must be True, False or None .* Received: train_norms='yes'"):
+        apply_peft(_classifier(seed=0), "lora", train_norms="yes")
+
+
 def test_a_different_base_is_refused_with_a_message(tmp_path):
     model = _classifier(seed=0)
     apply_peft(model, "lora", rank=2)

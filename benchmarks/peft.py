@@ -131,6 +131,8 @@ def main(argv=None):
                         help="LoRA / DoRA / adapter projection patterns (unset: the recipe's defaults)")
     parser.add_argument("--peft-train-norms", choices=("yes", "no"), default=None,
                         help="train the backbone's layer norms too (unset: the recipe's default, adapters only)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="the backbone's and the head's dropout rate (unset: the recipe's 0.1)")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -147,6 +149,8 @@ def main(argv=None):
             switches["lora_rank"] = args.lora_rank
         if method in ("lora", "dora") and args.lora_alpha is not None:
             switches["lora_alpha"] = args.lora_alpha
+        if args.dropout is not None:
+            switches["dropout"] = args.dropout
         if method not in ("full", "fgm") and args.peft_train_norms:
             switches["peft_train_norms"] = args.peft_train_norms == "yes"
         if method in ("lora", "dora", "adapter") and args.peft_targets:
@@ -160,7 +164,7 @@ def main(argv=None):
     print(json.dumps({"data": args.data, "epochs": args.epochs, "max_train_examples": args.max_train_examples,
                       "typo_rate": args.typo_rate, "seed": args.seed, "lora_rank": args.lora_rank,
                       "lora_alpha": args.lora_alpha, "peft_targets": args.peft_targets,
-                      "peft_train_norms": args.peft_train_norms, **results}))
+                      "peft_train_norms": args.peft_train_norms, "dropout": args.dropout, **results}))
 
 
 if __name__ == "__main__":

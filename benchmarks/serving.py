@@ -17,6 +17,13 @@ Single-sentence latency: each TSV text sent alone (p50/p90/p99 over `--single-re
 Throughput: the TSV's texts in their file order, in batches of 64 and 256 (sentences/s over
 `--batch-sentences` texts). A profile of one request splits it into tokenize+pack (the export's
 `tokenize` signature) and encoder+softmax (its `token_ids` signature).
+
+What the CPU allows: the encoder's floating-point work per sentence (`encoder_gflop`: its matrix
+multiplies at each text's own length; KerasHub's side computes every text at its `sequence_length`)
+and TensorFlow's own matrix-multiply speed measured in this process at the encoder's shapes (one
+sentence's rows, and a batch of 64's; the faster of its graph and XLA kernels). Work / speed is the fastest any TensorFlow graph of this
+encoder could answer on this CPU if nothing but its matrix multiplies took time: `ceiling_*` keys,
+and the speedups over KerasHub they would give.
 The last line printed is one JSON object.
 """
 
@@ -54,16 +61,16 @@ def cpu_name():
 
 
 def kerashub_endpoint(backbone_dir, num_classes, sequence_length, directory):
-    """Writes KerasHub's string-in endpoint (BertTextClassifier + its preprocessor) and returns its signature."""
+    """Writes KerasHub's string-in endpoint (BertTextClassifier + its preprocessor); returns its signature and
+    the encoder's `(num_layers, hidden_dim, intermediate_dim)`."""
     import keras
     import keras_hub
 
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(
         keras_hub.tokenizers.BertTokenizer.from_preset(backbone_dir), sequence_length=sequence_length
     )
-    classifier = keras_hub.models.BertTextClassifier(
-        keras_hub.models.BertBackbone.from_preset(backbone_dir), num_classes, preprocessor=preprocessor
-    )
+    backbone = keras_hub.models.BertBackbone.from_preset(backbone_dir)
+    classifier = keras_hub.models.BertTextClassifier(backbone, num_classes, preprocessor=preprocessor)
 
     def serve(text):
         return {"probabilities": keras.ops.softmax(classifier(preprocessor(text), training=False), axis=-1)}
@@ -72,7 +79,91 @@ def kerashub_endpoint(backbone_dir, num_classes, sequence_length, directory):
     archive.track(classifier)
     archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     archive.write_out(directory, verbose=False)
-    return tf.saved_model.load(directory).signatures["serving_default"]
+    shape = (backbone.num_layers, backbone.hidden_dim, backbone.intermediate_dim)
+    return tf.saved_model.load(directory).signatures["serving_default"], shape
+
+
+def encoder_gflop(num_layers, hidden_dim, intermediate_dim, length):
+    """GFLOP of one BERT encoder pass over one text of `length` tokens: each layer's query, key, value and
+    output projections (4 x hidden^2), its two feed-forward matrices (2 x hidden x intermediate) per
+    token, and the attention scores and their weighted sum (2 x length x hidden per token); a
+    multiply-add counts 2. Embeddings, norms, softmax and the classifier head (< 1%) are not counted."""
+    per_token = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim + 2 * length * hidden_dim
+    return 2 * num_layers * length * per_token / 1e9
+
+
+def matmul_gflops(rows, hidden_dim, intermediate_dim, dtype="float32", depth=12, seconds=1.0):
+    """TensorFlow's best speed (GFLOP/s) at an encoder's feed-forward matmuls, here and now.
+
+    One traced call multiplies (rows, hidden) by (hidden, intermediate) and the result by (intermediate,
+    hidden), `depth` times over (a 6-layer encoder's feed-forward matmuls: 12), so a call's fixed cost
+    does not count as matmul time; the faster of a traced graph (oneDNN) and XLA (`jit_compile=True`).
+    """
+    up = tf.cast(tf.random.normal([hidden_dim, intermediate_dim]) / hidden_dim ** 0.5, dtype)
+    down = tf.cast(tf.random.normal([intermediate_dim, hidden_dim]) / intermediate_dim ** 0.5, dtype)
+    x = tf.cast(tf.random.normal([rows, hidden_dim]), dtype)
+
+    def feed_forward(x):
+        for _ in range(depth // 2):
+            x = tf.matmul(tf.matmul(x, up), down)
+        return tf.reduce_sum(x)  # one number back
+
+    best = 0.0
+    for jit_compile in (False, True):
+        run = tf.function(feed_forward, jit_compile=jit_compile)
+        for _ in range(3):
+            run(x).numpy()
+        calls, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            run(x).numpy()
+            calls += 1
+        flop = 2 * rows * hidden_dim * intermediate_dim * (depth // 2) * 2
+        best = max(best, flop * calls / (time.perf_counter() - start) / 1e9)
+    return best
+
+
+def token_lengths(loaded, texts, batch_size=256):
+    """Each text's packed length ([CLS] and [SEP] included), from the export's own `tokenize` signature."""
+    tokenize = loaded.signatures["tokenize"]
+    lengths = []
+    for i in range(0, len(texts), batch_size):
+        mask = tokenize(text=tf.constant(texts[i:i + batch_size]))["padding_mask"]
+        lengths.extend(int(n) for n in tf.reduce_sum(mask, axis=1).numpy())
+    return np.array(lengths)
+
+
+def what_the_cpu_allows(shape, single_lengths, batch_lengths, kerashub_length, result):
+    """`ceiling_*` keys: the encoder's work per sentence over TensorFlow's matmul speed at its shapes, and the
+    speedups over KerasHub's endpoint they would give.
+
+    shape: `(num_layers, hidden_dim, intermediate_dim)`; result: the timed figures of both endpoints."""
+    _, hidden, intermediate = shape
+    single = float(np.mean([encoder_gflop(*shape, n) for n in single_lengths]))
+    batch = float(np.mean([encoder_gflop(*shape, n) for n in batch_lengths]))
+    kerashub = encoder_gflop(*shape, kerashub_length)
+    rows = int(round(np.median(single_lengths)))
+    speeds = {  # GFLOP/s at the feed-forward matmul of one sentence and of a batch of 64 sentences
+        f"{size}{suffix}": matmul_gflops(rows * (64 if size == "batch64" else 1), hidden, intermediate, dtype)
+        for size in ("single", "batch64") for suffix, dtype in (("", "float32"), ("_bfloat16", "bfloat16"))
+    }
+    figures = {
+        "encoder_gflop_per_sentence": round(single, 3),
+        "encoder_gflop_per_sentence_batches": round(batch, 3),
+        **{f"matmul_gflops_{key}": round(speed, 1) for key, speed in speeds.items()},
+        "ceiling_single_ms": round(1000 * single / speeds["single"], 2),
+        "ceiling_single_bfloat16_ms": round(1000 * single / speeds["single_bfloat16"], 2),
+        "ceiling_batch64_sentences_per_s": round(speeds["batch64"] / batch, 1),
+        "ceiling_batch64_bfloat16_sentences_per_s": round(speeds["batch64_bfloat16"] / batch, 1),
+        "achieved_batch64_gflops": round(result["batch64_sentences_per_s"] * batch, 1),
+        "kerashub_encoder_gflop_per_sentence": round(kerashub, 3),
+        "kerashub_achieved_batch64_gflops": round(result["kerashub_batch64_sentences_per_s"] * kerashub, 1),
+    }
+    for precision in ("", "_bfloat16"):
+        figures[f"ceiling_speedup_single{precision}"] = round(
+            result["kerashub_single_p50_ms"] / figures[f"ceiling_single{precision}_ms"], 2)
+        figures[f"ceiling_speedup_batch64{precision}"] = round(
+            figures[f"ceiling_batch64{precision}_sentences_per_s"] / result["kerashub_batch64_sentences_per_s"], 2)
+    return figures
 
 
 def single_latencies(endpoints, texts, warmup=5):
@@ -166,7 +257,7 @@ def main(argv=None):
         if not args.no_kerashub:
             print(f"writing KerasHub's string endpoint over {backbone} (sequence_length "
                   f"{args.kerashub_sequence_length})", flush=True)
-            endpoints["kerashub"] = kerashub_endpoint(backbone, num_classes, args.kerashub_sequence_length, tmp)
+            endpoints["kerashub"], shape = kerashub_endpoint(backbone, num_classes, args.kerashub_sequence_length, tmp)
         singles = texts[:args.single_requests]
         print(f"single-sentence latency over {len(singles)} texts: {', '.join(endpoints)} in turns", flush=True)
         seconds = single_latencies(endpoints, singles)
@@ -188,6 +279,12 @@ def main(argv=None):
                 result[f"speedup_batch{batch_size}"] = round(result[key] / result[f"kerashub_{key}"], 2)
         if args.baseline:
             result["baseline"] = find_saved_model(args.baseline)
+        if "kerashub" in endpoints and "tokenize" in loaded.signatures:
+            print("what the CPU allows: the encoder's work over TensorFlow's matmul speed at its shapes", flush=True)
+            result.update(what_the_cpu_allows(
+                shape, token_lengths(loaded, singles), token_lengths(loaded, texts[:args.batch_sentences]),
+                args.kerashub_sequence_length, result,
+            ))
     if "tokenize" in loaded.signatures and "token_ids" in loaded.signatures:
         print("profile of one request (median of the first 50 texts)", flush=True)
         result["profile"] = profile_one_request(loaded, texts[:50])

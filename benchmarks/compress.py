@@ -11,7 +11,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   learning rate `--prune-learning-rate`, 1e-4, decaying linearly to 0; the target reached after
   `--prune-end-fraction`, 0.7, of the steps);
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
-  word-piece table, 1-D convolutions of widths 3 and 5, max-over-time) distilled from the teacher
+  word-piece table, kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
+  max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, half each) on `--distil-train-examples` training texts (default: all) for
   `--distil-epochs`, plus `--distil-augment-copies` augmented copies of each with `--distil-augment`
@@ -149,7 +150,9 @@ def student_export(teacher, config, args):
         learning_rate = args.distil_learning_rate or 1e-4
     else:
         name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
-        student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes)
+        name += "_trained_table" if args.conv_train_embeddings else ""
+        student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes, args.conv_dropout,
+                                            freeze_embeddings=not args.conv_train_embeddings)
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
                                   learning_rate, args.temperature, args.out, args.distil_augment,
@@ -173,6 +176,9 @@ def main(argv=None):
     parser.add_argument("--student-layers", type=int, default=2)
     parser.add_argument("--conv-filters", type=int, default=256)
     parser.add_argument("--conv-kernel-sizes", type=int, nargs="+", default=[3, 5])
+    parser.add_argument("--conv-dropout", type=float, default=0.1, help="dropout on the student's word-piece vectors")
+    parser.add_argument("--conv-train-embeddings", action="store_true",
+                        help="train the teacher's word-piece table too (default: the convolutions and head only)")
     parser.add_argument("--distil-train-examples", type=int, default=None, help="default: the whole train.tsv")
     parser.add_argument("--distil-epochs", type=int, default=3)
     parser.add_argument("--distil-learning-rate", type=float, default=None,
@@ -208,6 +214,8 @@ def main(argv=None):
         name, paths[name] = student_export(teacher, config, args)
         extra.update(distil_epochs=args.distil_epochs, distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
+        if args.student == "conv":
+            extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,

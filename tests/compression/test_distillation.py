@@ -46,5 +46,21 @@ def test_a_convolutional_student_starts_from_the_teachers_word_pieces(fitted, co
         conv_student_from_teacher(TokenClassifier(_backbone(1), 3))
 
 
+def test_a_convolutional_student_keeps_the_teachers_word_pieces_frozen_unless_asked(fitted):
+    teacher = fitted[0]
+    keras.utils.set_random_seed(3)
+    student = conv_student_from_teacher(teacher, filters=8, kernel_sizes=(3,))  # frozen by default
+    table = student.backbone.token_embedding.get_weights()[0]
+    convolution = student.backbone.convolutions[0].get_weights()[0]
+    student.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(True))
+    student.fit(features(8, 6), np.arange(8) % 3, batch_size=4, epochs=1, verbose=0)
+    np.testing.assert_array_equal(student.backbone.token_embedding.get_weights()[0], table)
+    assert not np.allclose(student.backbone.convolutions[0].get_weights()[0], convolution)
+    assert student.count_params() - sum(int(np.prod(w.shape)) for w in student.trainable_weights) == table.size
+    assert conv_student_from_teacher(teacher, filters=8, freeze_embeddings=False).backbone.token_embedding.trainable
+    with pytest.raises(ValueError, match="Received: freeze_embeddings='yes'"):
+        conv_student_from_teacher(teacher, freeze_embeddings="yes")
+
+
 def test_the_convolutional_students_export_serves_strings_with_tensorflow_alone(fitted, conv_student, served):
     assert_served_as_keras(served, "student", conv_student, fitted[1])

@@ -20,10 +20,11 @@ Throughput: the TSV's texts in their file order, in batches of 64 and 256 (sente
 
 What the CPU allows: the encoder's floating-point work per sentence (`encoder_gflop`: its matrix
 multiplies at each text's own length; KerasHub's side computes every text at its `sequence_length`)
-and TensorFlow's own matrix-multiply speed measured in this process at the encoder's shapes (one
-sentence's rows, and a batch of 64's; the faster of its graph and XLA kernels). Work / speed is the fastest any TensorFlow graph of this
-encoder could answer on this CPU if nothing but its matrix multiplies took time: `ceiling_*` keys,
-and the speedups over KerasHub they would give.
+and TensorFlow's own matrix-multiply speed measured in this process at the encoder's feed-forward
+shapes (one sentence's rows, and a batch of 64's; the faster of its graph and XLA kernels), in float32
+and bfloat16. Work / speed is the fastest a TensorFlow graph of this encoder could answer on this CPU
+if nothing but its matrix multiplies took time: the `ceiling_*` keys, and the speedups over
+KerasHub's endpoint they would give.
 The last line printed is one JSON object.
 """
 

@@ -14,7 +14,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   word-piece table, kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
   max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
-  and the hard labels, half each) on `--distil-train-examples` training texts (default: all) for
+  and the hard labels, half each; `--similarity-weight` adds the teacher's cosine similarities between a
+  batch's texts) on `--distil-train-examples` training texts (default: all) for
   `--distil-epochs`, plus `--distil-augment-copies` augmented copies of each with `--distil-augment`
   (e.g. `delete,swap`: a larger transfer set for the teacher to label); `student_2` (`--student
   layers`): the teacher with 2 of its layers;
@@ -116,10 +117,10 @@ def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=
 
 
 def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out,
-                     augment=None, augment_copies=1):
+                     augment=None, augment_copies=1, similarity_weight=0.0):
     """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and `augment_copies`
     copies of each made by the recipe's `augment` operations (a transfer set the teacher labels, Tang et al.
-    2019); its export path."""
+    2019), matching the teacher's similarities between a batch's texts at `similarity_weight`; its export path."""
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
@@ -131,11 +132,12 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
     steps = run.train_data.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))
-    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=0.5)
+    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=0.5,
+                        similarity_weight=similarity_weight)
     student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
           f"{run.train_data.num_examples:,} texts "
-          f"(T={temperature}, peak lr {learning_rate})", flush=True)
+          f"(T={temperature}, similarity weight {similarity_weight}, peak lr {learning_rate})", flush=True)
     student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2, callbacks=[ProgressLines()])
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
                                   config={**config, "student": name}, truncate=run.config.truncate)
@@ -156,7 +158,7 @@ def student_export(teacher, config, args):
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
                                   learning_rate, args.temperature, args.out, args.distil_augment,
-                                  args.distil_augment_copies)
+                                  args.distil_augment_copies, args.similarity_weight)
 
 
 def main(argv=None):
@@ -185,6 +187,8 @@ def main(argv=None):
                         help="peak learning rate (5%% warm-up, cosine decay to 0); default 2e-3 for the "
                              "convolutional student (trained from its word pieces up), 1e-4 for the layers one")
     parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--similarity-weight", type=float, default=0.0,
+                        help="beta of the batch cosine-similarity term (kerastune.training.knowledge_distillation)")
     parser.add_argument("--distil-augment", default=None,
                         help="e.g. delete,swap: add augmented copies of the training texts to the transfer set "
                              "(the text classifier's augment operations; the teacher's soft targets label them)")
@@ -212,7 +216,8 @@ def main(argv=None):
                                                export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
         name, paths[name] = student_export(teacher, config, args)
-        extra.update(distil_epochs=args.distil_epochs, distil_augment=args.distil_augment,
+        extra.update(distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
+                     distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
         if args.student == "conv":
             extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings)

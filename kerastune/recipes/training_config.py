@@ -120,8 +120,9 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             (`kerastune.training.knowledge_distillation`): a kerastune export of a fine-tuned
             classifier of the same task, labels and word pieces (e.g. a larger model's `run.export()`)
             is the teacher; the model this recipe builds learns its soft targets at
-            `distillation_temperature` plus the labels, weighted `distillation_student_loss_weight`
-            (not with `adversarial` or `r_drop_alpha`).
+            `distillation_temperature` plus the labels, weighted `distillation_student_loss_weight`,
+            and (text classifiers) the teacher's cosine similarities between a batch's texts, weighted
+            `distillation_similarity_weight` (0: not used) (not with `adversarial` or `r_drop_alpha`).
         early_stopping_patience: int or None; set, `fit` stops once `early_stopping_monitor` (a
             validation metric, e.g. `"val_loss"` or `"val_accuracy"`) has not improved for this many
             epochs, and restores the best epoch's weights (the trained ones: a weight average,
@@ -159,6 +160,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     distill_from: Optional[str] = None
     distillation_temperature: float = 2.0
     distillation_student_loss_weight: float = 0.5
+    distillation_similarity_weight: float = 0.0
     early_stopping_patience: Optional[int] = None
     early_stopping_monitor: str = "val_loss"
 
@@ -175,7 +177,8 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
                                 self.adversarial_step_size)
         if self.r_drop_alpha is not None:
             RDrop(self.r_drop_alpha)
-        KnowledgeDistillation.check(self.distillation_temperature, self.distillation_student_loss_weight)
+        KnowledgeDistillation.check(self.distillation_temperature, self.distillation_student_loss_weight,
+                                    self.distillation_similarity_weight)
         steps = {"adversarial": self.adversarial, "r_drop_alpha": self.r_drop_alpha, "distill_from": self.distill_from}
         if sum(value is not None for value in steps.values()) > 1:
             given = ", ".join(f"{key}={value!r}" for key, value in steps.items() if value is not None)

@@ -164,7 +164,7 @@ def compile_for_training(model, config, steps_per_epoch, teacher=None, **compile
         config: a `TrainingConfig`.
         steps_per_epoch: int, training batches per epoch.
         teacher: a Keras model or None, the distillation teacher (`load_teacher`), at the config's
-            `distillation_temperature` and `distillation_student_loss_weight`.
+            `distillation_temperature`, `distillation_student_loss_weight` and `distillation_similarity_weight`.
         **compile_kwargs: passed to `model.compile`.
     """
     if config.gradient_accumulation_steps < 1:
@@ -178,7 +178,8 @@ def compile_for_training(model, config, steps_per_epoch, teacher=None, **compile
     if getattr(config, "r_drop_alpha", None):
         enable_r_drop(model, config.r_drop_alpha)
     if teacher is not None:
-        enable_distillation(model, teacher, config.distillation_temperature, config.distillation_student_loss_weight)
+        enable_distillation(model, teacher, config.distillation_temperature, config.distillation_student_loss_weight,
+                            config.distillation_similarity_weight)
     updates = steps_per_epoch * config.epochs // config.gradient_accumulation_steps
     if getattr(config, "label_smoothing", 0.0):
         compile_kwargs["label_smoothing"] = config.label_smoothing

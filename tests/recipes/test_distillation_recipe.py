@@ -26,9 +26,11 @@ def teacher_export(task, tmp_path_factory):  # noqa: F811
 def test_a_smaller_student_learns_the_task_from_the_teachers_soft_targets_alone(task, teacher_export, tmp_path):  # noqa: F811
     smaller = {**task, "hidden_dim": 8, "intermediate_dim": 16, "name": "student"}
     run = text_classifier(**smaller, distill_from=teacher_export, distillation_temperature=2.0,
-                          distillation_student_loss_weight=0.0)  # the labels' loss weighs nothing
+                          distillation_student_loss_weight=0.0,  # the labels' loss weighs nothing
+                          distillation_similarity_weight=0.5)
     step = train_step_of(run.model)
     assert isinstance(step, KnowledgeDistillation) and step.student_loss_weight == 0.0
+    assert step.similarity_weight == 0.5
     run.fit(verbose=0)
     assert run.evaluate()["accuracy"] >= 0.85  # what the teacher knows, passed on
     path = run.export(str(tmp_path / "exports"))

@@ -115,3 +115,51 @@ def test_bad_settings_are_refused():
     enable_r_drop(student, 1.0)
     with pytest.raises(ValueError, match="already trains with RDrop"):
         enable_distillation(student, teacher)
+
+
+def _cosines(h):
+    h = h / np.linalg.norm(h, axis=-1, keepdims=True)
+    return h @ h.T
+
+
+def test_the_similarity_term_adds_beta_times_the_batches_cosine_matrices_squared_difference():
+    teacher = _confident_teacher(TextClassifier)
+    student = TextClassifier(_backbone(1), 3, dropout=0.0, pooling="mean")
+    step = enable_distillation(student, teacher, 2.0, student_loss_weight=0.0, similarity_weight=0.7)
+    student.compile(optimizer="sgd")
+    x = _features(8, 6, seed=6)
+    loss, y_pred = step.loss(student, x, np.zeros(8, "int32"))
+    # The pooled features each head reads, rebuilt by hand: the teacher's [CLS] pooler, the student's masked mean.
+    h_t = _numpy(teacher.backbone(x)["pooled_output"])
+    sequence, mask = _numpy(student.backbone(x)["sequence_output"]), x["padding_mask"][..., None]
+    h_s = (sequence * mask).sum(1) / mask.sum(1)
+    similar = ((_cosines(h_t) - _cosines(h_s)) ** 2).mean()
+    assert similar > 1e-3
+    expected = _t2_kl(_numpy(teacher(x)), _numpy(y_pred), 2.0) + 0.7 * similar
+    np.testing.assert_allclose(_numpy(loss), expected, rtol=1e-4)
+
+
+def test_fit_with_the_similarity_term_pulls_the_students_similarities_to_the_teachers():
+    teacher = _confident_teacher(TextClassifier)
+    keras.utils.set_random_seed(1)
+    student = TextClassifier(_backbone(1), 3, dropout=0.0)
+    x = _features(32, 8, seed=7)
+    h_t = _cosines(_numpy(teacher.backbone(x)["pooled_output"]))
+
+    def distance():
+        return ((h_t - _cosines(_numpy(student.backbone(x)["pooled_output"]))) ** 2).mean()
+
+    before = distance()
+    enable_distillation(student, teacher, student_loss_weight=0.0, similarity_weight=10.0)
+    student.compile(optimizer=keras.optimizers.Adam(1e-2))
+    student.fit(x, np.zeros(32, "int32"), batch_size=32, epochs=20, verbose=0)
+    assert distance() < 0.5 * before
+    assert len(student.weights) == len(TextClassifier(_backbone(1), 3).weights)  # no weights added
+
+
+def test_similarity_needs_a_text_classifier_and_a_weight_of_at_least_0():
+    teacher = _confident_teacher(TokenClassifier)
+    with pytest.raises(ValueError, match="Feature similarity needs a text classifier"):
+        enable_distillation(TokenClassifier(_backbone(1), 3), teacher, similarity_weight=1.0)
+    with pytest.raises(ValueError, match="Received: distillation_similarity_weight=-1"):
+        KnowledgeDistillation(teacher, similarity_weight=-1)

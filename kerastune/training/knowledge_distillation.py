@@ -41,6 +41,9 @@ class KnowledgeDistillation:
         self.student_loss_weight = float(student_loss_weight)
         self.similarity_weight = float(similarity_weight)
         if self.similarity_weight > 0:
+            if student is None:
+                raise ValueError("similarity_weight > 0 reads the student's features: pass student=, or use "
+                                 "enable_distillation(student, teacher, similarity_weight=...)")
             self.teacher_with_features = with_text_features(teacher)
             self.student_with_features = with_text_features(student)
 

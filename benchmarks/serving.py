@@ -42,6 +42,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from matmul_speed import matmul_gflops  # noqa: E402
+from peers.side_by_side import cpu_model  # noqa: E402
 
 
 def read_texts(path):
@@ -49,16 +51,6 @@ def read_texts(path):
     with open(path, encoding="utf-8") as f:
         rows = f.read().splitlines()[1:]
     return [row.split("\t")[0] for row in rows if row]
-
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def kerashub_endpoint(backbone_dir, num_classes, sequence_length, directory):
@@ -91,36 +83,6 @@ def encoder_gflop(num_layers, hidden_dim, intermediate_dim, length):
     multiply-add counts 2. Embeddings, norms, softmax and the classifier head (< 1%) are not counted."""
     per_token = 4 * hidden_dim * hidden_dim + 2 * hidden_dim * intermediate_dim + 2 * length * hidden_dim
     return 2 * num_layers * length * per_token / 1e9
-
-
-def matmul_gflops(rows, hidden_dim, intermediate_dim, dtype="float32", depth=12, seconds=1.0):
-    """TensorFlow's best speed (GFLOP/s) at an encoder's feed-forward matmuls, here and now.
-
-    One traced call multiplies (rows, hidden) by (hidden, intermediate) and the result by (intermediate,
-    hidden), `depth` times over (a 6-layer encoder's feed-forward matmuls: 12), so a call's fixed cost
-    does not count as matmul time; the faster of a traced graph (oneDNN) and XLA (`jit_compile=True`).
-    """
-    up = tf.cast(tf.random.normal([hidden_dim, intermediate_dim]) / hidden_dim ** 0.5, dtype)
-    down = tf.cast(tf.random.normal([intermediate_dim, hidden_dim]) / intermediate_dim ** 0.5, dtype)
-    x = tf.cast(tf.random.normal([rows, hidden_dim]), dtype)
-
-    def feed_forward(x):
-        for _ in range(depth // 2):
-            x = tf.matmul(tf.matmul(x, up), down)
-        return tf.reduce_sum(x)  # one number back
-
-    best = 0.0
-    for jit_compile in (False, True):
-        run = tf.function(feed_forward, jit_compile=jit_compile)
-        for _ in range(3):
-            run(x).numpy()
-        calls, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            run(x).numpy()
-            calls += 1
-        flop = 2 * rows * hidden_dim * intermediate_dim * (depth // 2) * 2
-        best = max(best, flop * calls / (time.perf_counter() - start) / 1e9)
-    return best
 
 
 def token_lengths(loaded, texts, batch_size=256):
@@ -252,7 +214,7 @@ def main(argv=None):
     endpoints = {"kerastune": loaded.signatures["serving_default"]}
     if args.baseline:
         endpoints["baseline"] = tf.saved_model.load(find_saved_model(args.baseline)).signatures["serving_default"]
-    result = {"export": path, "data": args.data, "cpu": cpu_name(), "cores": os.cpu_count(),
+    result = {"export": path, "data": args.data, "cpu": cpu_model() or platform.processor(), "cores": os.cpu_count(),
               "intra_op_threads": args.intra_op_threads, "inter_op_threads": args.inter_op_threads}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.no_kerashub:

@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from matmul_speed import matmul_gflops  # noqa: E402
 from peers.side_by_side import cpu_model, run_peer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -80,26 +81,8 @@ def progress_callback(total, every):
 
 
 def matmul_peak_gflops(seconds=3.0, n=1024):
-    """float32 tf.matmul throughput on this machine (GFLOP/s), the denominator of MFU."""
-    import tensorflow as tf
-
-    a = tf.random.normal((n, n))
-    b = tf.random.normal((n, n))
-
-    @tf.function(jit_compile=True)
-    def ten(a, b):
-        c = a
-        for _ in range(10):
-            c = tf.matmul(c, b) * 1e-3
-        return c
-
-    ten(a, b).numpy()
-    calls, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        ten(a, b).numpy()
-        calls += 1
-    elapsed = time.perf_counter() - start
-    return calls * 10 * 2 * n**3 / elapsed / 1e9
+    """float32 XLA `tf.matmul` throughput on this machine (GFLOP/s) at n x n, the denominator of MFU."""
+    return matmul_gflops(n, n, n, depth=10, seconds=seconds, jit_compile=(True,))
 
 
 def random_windows_loss(model, ids, sequence_length, batch_size, batches, seed):

@@ -41,21 +41,30 @@ DEFAULT_DATA = os.path.join(HERE, "..", "..", "shared", "data", "tinyshakespeare
 
 
 class StepTimer:
-    """Wall time between consecutive `on_train_batch_end` calls."""
+    """Wall time per train step, from consecutive `on_train_batch_end` calls.
+
+    With `steps_per_execution` N (`--set steps_per_execution=N`) Keras calls back once per N steps and
+    the batch index jumps by N, so each interval is divided by the steps it covered.
+    """
 
     def __init__(self):
         import keras
 
         class _Timer(keras.callbacks.Callback):
             def on_train_batch_end(inner, batch, logs=None):
-                self.times.append(time.perf_counter())
+                self.marks.append((batch, time.perf_counter()))
 
-        self.times = []
+        self.marks = []
         self.callback = _Timer()
 
     def median_ms(self, skip):
-        steps = np.diff(np.asarray(self.times[skip:]))
-        return float(np.median(steps) * 1000.0)
+        """Median ms per step over the intervals after step `skip` (the last interval if none is)."""
+        later = [mark for mark in self.marks if mark[0] >= skip]
+        kept = np.asarray(later if len(later) >= 2 else self.marks[-2:], dtype=np.float64)
+        if len(kept) < 2:
+            raise ValueError(f"Timing needs at least two calls back from fit; got {len(self.marks)}")
+        steps, seconds = np.diff(kept[:, 0]), np.diff(kept[:, 1])
+        return float(np.median(seconds / steps) * 1000.0)
 
 
 def progress_callback(total, every):
@@ -201,7 +210,7 @@ def main(argv=None):
         callbacks=[timer.callback, progress_callback(args.iters, args.print_every)],
     )
     fit_s = time.perf_counter() - fit_start
-    ms_per_iter = timer.median_ms(skip=min(args.warmup_iters, max(len(timer.times) - 2, 0)))
+    ms_per_iter = timer.median_ms(skip=args.warmup_iters)
 
     ids = run.tokenizer.encode_text(open(args.data, encoding="utf-8").read())
     train_ids, val_ids = split_tokens(ids, 0.1)

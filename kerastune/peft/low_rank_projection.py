@@ -5,7 +5,7 @@ from keras import ops
 
 from kerastune.api import register
 from kerastune.peft.projection_wrapper import ProjectionWrapper
-from kerastune.peft.projections import bias_and_activation, low_rank_equations, projection_equation
+from kerastune.peft.projections import bias_and_activation, low_rank_equations, project, projection_equation
 
 
 @register
@@ -90,9 +90,9 @@ class LowRankProjection(ProjectionWrapper):
         return kernel
 
     def call(self, inputs, training=None):
-        outputs = ops.einsum(projection_equation(self.layer), inputs, self.layer.kernel)
-        update = ops.einsum(self.down_equation, self.update_dropout(inputs, training=training), self.lora_a)
-        outputs = outputs + self.scale * ops.einsum(self.up_equation, update, self.lora_b)
+        outputs = project(projection_equation(self.layer), inputs, self.layer.kernel)
+        update = project(self.down_equation, self.update_dropout(inputs, training=training), self.lora_a)
+        outputs = outputs + self.scale * project(self.up_equation, update, self.lora_b)
         if self.use_dora:
             norm = ops.stop_gradient(self._column_norm(
                 ops.convert_to_tensor(self.layer.kernel) + ops.cast(self.kernel_update(), self.layer.kernel.dtype)))

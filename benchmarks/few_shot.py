@@ -25,8 +25,6 @@ import csv
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from peers.side_by_side import cpu_model  # noqa: E402
+
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 TASKS = {
     "sst2": {"train": "sst2/train.tsv", "eval": "sst2/dev.tsv", "verbalizer": "terrible,great",
@@ -43,17 +43,6 @@ TASKS = {
     "agnews": {"train": "agnews/train_subset.tsv", "eval": "agnews/test.tsv", "verbalizer": "world,sports,business,tech",
                "patterns": ["[MASK] news: <text>", "<text> ( [MASK] )"]},
 }
-
-
-def cpu_model():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def read_rows(path):

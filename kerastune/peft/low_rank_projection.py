@@ -14,7 +14,7 @@ class LowRankProjection(ProjectionWrapper):
 
     LoRA: `y = x W + (alpha / rank) * dropout(x) A B (+ bias)`, with A (inputs..., rank) He-uniform
     and B (rank, outputs...) zero, so training starts from the base model. The update runs in
-    activation space (two thin einsums), so the frozen kernel gets no gradient. DoRA splits the
+    activation space (two thin projections, `project`), so the frozen kernel gets no gradient. DoRA splits the
     adapted kernel `V = W + (alpha / rank) A B` into a direction and a trained magnitude m
     (one per output feature, initialised to the column norms of W):
     `y = (m / ||V||) * (x W + (alpha / rank) * dropout(x) A B) (+ bias)`, where `||V||` is taken over

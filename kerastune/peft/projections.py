@@ -81,7 +81,8 @@ def projection_equation(layer):
 def project(equation, inputs, kernel):
     """`einsum(equation, inputs, kernel)`, as a matmul when the equation is one, like a Dense layer's
     `"...a,ab->...b"`: TensorFlow's XLA runs that einsum as a batched matmul against the kernel
-    broadcast to every example, which made a MiniLM encoder's LoRA training step 4.7x slower (`benchmarks/peft_step_time.py`).
+    broadcast to every example, which made a MiniLM encoder's LoRA training step 4.7x slower
+    (`benchmarks/peft_step_time.py`).
 
     Example:
 

@@ -130,9 +130,9 @@ def main(argv=None):
     parser.add_argument("--peft-targets", default=None,
                         help="LoRA / DoRA / adapter projection patterns (unset: the recipe's defaults)")
     parser.add_argument("--peft-train-norms", choices=("yes", "no"), default=None,
-                        help="train the backbone's layer norms too (unset: the recipe's default, adapters only)")
+                        help="train the backbone's layer norms too (unset: the recipe's default, adapters and LoRA)")
     parser.add_argument("--dropout", type=float, default=None,
-                        help="the backbone's and the head's dropout rate (unset: the recipe's 0.1)")
+                        help="the backbone's and the head's dropout rate (unset: the recipe's: 0 under LoRA, else 0.1)")
     parser.add_argument("--typo-rate", type=float, default=0.1, help="share of dev words given one typo")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

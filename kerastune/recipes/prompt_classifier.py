@@ -34,7 +34,7 @@ from kerastune.models.text_classifier import TextClassifier
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.text_classifier import LabelledTextColumns, TextClassifierRun, _read
 from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
-from kerastune.recipes.training_setup import batch_splits, build_optimizer, compile_for_training
+from kerastune.recipes.training_setup import batch_splits, build_optimizer, compile_for_training, fine_tuning_dropout
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -104,7 +104,8 @@ def prompt_classifier(backbone, train=None, validation=None, **kwargs):
     validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values) \
         if config.validation else None
     with strategy.scope():
-        backbone_model, head, tokenizer = load_masked_lm_backbone(config.backbone, dropout=config.dropout)
+        backbone_model, head, tokenizer = load_masked_lm_backbone(config.backbone,
+                                                                       dropout=fine_tuning_dropout(config))
         verbalizer = verbalizer_token_ids(parse_verbalizer(config.verbalizer), tokenizer)
         if len(verbalizer) != len(train_text.label_names):
             raise ValueError(f"verbalizer={config.verbalizer!r} names {len(verbalizer)} labels but the data has "

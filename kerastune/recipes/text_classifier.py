@@ -32,7 +32,8 @@ from kerastune.models.text_classifier import TextClassifier
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
-from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone, load_teacher
+from kerastune.recipes.training_setup import (batch_splits, compile_for_training, fine_tuning_dropout,
+                                              load_fine_tuning_backbone, load_teacher)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -175,7 +176,8 @@ def text_classifier(backbone, train=None, validation=None, **kwargs):
             truncate=config.truncate,
         )
         model = TextClassifier(
-            backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling, dropout=config.dropout
+            backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling,
+            dropout=fine_tuning_dropout(config),
         )
         teacher = load_teacher(config, tokenizer, train_text.label_names, sequence_length)
         compile_for_training(model, config, train_data.steps_per_epoch, teacher=teacher)

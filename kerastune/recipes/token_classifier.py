@@ -29,7 +29,8 @@ from kerastune.models.token_classifier import TokenClassifier
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
-from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone, load_teacher
+from kerastune.recipes.training_setup import (batch_splits, compile_for_training, fine_tuning_dropout,
+                                              load_fine_tuning_backbone, load_teacher)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -127,7 +128,8 @@ def token_classifier(backbone, train=None, validation=None, **kwargs):
             TokenClassificationDataset.from_sentences, train_sentences, validation_sentences, config, tokenizer,
             sequence_length,
         )
-        model = TokenClassifier(backbone_model, num_tags=len(train_sentences.tag_names), dropout=config.dropout)
+        model = TokenClassifier(backbone_model, num_tags=len(train_sentences.tag_names),
+                                dropout=fine_tuning_dropout(config))
         teacher = load_teacher(config, tokenizer, train_sentences.tag_names, sequence_length)
         compile_for_training(model, config, train_data.steps_per_epoch, teacher=teacher)
     return TokenClassifierRun(

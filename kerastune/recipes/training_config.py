@@ -76,9 +76,12 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
 
     Defaults are the best configuration measured on SST-2 with all-MiniLM-L6-v2
     (`benchmarks/README.md`): lr 1e-4, layer-wise decay 0.85, EMA 0.999, frozen word-piece table;
-    under `peft`, the method's measured learning rate and no layer-wise decay.
+    under `peft`, the method's measured learning rate and no layer-wise decay, and under LoRA trained
+    layer norms and no dropout.
 
     Args:
+        dropout: float or None, the backbone's and the head's dropout rate (None: 0.0 under `peft="lora"`,
+            0.1 otherwise; `kerastune.recipes.training_setup.fine_tuning_dropout`).
         learning_rate: float or None, the peak rate after warmup. None: 1e-4 for full fine-tuning,
             the method's measured one under `peft` (`kerastune.recipes.training_setup.PEFT_LEARNING_RATES`).
         backbone: str, a KerasHub preset name, a local Hugging Face / KerasHub directory, a
@@ -103,7 +106,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             projections of every layer for LoRA, query and value for DoRA, the attention and
             feed-forward outputs for adapters: `kerastune.peft.parameter_efficient.DEFAULT_TARGETS`).
         peft_train_norms: bool or None, whether the backbone's layer norms train with the method's
-            weights (None: adapters yes, the other methods no).
+            weights (None: adapters and LoRA yes, the other methods no).
         adapter_size: int, the bottleneck width of `"adapter"`.
         prefix_length, prefix_reparameterize: `"prefix"` (KerasHub backbones, kerastune's encoder): key / value vectors
             per layer, trained through an MLP (merged away for export) or directly.
@@ -132,6 +135,7 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
     backbone: str
     train: str
     learning_rate: Optional[float] = None
+    dropout: Optional[float] = None
     validation: Optional[str] = None
     tfds_name: Optional[str] = None
     data_dir: Optional[str] = None

@@ -95,3 +95,26 @@ def test_a_prompt_takes_positions_from_the_text(tmp_path, task):
                                          r"take the others\).* Received: max_sequence_length=16"):
         text_classifier(backbone, task["train"], peft="prompt", prompt_length=20, max_sequence_length=16)
     assert text_classifier(backbone, task["train"], peft="prompt", prompt_length=20).sequence_length == 12
+
+
+def test_lora_defaults_to_trained_layer_norms_and_no_dropout_and_given_settings_win(task):
+    untuned = {key: value for key, value in task.items() if key != "dropout"}
+
+    def dropout_rates(run):
+        return {layer.rate for layer in run.model._flatten_layers()  # not LoRA's own input dropout, `lora_dropout`
+                if isinstance(layer, keras.layers.Dropout) and layer.name != "update_dropout"}
+
+    def norms_train(run):
+        norms = [v for v in run.model.backbone.weights if "layer_norm" in v.path or "_norm/" in v.path]
+        assert norms
+        return {v.trainable for v in norms}
+
+    lora = text_classifier(**untuned, peft="lora")
+    assert dropout_rates(lora) == {0.0} and norms_train(lora) == {True}
+    full = text_classifier(**untuned)
+    assert dropout_rates(full) == {0.1} and norms_train(full) == {True}
+    dora = text_classifier(**untuned, peft="dora")  # the other methods keep apply_peft's defaults
+    assert dropout_rates(dora) == {0.1} and norms_train(dora) == {False}
+    given = text_classifier(**untuned, peft="lora", dropout=0.2, peft_train_norms=False)
+    assert dropout_rates(given) == {0.2} and norms_train(given) == {False}
+    assert given.config.dropout == 0.2 and lora.config.dropout is None  # None stays None, as learning_rate does

@@ -36,6 +36,11 @@ def _causal_lm(recipe, config):
     print(f"sample ({c.sampler}):\n{sample}")
     path = run.export()
     print(f"exported SavedModel for TF Serving to {path}")
+    saved = os.path.join(run.run_dir(), "adapter.safetensors" if c.peft in ("adapter", "prefix") else "gpt.keras")
+    if c.peft in ("adapter", "prefix"):
+        print(f"saved the {c.peft} weights ({run.save_adapter(saved):,} bytes) to {saved}")
+    else:  # a plain GPT (LoRA merged in): what `--init_from` fine-tunes
+        print(f"saved the GPT to {run.save(saved)} (--init_from={saved} fine-tunes it on new text)")
     _draw(history, None, c, path)
     return path
 

@@ -98,6 +98,9 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
             assert [pair.split("/")[0] for pair in answer.split()] == text.split()
         else:
             assert answer.startswith(text) and len(answer) > len(text)
+            pretrained = tmp_path / "runs" / settings["name"] / "gpt.keras"  # what --init_from fine-tunes
+            assert main(["run", path, *flags, f"--init_from={pretrained}", "--peft=lora", "--name=lora"]) == 0
+            assert (tmp_path / "exports" / "lora" / "1" / "saved_model.pb").is_file()
     run_folder = tmp_path / "logs" / settings["name"]  # where logging_dir says: TensorBoard logs and pictures
     assert list(run_folder.rglob("events.out.tfevents.*")), sorted(map(str, run_folder.rglob("*")))
     pictures = {"text_classifier": ["confusion_matrix.png"], "token_classifier": ["entity_f1.png"],

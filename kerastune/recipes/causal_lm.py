@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import tempfile
 from typing import Optional
 
 import keras
@@ -16,6 +17,7 @@ from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
+from kerastune.peft import METHODS, apply_peft, merged_for_export, save_adapter
 from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import ArchitectureConfig
@@ -23,6 +25,9 @@ from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import PrintSamples, StopOnInvalidLoss
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer_variables
 from kerastune.training.training_backup import fit_with_backups
+
+
+GPT_PEFT_METHODS = tuple(method for method in METHODS if method != "prompt")  # prompt tuning: BERT-style only
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -34,6 +39,13 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     set, else to `run_dir/name/logs/`). Other defaults are nanoGPT's CPU Shakespeare-char
     configuration, sized to finish in minutes. Sampler names and settings are checked on
     construction, so a bad `--top_p` fails before training rather than at the first sample.
+
+    `init_from` fine-tunes a saved GPT (a `.keras` file, `run.save("gpt.keras")`) on `data`
+    instead of training a new one: its architecture, dropout and tokenizer are the saved model's (the
+    fields `num_layers` to `position_encoding`, `tokenizer` and `vocabulary_size` are not read), and
+    `sequence_length` may not exceed its context. `peft` then trains only the method's weights
+    (`lora_rank`, `lora_alpha`, `peft_targets`) over the frozen GPT; `run.save_adapter(path)` writes them,
+    and `run.export()` merges LoRA / DoRA into the kernels.
     """
 
     name: str = "gpt"
@@ -77,9 +89,19 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     export_sampler: str = "greedy"  # what the SavedModel's serving_default decodes with (same settings)
     max_new_tokens: int = 200
     run_dir: str = "runs"
+    init_from: Optional[str] = None  # a saved GPT (`.keras`) to fine-tune: its architecture and tokenizer are used
+    peft: Optional[str] = None  # with init_from: "lora", "dora", "adapter" or "prefix" (`kerastune.peft.apply_peft`)
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    peft_targets: Optional[str] = None  # None: the method's defaults (`kerastune.peft.DEFAULT_TARGETS`)
 
     def __post_init__(self):
         super().__post_init__()
+        if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
+            raise ValueError(f"peft must be one of {GPT_PEFT_METHODS} or None for a GPT. Received: peft={self.peft!r}")
+        if self.peft is not None and self.init_from is None:
+            raise ValueError(f"peft={self.peft!r} adapts a pretrained GPT and trains nothing else: set init_from to one "
+                             "saved with run.save('gpt.keras'), or leave peft unset to train from scratch.")
         for field in ("sampler", "export_sampler"):
             check_sampler_settings(
                 getattr(self, field), self.temperature, p=self.top_p, k=self.top_k,
@@ -113,7 +135,7 @@ class CausalLMRun:
         backup-and-restore for `sampling="sequential"`; random sampling resumes mid-epoch through
         `fit_with_backups`)."""
         c = self.config
-        run = self._run_dir()
+        run = self.run_dir()
         callbacks = [StopOnInvalidLoss()]
         if samples and c.sample_tokens:
             callbacks.append(
@@ -136,7 +158,7 @@ class CausalLMRun:
             callbacks.append(keras.callbacks.TensorBoard(logs))
         return callbacks
 
-    def _run_dir(self):
+    def run_dir(self):
         """`run_dir/name/`; under several workers, the chief's (the others write under it, `worker_dir`)."""
         return worker_dir(os.path.join(self.config.run_dir, self.config.name), self.strategy)
 
@@ -168,7 +190,7 @@ class CausalLMRun:
         with `MultiWorkerTrainer` (Keras's `fit` does not run there) and only the chief writes to these
         paths (the other workers under `workertemp_<id>/` in them). Returns the History."""
         c = self.config
-        run = self._run_dir()
+        run = self.run_dir()
         fit = training_loop(self.model, self.strategy).fit
         os.makedirs(run, exist_ok=True)
         with open(os.path.join(run, "config.json"), "w", encoding="utf-8") as f:
@@ -200,10 +222,38 @@ class CausalLMRun:
         if isinstance(sampler, str):
             given = {key: kwargs.pop(key) for key in ("temperature", "seed") if key in kwargs}
             sampler = make_sampler(**{**self.sampler_arguments(sampler), **given})
-        return export_causal_lm(
-            self.model, export_dir=worker_dir(c.export_dir, self.strategy), name=c.name, version=version,
-            sampler=sampler, config=as_dict(c), **kwargs
-        )
+        with merged_for_export(self.model):  # LoRA / DoRA in the kernels: no extra op when serving
+            return export_causal_lm(
+                self.model, export_dir=worker_dir(c.export_dir, self.strategy), name=c.name, version=version,
+                sampler=sampler, config=as_dict(c), **kwargs
+            )
+
+    def save(self, path):
+        """Writes the GPT with its tokenizer to `path` (a `.keras` file), what `init_from` takes; LoRA / DoRA
+        updates are merged into its kernels, so it is a plain GPT. Written beside `path` and renamed into place:
+        a crash never leaves half a file. Adapters and prefixes do not fold into a plain GPT: `save_adapter`."""
+        if not str(path).endswith(".keras"):
+            raise ValueError(f"path must end in .keras (Keras's whole-model format). Received: path={path!r}")
+        if self.config.peft in ("adapter", "prefix"):
+            raise ValueError(f"peft={self.config.peft!r} adds layers a plain GPT does not have: save what it trained "
+                             "with run.save_adapter(path), and load it onto the same init_from with load_adapter.")
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".gpt-", suffix=".keras")
+        os.close(handle)
+        try:
+            with merged_for_export(self.model):
+                self.model.save(temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        return path
+
+    def save_adapter(self, path):
+        """Writes what `peft` trained to `path`, without the GPT it adapts; returns its size in bytes.
+        `kerastune.peft.load_adapter` puts it back on the same pretrained GPT (and refuses another)."""
+        return save_adapter(self.model, path)
 
 
 def build_tokenizer(kind, text, vocabulary_size=1000, seed=0):
@@ -219,6 +269,24 @@ def encode(tokenizer, text):
     if hasattr(tokenizer, "encode_text"):
         return tokenizer.encode_text(text)
     return np.asarray(tokenizer.tokenize(text), "int32")
+
+
+def load_pretrained_gpt(path, sequence_length):
+    """The GPT saved at `path` (a `.keras` file holding its tokenizer), checked for `sequence_length`."""
+    if not str(path).endswith(".keras") or not os.path.isfile(path):
+        raise ValueError("init_from must be a saved GPT, a .keras file written by run.save('gpt.keras'). "
+                         f"Received: init_from={path!r}" + ("" if os.path.exists(path) else " (no such file)"))
+    model = keras.saving.load_model(path, compile=False)
+    if not isinstance(model, GPT):
+        raise ValueError(f"init_from must hold a kerastune GPT; this file holds a {type(model).__name__}. "
+                         f"Received: init_from={path!r}")
+    if model.tokenizer is None:
+        raise ValueError(f"The GPT in init_from={path!r} was saved without its tokenizer, so new text cannot be "
+                         "encoded as it learned: build it with GPT(..., tokenizer=...), as causal_lm does, and save it.")
+    if sequence_length > model.sequence_length:
+        raise ValueError(f"sequence_length={sequence_length} exceeds the {model.sequence_length} positions of the GPT "
+                         f"in init_from={path!r}: pass sequence_length <= {model.sequence_length}.")
+    return model
 
 
 def causal_lm(config=None, **overrides):
@@ -242,8 +310,19 @@ def causal_lm(config=None, **overrides):
     c = config_from(CausalLMConfig, config, overrides)
     strategy = start_run(c)
     text = load_text(c.data, data_dir=c.data_dir)
-    tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)
-    ids = encode(tokenizer, text)
+    with strategy.scope():
+        pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None
+    if pretrained is None:
+        tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)
+        ids = encode(tokenizer, text)
+    else:
+        tokenizer = pretrained.tokenizer
+        try:
+            ids = encode(tokenizer, text)
+        except ValueError as error:
+            raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
+                             f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
+                             "text.") from error
     train_ds, val_ds = causal_lm_datasets(
         ids,
         sequence_length=c.sequence_length,
@@ -254,7 +333,7 @@ def causal_lm(config=None, **overrides):
         validation_batches=c.validation_batches,
     )
     with strategy.scope():
-        model = GPT(
+        model = pretrained if pretrained is not None else GPT(
             vocabulary_size=tokenizer.vocabulary_size(),
             sequence_length=c.sequence_length,
             num_layers=c.num_layers,
@@ -268,6 +347,8 @@ def causal_lm(config=None, **overrides):
             tokenizer=tokenizer,
             name=c.name,
         )
+        if c.peft:
+            apply_peft(model, c.peft, rank=c.lora_rank, alpha=c.lora_alpha, targets=c.peft_targets)
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=0.0,
             decay_steps=max(c.total_steps - c.warmup_steps, 1),

@@ -1,4 +1,5 @@
-"""`saved_models/<name>/<version>/` written atomically (temporary directory, then rename)."""
+"""Written whole or not at all: `saved_models/<name>/<version>/` (`atomic_version_directory`) and single
+files (`atomic_file`), each written under a temporary name beside its place and renamed into it."""
 
 import contextlib
 import os
@@ -56,3 +57,28 @@ def atomic_version_directory(model_dir, version=None):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_file(path, suffix=".tmp"):
+    """Yields a temporary path beside `path` to write; it becomes `path` only when the block succeeds.
+
+    A crash or an error while writing never leaves half a file at `path` (an existing one stays as it
+    was); the temporary file is removed either way. `suffix` is the temporary name's ending, for writers
+    that check it (Keras's `model.save` wants `.keras`).
+
+    Example:
+
+    >>> with atomic_file("/tmp/demo/gpt.keras", suffix=".keras") as temporary:  # doctest: +SKIP
+    ...     model.save(temporary)
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}-", suffix=suffix)
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)

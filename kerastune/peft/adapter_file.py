@@ -11,13 +11,13 @@ architecture or different base weights with a message saying which.
 import hashlib
 import json
 import os
-import tempfile
 
 import keras
 import numpy as np
 from safetensors.numpy import load_file, save_file
 from safetensors import safe_open
 
+from kerastune.export.versioned_directory import atomic_file
 from kerastune.peft.parameter_efficient import apply_peft, peft_settings, peft_weights
 
 FORMAT = "kerastune-adapter/1"
@@ -64,16 +64,8 @@ def save_adapter(model, path):
         "architecture": architecture_fingerprint(model),
         "base_weights": base_weights_fingerprint(model),
     }
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".adapter-", suffix=".tmp")
-    os.close(handle)
-    try:
+    with atomic_file(path) as temporary:
         save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return os.path.getsize(path)
 
 

@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import os
-import tempfile
 from typing import Optional
 
 import keras
@@ -15,6 +14,7 @@ from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_source import load_text
 from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
+from kerastune.export.versioned_directory import atomic_file
 from kerastune.models.gpt import GPT
 from kerastune.models.text_generation import check_sampler_settings, make_sampler
 from kerastune.peft import METHODS, apply_peft, merged_for_export, save_adapter
@@ -237,17 +237,8 @@ class CausalLMRun:
         if self.config.peft in ("adapter", "prefix"):
             raise ValueError(f"peft={self.config.peft!r} adds layers a plain GPT does not have: save what it trained "
                              "with run.save_adapter(path), and load it onto the same init_from with load_adapter.")
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".gpt-", suffix=".keras")
-        os.close(handle)
-        try:
-            with merged_for_export(self.model):
-                self.model.save(temporary)
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.remove(temporary)
+        with atomic_file(path, suffix=".keras") as temporary, merged_for_export(self.model):
+            self.model.save(temporary)
         return path
 
     def save_adapter(self, path):

@@ -40,18 +40,20 @@ def load_classifier(path):
     from kerastune.models.backbones import OWN_ENCODER, load_backbone, own_encoder_arguments
     from kerastune.models.text_classifier import TextClassifier
     from kerastune.models.token_classifier import TokenClassifier
+    from kerastune.recipes.training_setup import fine_tuning_dropout
 
     directory = find_saved_model(path)
     if not os.path.exists(os.path.join(directory, "config.json")):
         raise ValueError("This export has no config.json, so its architecture is unknown: export it with "
                          f"run.export() or export_*_classifier(config=...). Received: path={directory!r}")
     config = _read_json(directory, "config.json")
+    # the rate training used: with it the model has the same random-seed weights a dropout layer adds
+    dropout = fine_tuning_dropout(config.get("dropout"), config.get("peft"))
     if config["backbone"] == OWN_ENCODER:
-        arguments = own_encoder_arguments(config)
+        arguments = own_encoder_arguments({**config, "dropout": dropout})
     else:
-        arguments = {"dropout": config["dropout"]} if config.get("dropout") is not None else {}
+        arguments = {"dropout": dropout}
     backbone, tokenizer = load_backbone(config["backbone"], vocabulary=config.get("vocabulary"), **arguments)
-    dropout = config.get("dropout") or 0.0
     if os.path.exists(os.path.join(directory, "tag_names.json")):
         names = _read_json(directory, "tag_names.json")
         model = TokenClassifier(backbone, len(names), dropout=dropout)

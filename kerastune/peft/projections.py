@@ -104,15 +104,22 @@ def projection_paths(model):
 
 
 def replace_sublayer(parent, attribute, new):
-    """Puts `new` in `parent.attribute`, and stops `parent` tracking the layer it replaces
-    (which `new` may hold itself), so weights and saving see the new structure only."""
+    """Puts `new` in `parent.attribute`, in the place the layer it replaces had among `parent`'s
+    sublayers, and stops `parent` tracking that layer (which `new` may hold itself), so weights and
+    saving see the new structure only. Keeping the place keeps the order of `model.variables`: a
+    merged export lists its weights as a freshly built model does (`load_classifier` relies on it)."""
     old = getattr(parent, attribute)
     tracker = parent._tracker  # Keras locks a built layer's state; this swap keeps its weights' count honest
+    stores = [store for _, store in tracker.config.values()]
+    places = [next((i for i, item in enumerate(store) if item is old), None) for store in stores]
     locked = tracker.locked
     tracker.unlock()
     try:
         tracker.untrack(old)
         setattr(parent, attribute, new)
+        for store, place in zip(stores, places):  # tracking appended `new`: move it to `old`'s place
+            if place is not None and store and store[-1] is new:
+                store.insert(place, store.pop())
     finally:
         if locked:
             tracker.lock()

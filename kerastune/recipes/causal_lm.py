@@ -100,8 +100,8 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
         if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
             raise ValueError(f"peft must be one of {GPT_PEFT_METHODS} or None for a GPT. Received: peft={self.peft!r}")
         if self.peft is not None and self.init_from is None:
-            raise ValueError(f"peft={self.peft!r} adapts a pretrained GPT and trains nothing else: set init_from to one "
-                             "saved with run.save('gpt.keras'), or leave peft unset to train from scratch.")
+            raise ValueError(f"peft={self.peft!r} adapts a pretrained GPT and trains nothing else: set init_from to "
+                             "one saved with run.save('gpt.keras'), or leave peft unset to train from scratch.")
         for field in ("sampler", "export_sampler"):
             check_sampler_settings(
                 getattr(self, field), self.temperature, p=self.top_p, k=self.top_k,
@@ -273,7 +273,8 @@ def load_pretrained_gpt(path, sequence_length):
                          f"Received: init_from={path!r}")
     if model.tokenizer is None:
         raise ValueError(f"The GPT in init_from={path!r} was saved without its tokenizer, so new text cannot be "
-                         "encoded as it learned: build it with GPT(..., tokenizer=...), as causal_lm does, and save it.")
+                         "encoded as it learned: build it with GPT(..., tokenizer=...), as causal_lm does, and save "
+                         "it.")
     if sequence_length > model.sequence_length:
         raise ValueError(f"sequence_length={sequence_length} exceeds the {model.sequence_length} positions of the GPT "
                          f"in init_from={path!r}: pass sequence_length <= {model.sequence_length}.")

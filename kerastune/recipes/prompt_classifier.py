@@ -104,8 +104,8 @@ def prompt_classifier(backbone, train=None, validation=None, **kwargs):
     validation_text = _read(config, config.validation, train_text.label_names, train_text.label_values) \
         if config.validation else None
     with strategy.scope():
-        backbone_model, head, tokenizer = load_masked_lm_backbone(config.backbone,
-                                                                       dropout=fine_tuning_dropout(config))
+        dropout = fine_tuning_dropout(config.dropout, config.peft)
+        backbone_model, head, tokenizer = load_masked_lm_backbone(config.backbone, dropout=dropout)
         verbalizer = verbalizer_token_ids(parse_verbalizer(config.verbalizer), tokenizer)
         if len(verbalizer) != len(train_text.label_names):
             raise ValueError(f"verbalizer={config.verbalizer!r} names {len(verbalizer)} labels but the data has "

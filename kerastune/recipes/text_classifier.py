@@ -177,7 +177,7 @@ def text_classifier(backbone, train=None, validation=None, **kwargs):
         )
         model = TextClassifier(
             backbone_model, num_classes=len(train_text.label_names), pooling=config.pooling,
-            dropout=fine_tuning_dropout(config),
+            dropout=fine_tuning_dropout(config.dropout, config.peft),
         )
         teacher = load_teacher(config, tokenizer, train_text.label_names, sequence_length)
         compile_for_training(model, config, train_data.steps_per_epoch, teacher=teacher)

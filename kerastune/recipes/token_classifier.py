@@ -129,7 +129,7 @@ def token_classifier(backbone, train=None, validation=None, **kwargs):
             sequence_length,
         )
         model = TokenClassifier(backbone_model, num_tags=len(train_sentences.tag_names),
-                                dropout=fine_tuning_dropout(config))
+                                dropout=fine_tuning_dropout(config.dropout, config.peft))
         teacher = load_teacher(config, tokenizer, train_sentences.tag_names, sequence_length)
         compile_for_training(model, config, train_data.steps_per_epoch, teacher=teacher)
     return TokenClassifierRun(

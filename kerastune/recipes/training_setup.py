@@ -39,12 +39,13 @@ def is_pretrained(config):
     return config.backbone != OWN_ENCODER
 
 
-def fine_tuning_dropout(config):
-    """The backbone's and the head's dropout rate: `config.dropout`, or when None `LORA_DROPOUT` under
-    `peft="lora"` and `FINE_TUNING_DROPOUT` otherwise."""
-    if config.dropout is not None:
-        return config.dropout
-    return LORA_DROPOUT if config.peft == "lora" else FINE_TUNING_DROPOUT
+def fine_tuning_dropout(dropout, peft):
+    """The backbone's and the head's dropout rate for a config's `dropout` and `peft`: `dropout`, or when None
+    `LORA_DROPOUT` under `peft="lora"` and `FINE_TUNING_DROPOUT` otherwise. Training and `load_classifier`
+    (which rebuilds a model from an export's config) both take it from here."""
+    if dropout is not None:
+        return dropout
+    return LORA_DROPOUT if peft == "lora" else FINE_TUNING_DROPOUT
 
 
 def peft_train_norms(config):
@@ -62,7 +63,7 @@ def load_fine_tuning_backbone(config):
     table is frozen when `config.freeze_token_embedding` is True (None: for pretrained backbones);
     `config.peft` adapts the backbone and freezes the rest of it (`kerastune.peft.apply_peft`).
     """
-    dropout = fine_tuning_dropout(config)
+    dropout = fine_tuning_dropout(config.dropout, config.peft)
     if is_pretrained(config):
         backbone, tokenizer = load_backbone(config.backbone, dropout=dropout)
     else:

@@ -100,5 +100,6 @@ def test_bad_fine_tuning_settings_are_clear_errors(tmp_path, pretrained):
     with pytest.raises(ValueError, match="peft='adapter' adds layers a plain GPT does not have: .*run.save_adapter"):
         new_text_run(tmp_path, path, peft="adapter").save(str(tmp_path / "adapted.keras"))
     (tmp_path / "new2").mkdir()
-    with pytest.raises(ValueError, match=r"does not fit the tokenizer of the GPT in init_from=.*'Z' at position 0"):  # new text with a character the GPT never saw
+    # new text with a character the GPT never saw
+    with pytest.raises(ValueError, match=r"does not fit the tokenizer of the GPT in init_from=.*'Z' at position 0"):
         causal_lm(data=corpus(tmp_path / "new2", "ZEBRA crossing. " * 40), init_from=path, **TINY)

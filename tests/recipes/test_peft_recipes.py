@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerastune.export.classifier_from_export import load_classifier
 from kerastune.peft import load_adapter, peft_weights
 from kerastune.peft.adapter_file import base_weights_fingerprint
 from kerastune.recipes.text_classifier import text_classifier
@@ -97,7 +98,7 @@ def test_a_prompt_takes_positions_from_the_text(tmp_path, task):
     assert text_classifier(backbone, task["train"], peft="prompt", prompt_length=20).sequence_length == 12
 
 
-def test_lora_defaults_to_trained_layer_norms_and_no_dropout_and_given_settings_win(task):
+def test_lora_defaults_to_trained_layer_norms_and_no_dropout_and_given_settings_win(tmp_path, task):
     untuned = {key: value for key, value in task.items() if key != "dropout"}
 
     def dropout_rates(run):
@@ -118,3 +119,6 @@ def test_lora_defaults_to_trained_layer_norms_and_no_dropout_and_given_settings_
     given = text_classifier(**untuned, peft="lora", dropout=0.2, peft_train_norms=False)
     assert dropout_rates(given) == {0.2} and norms_train(given) == {False}
     assert given.config.dropout == 0.2 and lora.config.dropout is None  # None stays None, as learning_rate does
+    for run in (lora, full):  # an export's config says dropout=None: it is rebuilt with the rate training used
+        model, _, _, config = load_classifier(run.export(str(tmp_path / "exports")))
+        assert config["dropout"] is None and dropout_rates(type("Run", (), {"model": model})) == dropout_rates(run)

@@ -25,6 +25,8 @@ def _draw(history, report, config, export_path=None):
 
 
 def _causal_lm(recipe, config):
+    from kerastune.recipes.causal_lm import UNMERGED_METHODS
+
     run = recipe(config)
     c = run.config
     print(f"kerastune: training {c.name} ({run.model.count_params():,} parameters, "
@@ -36,11 +38,12 @@ def _causal_lm(recipe, config):
     print(f"sample ({c.sampler}):\n{sample}")
     path = run.export()
     print(f"exported SavedModel for TF Serving to {path}")
-    saved = os.path.join(run.run_dir(), "adapter.safetensors" if c.peft in ("adapter", "prefix") else "gpt.keras")
-    if c.peft in ("adapter", "prefix"):
+    if c.peft in UNMERGED_METHODS:
+        saved = os.path.join(run.run_dir(), "adapter.safetensors")
         print(f"saved the {c.peft} weights ({run.save_adapter(saved):,} bytes) to {saved}")
     else:  # a plain GPT (LoRA merged in): what `--init_from` fine-tunes
-        print(f"saved the GPT to {run.save(saved)} (--init_from={saved} fine-tunes it on new text)")
+        saved = run.save(os.path.join(run.run_dir(), "gpt.keras"))
+        print(f"saved the GPT to {saved} (--init_from={saved} fine-tunes it on new text)")
     _draw(history, None, c, path)
     return path
 

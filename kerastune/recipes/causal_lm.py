@@ -28,6 +28,7 @@ from kerastune.training.training_backup import fit_with_backups
 
 
 GPT_PEFT_METHODS = tuple(method for method in METHODS if method != "prompt")  # prompt tuning: BERT-style only
+UNMERGED_METHODS = ("adapter", "prefix")  # they add layers a plain GPT lacks: `save_adapter`, not `save`
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -234,7 +235,7 @@ class CausalLMRun:
         a crash never leaves half a file. Adapters and prefixes do not fold into a plain GPT: `save_adapter`."""
         if not str(path).endswith(".keras"):
             raise ValueError(f"path must end in .keras (Keras's whole-model format). Received: path={path!r}")
-        if self.config.peft in ("adapter", "prefix"):
+        if self.config.peft in UNMERGED_METHODS:
             raise ValueError(f"peft={self.config.peft!r} adds layers a plain GPT does not have: save what it trained "
                              "with run.save_adapter(path), and load it onto the same init_from with load_adapter.")
         with atomic_file(path, suffix=".keras") as temporary, merged_for_export(self.model):

@@ -11,7 +11,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   learning rate `--prune-learning-rate`, 1e-4, decaying linearly to 0; the target reached after
   `--prune-end-fraction`, 0.7, of the steps);
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
-  word-piece table, kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
+  word-piece table, or with `--conv-table contextual` each word piece's mean final hidden state in the
+  teacher over the training texts; kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
   max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, half each; `--similarity-weight` adds the teacher's cosine similarities between a
@@ -143,6 +144,19 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
                                   config={**config, "student": name}, truncate=run.config.truncate)
 
 
+def contextual_table(teacher, config, args):
+    """The teacher's mean final hidden state of each word piece over the distillation's training texts."""
+    from kerastune.compression.contextual_table import contextual_token_table
+
+    run = teacher_recipe_run(config, max_train_examples=args.distil_train_examples, epochs=1, name="contextual_table")
+    steps = run.train_data.steps_per_epoch
+    print(f"averaging the teacher's hidden states per word piece over {steps} batches", flush=True)
+    table, counts = contextual_token_table(teacher.backbone, run.train_data.dataset.take(steps), args.contextual_ridge,
+                                           args.contextual_layer)
+    print(f"{int((counts > 0).sum()):,} of {len(counts):,} word pieces seen", flush=True)
+    return table
+
+
 def student_export(teacher, config, args):
     """The `--student` variant: `(name, export path)`."""
     from kerastune.compression.distillation import conv_student_from_teacher, student_from_teacher
@@ -153,8 +167,11 @@ def student_export(teacher, config, args):
     else:
         name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
         name += "_trained_table" if args.conv_train_embeddings else ""
+        if args.conv_table == "contextual":
+            name += "_contextual" + ("" if args.contextual_layer is None else f"_layer{args.contextual_layer}")
+        table = contextual_table(teacher, config, args) if args.conv_table == "contextual" else None
         student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes, args.conv_dropout,
-                                            freeze_embeddings=not args.conv_train_embeddings)
+                                            freeze_embeddings=not args.conv_train_embeddings, table=table)
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
                                   learning_rate, args.temperature, args.out, args.distil_augment,
@@ -181,6 +198,13 @@ def main(argv=None):
     parser.add_argument("--conv-dropout", type=float, default=0.1, help="dropout on the student's word-piece vectors")
     parser.add_argument("--conv-train-embeddings", action="store_true",
                         help="train the teacher's word-piece table too (default: the convolutions and head only)")
+    parser.add_argument("--conv-table", choices=("input", "contextual"), default="input",
+                        help="input: the teacher's word-piece table; contextual: each word piece's mean final "
+                             "hidden state in the teacher over the training texts (Bommasani et al. 2020)")
+    parser.add_argument("--contextual-ridge", type=float, default=1.0,
+                        help="L2 weight of the map that places the word pieces the texts never show")
+    parser.add_argument("--contextual-layer", type=int, default=None,
+                        help="average this Transformer layer's outputs (counted from 0) instead of the final ones")
     parser.add_argument("--distil-train-examples", type=int, default=None, help="default: the whole train.tsv")
     parser.add_argument("--distil-epochs", type=int, default=3)
     parser.add_argument("--distil-learning-rate", type=float, default=None,
@@ -220,7 +244,8 @@ def main(argv=None):
                      distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
         if args.student == "conv":
-            extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings)
+            extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings,
+                         conv_table=args.conv_table, contextual_layer=args.contextual_layer)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,

@@ -11,6 +11,7 @@ same for a student they build from a config).
 """
 
 import keras
+import numpy as np
 
 TRANSFORMER_LAYER = "transformer_layer_{}"
 
@@ -73,8 +74,9 @@ def student_from_teacher(teacher, num_layers, layers=None):
     return student
 
 
-def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout=0.1, freeze_embeddings=True):
-    """A `TextClassifier` over a `ConvEncoder` that starts from the teacher's word-piece table.
+def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout=0.1, freeze_embeddings=True,
+                              table=None):
+    """A `TextClassifier` over a `ConvEncoder` that starts from the teacher's word-piece table (or `table`).
 
     The student reads the teacher's token ids (the same tokenizer and export), so its soft targets
     come from `enable_distillation(student, teacher)` batch by batch. Its features are max-pooled over time
@@ -88,6 +90,8 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
             the head train), so the word pieces the transfer set never shows stay where the ones it
             shows are: distilled from the SST-2 MiniLM classifier (dev 90.48), 87.16 dev frozen vs
             85.89 trained (benchmarks/README.md). False trains the table too.
+        table: None for the teacher's input table, or an array (the teacher's vocabulary, any width), e.g.
+            `kerastune.compression.contextual_table.contextual_token_table(teacher.backbone, batches)`.
 
     Returns:
         The student, a new `TextClassifier` (not compiled).
@@ -103,11 +107,15 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
     if not isinstance(teacher, TextClassifier):
         raise ValueError(f"A convolutional student learns a text classifier's logits. Received: "
                          f"teacher={type(teacher).__name__}")
-    table = getattr(teacher.backbone, "token_embedding", None)
-    if table is None:
+    embedding = getattr(teacher.backbone, "token_embedding", None)
+    if embedding is None:
         raise ValueError(f"The teacher's backbone has no token_embedding to start the student from. "
                          f"Received: backbone={type(teacher.backbone).__name__}")
-    table = keras.ops.convert_to_numpy(table.embeddings)
+    vocabulary = int(embedding.embeddings.shape[0])
+    table = keras.ops.convert_to_numpy(embedding.embeddings) if table is None else np.asarray(table, "float32")
+    if table.ndim != 2 or table.shape[0] != vocabulary:
+        raise ValueError(f"table needs one row per word piece of the teacher's vocabulary ({vocabulary}). "
+                         f"Received: table of shape {table.shape}")
     encoder = ConvEncoder(table.shape[0], table.shape[1], filters=filters, kernel_sizes=kernel_sizes, dropout=dropout,
                           max_sequence_length=max_sequence_length(teacher.backbone))
     encoder.token_embedding.set_weights([table])

@@ -7,6 +7,10 @@ Embeddings") instead average a contextual model's hidden states over a word's oc
 from a fine-tuned teacher, those averages carry the task (here: what each word piece adds to the
 sentiment the teacher's pooled output reads). Word pieces the corpus never shows get their input vector
 mapped by the ridge least-squares fit from input vectors to averages over the pieces it does show.
+
+Measured (benchmarks/README.md, "A table of the teacher's contextual vectors"): a convolutional student
+distilled from the SST-2 MiniLM classifier scored 87.61 dev with `layer=2` (the third of six), 85.44 with
+`layer=1` and 84.52 with the last layer, against 87.16 from the input table: no gain beyond a run's noise.
 """
 
 import keras

@@ -17,6 +17,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerastune.compression.distillation import TRANSFORMER_LAYER
+
 
 def _features(batch):
     """A recipe dataset's element `(features, labels[, weights])`, or a features dict alone."""
@@ -42,11 +44,12 @@ def _hidden_states(backbone, layer):
     """`features -> (batch, seq, hidden)` numpy: the backbone's `sequence_output`, or Transformer layer `layer`'s."""
     if layer is None:
         return lambda features: backbone.predict_on_batch(features)["sequence_output"]
-    name = f"transformer_layer_{layer}"
+    name = TRANSFORMER_LAYER.format(layer)
     names = [sub.name for sub in backbone.layers]
     if name not in names:
+        depth = sum(n.startswith(TRANSFORMER_LAYER.format("")) for n in names)
         raise ValueError(f"The backbone has no layer {name!r}; layer counts from 0 over its Transformer layers "
-                         f"({sum(n.startswith('transformer_layer_') for n in names)} here). Received: layer={layer!r}")
+                         f"({depth} here). Received: layer={layer!r}")
     return keras.Model(backbone.inputs, backbone.get_layer(name).output).predict_on_batch
 
 

@@ -167,9 +167,10 @@ def student_export(teacher, config, args):
     else:
         name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
         name += "_trained_table" if args.conv_train_embeddings else ""
+        table = None
         if args.conv_table == "contextual":
             name += "_contextual" + ("" if args.contextual_layer is None else f"_layer{args.contextual_layer}")
-        table = contextual_table(teacher, config, args) if args.conv_table == "contextual" else None
+            table = contextual_table(teacher, config, args)
         student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes, args.conv_dropout,
                                             freeze_embeddings=not args.conv_train_embeddings, table=table)
         learning_rate = args.distil_learning_rate or 2e-3

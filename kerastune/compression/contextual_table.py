@@ -17,12 +17,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerastune.compression.distillation import TRANSFORMER_LAYER
+from kerastune.compression.distillation import TRANSFORMER_LAYER, _num_layers
 
 
 def _features(batch):
     """A recipe dataset's element `(features, labels[, weights])`, or a features dict alone."""
-    features = batch[0] if isinstance(batch, (tuple, list)) else batch
+    features = keras.utils.unpack_x_y_sample_weight(batch)[0]
     if not isinstance(features, dict) or not {"token_ids", "padding_mask"} <= set(features):
         raise ValueError(f"Each batch must be BERT features (a dict with token_ids and padding_mask), or a tuple "
                          f"that starts with one, as a recipe's train dataset yields. Received: {type(batch).__name__}"
@@ -44,10 +44,8 @@ def _hidden_states(backbone, layer):
     """`features -> (batch, seq, hidden)` numpy: the backbone's `sequence_output`, or Transformer layer `layer`'s."""
     if layer is None:
         return lambda features: backbone.predict_on_batch(features)["sequence_output"]
-    name = TRANSFORMER_LAYER.format(layer)
-    names = [sub.name for sub in backbone.layers]
-    if name not in names:
-        depth = sum(n.startswith(TRANSFORMER_LAYER.format("")) for n in names)
+    name, depth = TRANSFORMER_LAYER.format(layer), _num_layers(backbone)
+    if not (isinstance(layer, int) and 0 <= layer < depth):
         raise ValueError(f"The backbone has no layer {name!r}; layer counts from 0 over its Transformer layers "
                          f"({depth} here). Received: layer={layer!r}")
     return keras.Model(backbone.inputs, backbone.get_layer(name).output).predict_on_batch

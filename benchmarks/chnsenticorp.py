@@ -16,6 +16,9 @@ TensorFlow and TF Text only, and reports the largest probability difference from
 Recipe settings can be changed with `--minilm-set key=value`, `--pretrain-set ...`, `--finetune-set ...`.
 `--ensemble-seeds 0,1,2` fine-tunes path (b) once per seed (each member's figures reported) and scores
 and exports `kerastune.recipes.ensemble` of them: one SavedModel serving the mean of their probabilities.
+`--distil-seed N` with it fine-tunes one more model (seed N) on the labels and the ensemble's soft targets
+(the members exported under `--work-dir`/members, `distill_from` all of them) and reports and exports that
+single model, the ensemble's figures under `teacher_` keys.
 The last line printed is one JSON object.
 """
 
@@ -89,19 +92,32 @@ def evaluate(run, unseen):
     }
 
 
-def fine_tune_ensemble(recipe_file, overrides, unseen, seeds):
+def fine_tune_ensemble(recipe_file, overrides, unseen, seeds, members_dir=None):
     """Fine-tunes `recipe_file` once per seed; returns `(ensemble run, report, figures)`, each member's
-    figures under `seed<N>_` keys."""
+    figures under `seed<N>_` keys (and, with `members_dir`, each member's export path)."""
     members, figures = [], {}
     for seed in seeds:
-        run, _, member = fine_tune(recipe_file, {**overrides, "seed": str(seed)}, unseen)
+        run, member_report, member = fine_tune(recipe_file, {**overrides, "seed": str(seed)}, unseen)
         members.append(run)
+        if members_dir:
+            member["export_path"] = run.export(os.path.join(members_dir, f"seed{seed}"), report=member_report)
         figures.update({f"seed{seed}_{key}": value for key, value in member.items()})
     run = ensemble(members)
     report, result = evaluate(run, unseen)
     print(f"ensemble of seeds {seeds}: {json.dumps(result)}", flush=True)
     result["fit_seconds"] = round(sum(figures[f"seed{seed}_fit_seconds"] for seed in seeds), 1)
     return run, report, {**result, "ensemble_seeds": list(seeds), **figures}
+
+
+def distil_ensemble(recipe_file, overrides, unseen, seeds, student_seed, members_dir):
+    """Fine-tunes the ensemble of `seeds`, then one more model (`student_seed`) that learns the ensemble's
+    soft targets too (`distill_from`, all members' exports); returns the student's `(run, report, figures)`,
+    the ensemble's figures under `teacher_` keys."""
+    _, _, teacher = fine_tune_ensemble(recipe_file, overrides, unseen, seeds, members_dir)
+    exports = ",".join(teacher[f"seed{seed}_export_path"] for seed in seeds)
+    run, report, figures = fine_tune(recipe_file, {**overrides, "seed": str(student_seed), "distill_from": exports},
+                                     unseen)
+    return run, report, {**figures, **{f"teacher_{key}": value for key, value in teacher.items()}}
 
 
 def pretrain(overrides, directory):
@@ -132,7 +148,12 @@ def main(argv=None):
     parser.add_argument("--finetune-set", nargs="*", help="recipes/chnsenticorp_mlm_finetune.toml overrides")
     parser.add_argument("--ensemble-seeds", default=None,
                         help="comma-separated seeds: path (b) is an ensemble of one fine-tuning per seed")
+    parser.add_argument("--distil-seed", type=int, default=None,
+                        help="with --ensemble-seeds: path (b) is one more fine-tuning, this seed, distilled from "
+                             "the ensemble (one model's serving cost)")
     args = parser.parse_args(argv)
+    if args.distil_seed is not None and not args.ensemble_seeds:
+        parser.error("--distil-seed distils the ensemble of --ensemble-seeds: pass both")
 
     train_path, dev_path = os.path.join(args.data, "train.tsv"), os.path.join(args.data, "dev.tsv")
     data = {"train": train_path, "validation": dev_path}
@@ -156,7 +177,11 @@ def main(argv=None):
         settings = {**data, "backbone": backbone, **_settings(args.finetune_set)}
         if args.ensemble_seeds:
             seeds = [int(seed) for seed in args.ensemble_seeds.split(",")]
-            runs["scratch"] = fine_tune_ensemble(RECIPES["mlm_finetune"], settings, unseen, seeds)
+            if args.distil_seed is None:
+                runs["scratch"] = fine_tune_ensemble(RECIPES["mlm_finetune"], settings, unseen, seeds)
+            else:
+                runs["scratch"] = distil_ensemble(RECIPES["mlm_finetune"], settings, unseen, seeds, args.distil_seed,
+                                                  os.path.join(args.work_dir, "members"))
         else:
             runs["scratch"] = fine_tune(RECIPES["mlm_finetune"], settings, unseen)
         result["scratch_backbone"] = backbone

@@ -152,6 +152,8 @@ def build_optimizer(config, total_updates, model=None, **adamw_kwargs):
 def load_teacher(config, tokenizer, names, sequence_length):
     """The teacher `config.distill_from` names (None when unset), checked against the run: the same
     task and names (labels or tags, in order), the same word pieces, and room for the run's inputs.
+    Several comma-separated exports make one teacher: their `EnsembleClassifier` (the mean of their
+    probabilities), e.g. one recipe fine-tuned with other seeds distilled into a single model.
 
     Args:
         config: a `FineTuningConfig`.
@@ -160,10 +162,24 @@ def load_teacher(config, tokenizer, names, sequence_length):
     """
     if not getattr(config, "distill_from", None):
         return None
+    paths = [path.strip() for path in config.distill_from.split(",")]
+    if not all(paths):
+        raise ValueError("distill_from is one export, or several separated by commas (their ensemble teaches), "
+                         f"with no empty entry. Received: distill_from={config.distill_from!r}")
+    teachers = [_checked_teacher(path, tokenizer, names, sequence_length) for path in paths]
+    if len(teachers) == 1:
+        return teachers[0]
+    from kerastune.models.ensemble_classifier import EnsembleClassifier
+
+    return EnsembleClassifier(teachers, name="teacher_ensemble")
+
+
+def _checked_teacher(path, tokenizer, names, sequence_length):
+    """The classifier of the export `path`, refused unless it answers `names` from the run's word pieces."""
     from kerastune.export.classifier_from_export import load_classifier
 
-    teacher, teacher_tokenizer, teacher_names, _ = load_classifier(config.distill_from)
-    where = f"Received: distill_from={config.distill_from!r}"
+    teacher, teacher_tokenizer, teacher_names, _ = load_classifier(path)
+    where = f"Received: distill_from={path!r}"
     if list(teacher_names) != list(names):
         raise ValueError(f"The teacher answers {list(teacher_names)} and this run's data has {list(names)}: "
                          f"distillation needs the same labels (or tags) in the same order. {where}")

@@ -3,9 +3,11 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from kerastune.export.classifier_from_export import load_classifier
+from kerastune.models.ensemble_classifier import EnsembleClassifier
 from kerastune.models.token_classifier import TokenClassifier
 from kerastune.recipes.text_classifier import text_classifier
 from kerastune.recipes.token_classifier import token_classifier
@@ -37,6 +39,29 @@ def test_a_smaller_student_learns_the_task_from_the_teachers_soft_targets_alone(
     student, _, names, config = load_classifier(path)  # the export is the student alone
     assert names == ["negative", "positive"] and config["distill_from"] == teacher_export
     assert student.count_params() == run.model.count_params() < load_classifier(teacher_export)[0].count_params()
+
+
+def _softmax(logits):
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
+
+
+def test_comma_separated_exports_teach_as_one_ensemble(task, teacher_export, tmp_path):  # noqa: F811
+    second = text_classifier(**{**task, "seed": 1, "epochs": 1})  # another member: other seed, less trained
+    second_export = second.export(str(tmp_path / "second"))
+    run = text_classifier(**{**task, "name": "student"}, distill_from=f"{teacher_export}, {second_export}")
+    teacher = train_step_of(run.model).teacher
+    assert isinstance(teacher, EnsembleClassifier) and len(teacher.members) == 2
+    inputs = next(iter(run.validation_data.dataset))[0]
+    members = [load_classifier(path)[0] for path in (teacher_export, second_export)]
+    probabilities = [_softmax(np.asarray(member(inputs))) for member in members]
+    np.testing.assert_allclose(np.exp(np.asarray(teacher(inputs))), np.mean(probabilities, axis=0), atol=1e-6)
+    run.fit(verbose=0, validate=False)
+    assert run.evaluate()["accuracy"] >= 0.85
+    with pytest.raises(ValueError, match=r"several separated by commas .* no empty entry"):
+        text_classifier(**task, distill_from=f"{teacher_export},,{second_export}")
+    with pytest.raises(ValueError, match=r"Feature similarity needs a text classifier.*EnsembleClassifier"):
+        text_classifier(**task, distill_from=f"{teacher_export},{second_export}", distillation_similarity_weight=0.5)
 
 
 def test_a_teacher_that_does_not_match_the_run_is_refused(task, teacher_export, tmp_path):  # noqa: F811

@@ -123,10 +123,11 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             (`kerastune.training.knowledge_distillation`): a kerastune export of a fine-tuned
             classifier of the same task, labels and word pieces (e.g. a larger model's `run.export()`)
             is the teacher (several, separated by commas: their ensemble, the mean of their
-            probabilities, e.g. one recipe's fine-tunes with other seeds); the model this recipe builds learns its soft targets at
-            `distillation_temperature` plus the labels, weighted `distillation_student_loss_weight`,
-            and (text classifiers) the teacher's cosine similarities between a batch's texts, weighted
-            `distillation_similarity_weight` (0: not used) (not with `adversarial` or `r_drop_alpha`).
+            probabilities, e.g. one recipe's fine-tunes with other seeds); the model this recipe
+            builds learns its soft targets at `distillation_temperature` plus the labels, weighted
+            `distillation_student_loss_weight`, and (text classifiers) the teacher's cosine
+            similarities between a batch's texts, weighted `distillation_similarity_weight` (0: not
+            used) (not with `adversarial` or `r_drop_alpha`).
         early_stopping_patience: int or None; set, `fit` stops once `early_stopping_monitor` (a
             validation metric, e.g. `"val_loss"` or `"val_accuracy"`) has not improved for this many
             epochs, and restores the best epoch's weights (the trained ones: a weight average,

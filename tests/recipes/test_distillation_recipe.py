@@ -15,6 +15,7 @@ from kerastune.training.knowledge_distillation import KnowledgeDistillation
 from kerastune.training.train_step_override import train_step_of
 from tests.recipes import test_token_classifier_recipe as tagging
 from tests.recipes.test_text_classifier_recipe import VOCAB, task  # noqa: F401 (the shared tiny task)
+from tests.training.test_knowledge_distillation import _softmax
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,6 @@ def test_a_smaller_student_learns_the_task_from_the_teachers_soft_targets_alone(
     assert student.count_params() == run.model.count_params() < load_classifier(teacher_export)[0].count_params()
 
 
-def _softmax(logits):
-    shifted = np.exp(logits - logits.max(-1, keepdims=True))
-    return shifted / shifted.sum(-1, keepdims=True)
-
-
 def test_comma_separated_exports_teach_as_one_ensemble(task, teacher_export, tmp_path):  # noqa: F811
     second = text_classifier(**{**task, "seed": 1, "epochs": 1})  # another member: other seed, less trained
     second_export = second.export(str(tmp_path / "second"))
@@ -54,7 +50,7 @@ def test_comma_separated_exports_teach_as_one_ensemble(task, teacher_export, tmp
     assert isinstance(teacher, EnsembleClassifier) and len(teacher.members) == 2
     inputs = next(iter(run.validation_data.dataset))[0]
     members = [load_classifier(path)[0] for path in (teacher_export, second_export)]
-    probabilities = [_softmax(np.asarray(member(inputs))) for member in members]
+    probabilities = [_softmax(np.asarray(member(inputs)), 1.0) for member in members]
     np.testing.assert_allclose(np.exp(np.asarray(teacher(inputs))), np.mean(probabilities, axis=0), atol=1e-6)
     run.fit(verbose=0, validate=False)
     assert run.evaluate()["accuracy"] >= 0.85

@@ -11,8 +11,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   learning rate `--prune-learning-rate`, 1e-4, decaying linearly to 0; the target reached after
   `--prune-end-fraction`, 0.7, of the steps);
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
-  word-piece table, or with `--conv-table contextual` each word piece's mean final hidden state in the
-  teacher over the training texts; kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
+  word-piece table, or with `--conv-table contextual` each word piece's mean hidden state in the teacher
+  (the last layer's, or `--contextual-layer`'s) over the training texts; kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
   max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, half each; `--similarity-weight` adds the teacher's cosine similarities between a
@@ -145,7 +145,8 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
 
 
 def contextual_table(teacher, config, args):
-    """The teacher's mean final hidden state of each word piece over the distillation's training texts."""
+    """Each word piece's mean hidden state in the teacher (the last layer's, or `--contextual-layer`'s) over the
+    distillation's training texts."""
     from kerastune.compression.contextual_table import contextual_token_table
 
     run = teacher_recipe_run(config, max_train_examples=args.distil_train_examples, epochs=1, name="contextual_table")

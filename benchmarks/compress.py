@@ -12,14 +12,17 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   `--prune-end-fraction`, 0.7, of the steps);
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
   word-piece table, or with `--conv-table contextual` each word piece's mean hidden state in the teacher
-  (the last layer's, or `--contextual-layer`'s) over the training texts; kept frozen unless `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
+  (the last layer's, or `--contextual-layer`'s) over the training texts; kept frozen unless
+  `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
   max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
-  and the hard labels, half each; `--similarity-weight` adds the teacher's cosine similarities between a
-  batch's texts) on `--distil-train-examples` training texts (default: all) for
-  `--distil-epochs`, plus `--distil-augment-copies` augmented copies of each with `--distil-augment`
-  (e.g. `delete,swap`: a larger transfer set for the teacher to label); `student_2` (`--student
-  layers`): the teacher with 2 of its layers;
+  and the hard labels, weighted 1 - `--label-weight` and `--label-weight` (half each by default);
+  `--similarity-weight` adds the teacher's cosine similarities between a batch's texts) on
+  `--distil-train-examples` training texts (default: all) for `--distil-epochs`, plus
+  `--distil-augment-copies` augmented copies of each with `--distil-augment` (e.g. `delete,swap`, or Tang
+  et al.'s `synonym,delete,ngram` with `--distil-synonyms teacher`: each word's `--neighbours` nearest
+  words in the teacher's word-piece table; a larger transfer set for the teacher to label); `student_2`
+  (`--student layers`): the teacher with 2 of its layers;
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).
@@ -81,7 +84,8 @@ class LiteRTEndpoint:
 
 
 def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endpoint):
-    """Largest |LiteRT - Keras| probability over the texts (one at a time, the same token ids), and vs the served export."""
+    """Largest |LiteRT - Keras| probability over the texts (one at a time, the same token ids), and vs the served
+    export."""
     tokenize = loaded_teacher.signatures["tokenize"]
     worst = 0.0
     for text in texts:
@@ -117,11 +121,27 @@ def pruned_export(teacher, config, sparsity, train_examples, out, learning_rate=
     return run.export(report=run.evaluate()), pruning.sparsity()
 
 
+def neighbour_synonyms(teacher, tokenizer, out, k):
+    """Writes each whole word's `k` nearest words in the teacher's word-piece table as a synonyms file under `out`
+    (the recipe's `synonyms`, for the `synonym` augmentation); returns its path."""
+    from kerastune.data.text_augmentation import embedding_neighbours, write_synonyms
+
+    table = teacher.backbone.token_embedding.embeddings
+    neighbours = embedding_neighbours(tokenizer.get_vocabulary(), np.asarray(table), k=k)
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, f"teacher_neighbours_{k}.txt")
+    write_synonyms(path, neighbours)
+    print(f"{len(neighbours):,} words with their {k} nearest in the teacher's table: {path}", flush=True)
+    return path
+
+
 def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out,
-                     augment=None, augment_copies=1, similarity_weight=0.0):
-    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and `augment_copies`
-    copies of each made by the recipe's `augment` operations (a transfer set the teacher labels, Tang et al.
-    2019), matching the teacher's similarities between a batch's texts at `similarity_weight`; its export path."""
+                     augmentation=None, similarity_weight=0.0, label_weight=0.5):
+    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and the augmented
+    copies the recipe's `augmentation` settings (`augment`, `augment_copies`, ...) make of each (a transfer set
+    the teacher labels, Tang et al. 2019), matching the teacher's similarities between a batch's texts at
+    `similarity_weight`, the labels' loss weighted `label_weight` and the teacher's `1 - label_weight`; its export
+    path."""
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
@@ -129,16 +149,17 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
     from kerastune.training.knowledge_distillation import enable_distillation
 
     run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name,  # its batches
-                             augment=augment, augment_copies=augment_copies)
+                             **(augmentation or {}))
     steps = run.train_data.steps_per_epoch
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))
-    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=0.5,
+    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=label_weight,
                         similarity_weight=similarity_weight)
     student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
           f"{run.train_data.num_examples:,} texts "
-          f"(T={temperature}, similarity weight {similarity_weight}, peak lr {learning_rate})", flush=True)
+          f"(T={temperature}, label weight {label_weight}, similarity weight {similarity_weight}, "
+          f"peak lr {learning_rate})", flush=True)
     student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2, callbacks=[ProgressLines()])
     return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
                                   config={**config, "student": name}, truncate=run.config.truncate)
@@ -158,7 +179,20 @@ def contextual_table(teacher, config, args):
     return table
 
 
-def student_export(teacher, config, args):
+def augmentation(args, teacher, tokenizer):
+    """The recipe settings of `--distil-augment` and its companions (None without it)."""
+    if not args.distil_augment:
+        return None
+    settings = {"augment": args.distil_augment, "augment_copies": args.distil_augment_copies,
+                "augment_probability": args.distil_augment_probability}
+    if args.distil_synonyms == "teacher":
+        settings["synonyms"] = neighbour_synonyms(teacher, tokenizer, args.out, args.neighbours)
+    elif args.distil_synonyms:
+        settings["synonyms"] = args.distil_synonyms
+    return settings
+
+
+def student_export(teacher, tokenizer, config, args):
     """The `--student` variant: `(name, export path)`."""
     from kerastune.compression.distillation import conv_student_from_teacher, student_from_teacher
 
@@ -176,8 +210,8 @@ def student_export(teacher, config, args):
                                             freeze_embeddings=not args.conv_train_embeddings, table=table)
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
-                                  learning_rate, args.temperature, args.out, args.distil_augment,
-                                  args.distil_augment_copies, args.similarity_weight)
+                                  learning_rate, args.temperature, args.out, augmentation(args, teacher, tokenizer),
+                                  args.similarity_weight, args.label_weight)
 
 
 def main(argv=None):
@@ -213,12 +247,21 @@ def main(argv=None):
                         help="peak learning rate (5%% warm-up, cosine decay to 0); default 2e-3 for the "
                              "convolutional student (trained from its word pieces up), 1e-4 for the layers one")
     parser.add_argument("--temperature", type=float, default=2.0)
+    parser.add_argument("--label-weight", type=float, default=0.5,
+                        help="weight of the labels' loss (the teacher's soft targets get 1 minus it); 0: the teacher "
+                             "alone, as suits augmented copies whose label may no longer hold (an n-gram of a review)")
     parser.add_argument("--similarity-weight", type=float, default=0.0,
                         help="beta of the batch cosine-similarity term (kerastune.training.knowledge_distillation)")
     parser.add_argument("--distil-augment", default=None,
                         help="e.g. delete,swap: add augmented copies of the training texts to the transfer set "
                              "(the text classifier's augment operations; the teacher's soft targets label them)")
     parser.add_argument("--distil-augment-copies", type=int, default=1)
+    parser.add_argument("--distil-augment-probability", type=float, default=0.1,
+                        help="the share of words each augment operation touches (ngram: of texts)")
+    parser.add_argument("--distil-synonyms", default=None,
+                        help="for the synonym operation: a file of `word<TAB>syn1,syn2` lines, or `teacher` for each "
+                             "word's --neighbours nearest words in the teacher's word-piece table")
+    parser.add_argument("--neighbours", type=int, default=8)
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)
@@ -241,10 +284,14 @@ def main(argv=None):
         paths["int8"] = export_text_classifier(quantized_copy(teacher, "int8"), tokenizer, label_names,
                                                export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
-        name, paths[name] = student_export(teacher, config, args)
+        name, paths[name] = student_export(teacher, tokenizer, config, args)
         extra.update(distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
+                     label_weight=args.label_weight,
                      distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
+        if args.distil_augment:
+            extra.update(distil_augment_probability=args.distil_augment_probability,
+                         distil_synonyms=args.distil_synonyms, neighbours=args.neighbours)
         if args.student == "conv":
             extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings,
                          conv_table=args.conv_table, contextual_layer=args.contextual_layer)

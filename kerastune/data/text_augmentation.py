@@ -1,8 +1,12 @@
-"""Seeded text augmentation for classification training sets (EDA-style: Wei & Zou, 2019)."""
+"""Seeded text augmentation for classification training sets (EDA-style: Wei & Zou, 2019; n-gram sampling and
+word replacement as in Tang et al., 2019, whose transfer sets a teacher labels for distillation)."""
 
 import random
 
-AUGMENTATIONS = ("delete", "swap", "synonym")
+import numpy as np
+
+AUGMENTATIONS = ("delete", "swap", "synonym", "ngram")
+MAX_NGRAM = 5
 
 
 def read_synonyms(path):
@@ -23,11 +27,59 @@ def read_synonyms(path):
     return synonyms
 
 
+def write_synonyms(path, synonyms):
+    """Writes `{word: [synonym, ...]}` as `read_synonyms` reads it (one `word<TAB>syn1,syn2` line per word)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{word}\t{','.join(words)}\n" for word, words in synonyms.items())
+
+
+def embedding_neighbours(vocabulary, table, k=8, batch_size=2048):
+    """`{word: [its k nearest words]}` by the cosine of their rows in an embedding `table`.
+
+    Only whole alphabetic words of two letters or more take part (no `##` word pieces, no `[CLS]`-style
+    tokens), so a replacement stays one word. Neighbours in a model's own table are words the model
+    treats alike, not always synonyms ("good" sits near "bad"); a teacher that labels the augmented
+    texts makes that harmless. Tang et al. (2019) replace words by part of speech instead.
+
+    Args:
+        vocabulary: list of str, the tokens of the table's rows, in order.
+        table: array `(len(vocabulary), dim)`.
+        k: int >= 1, neighbours per word.
+        batch_size: rows compared at a time (memory: `batch_size` x words floats).
+
+    Example:
+
+    >>> embedding_neighbours(["good", "great", "bad", "##s"], [[1, 0], [0.9, 0.1], [0, 1], [1, 0]], k=1)
+    {'good': ['great'], 'great': ['good'], 'bad': ['great']}
+    """
+    table = np.asarray(table, dtype="float32")
+    if table.ndim != 2 or table.shape[0] != len(vocabulary):
+        raise ValueError(f"table needs one row per vocabulary token ({len(vocabulary)}). "
+                         f"Received: table of shape {table.shape}")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1. Received: k={k!r}")
+    rows = [i for i, token in enumerate(vocabulary) if len(token) >= 2 and token.isalpha()]
+    if len(rows) <= k:
+        raise ValueError(f"The vocabulary has {len(rows)} whole words, too few for k={k} neighbours each.")
+    words = [vocabulary[i] for i in rows]
+    vectors = table[rows] / np.maximum(np.linalg.norm(table[rows], axis=1, keepdims=True), 1e-12)
+    neighbours = {}
+    for start in range(0, len(rows), batch_size):
+        similarity = vectors[start:start + batch_size] @ vectors.T
+        similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = -np.inf  # not itself
+        nearest = np.argpartition(-similarity, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(similarity, nearest, axis=1), axis=1)
+        for i, row in enumerate(np.take_along_axis(nearest, order, axis=1)):
+            neighbours[words[start + i]] = [words[j] for j in row]
+    return neighbours
+
+
 def augment_text(text, operations, probability, rng, synonyms=None, min_words=4):
     """One augmented copy of `text`: each operation applied to about `probability` of its words.
 
     `delete` drops words (never all of them), `swap` exchanges random pairs of words, `synonym`
-    replaces words found in `synonyms`. Texts of fewer than `min_words` words back off to the
+    replaces words found in `synonyms`, `ngram` (with `probability`, once per text) keeps only a random
+    run of 1 to `MAX_NGRAM` consecutive words. Texts of fewer than `min_words` words back off to the
     synonym replacement alone (deleting or swapping in a 3-word text often changes its meaning).
     """
     words = text.split()
@@ -43,6 +95,10 @@ def augment_text(text, operations, probability, rng, synonyms=None, min_words=4)
             for _ in range(max(1, round(probability * len(words)))):
                 i, j = rng.randrange(len(words)), rng.randrange(len(words))
                 words[i], words[j] = words[j], words[i]
+        elif operation == "ngram" and not short and rng.random() < probability:
+            n = rng.randint(1, MAX_NGRAM)
+            start = rng.randrange(max(1, len(words) - n + 1))
+            words = words[start:start + n]
     return " ".join(words)
 
 
@@ -54,9 +110,9 @@ def augment_examples(texts, labels, operations=("delete", "swap"), probability=0
         texts: list of str.
         labels: list, one per text.
         operations: names from `AUGMENTATIONS`, applied in order.
-        probability: float in [0, 1], the share of words each operation touches.
+        probability: float in [0, 1], the share of words each operation touches (`ngram`: of texts).
         copies: int >= 1, augmented copies per example.
-        synonyms: dict `{word: [synonyms]}` (`read_synonyms`), needed by `"synonym"`.
+        synonyms: dict `{word: [synonyms]}` (`read_synonyms`, `embedding_neighbours`), needed by `"synonym"`.
         min_words: int, shorter texts are only given synonym replacements.
         seed: int; the same arguments always give the same copies.
 

@@ -60,7 +60,7 @@ class TextClassifierConfig(LabelledTextColumns, FineTuningConfig):
     Data: `train` / `validation` are file paths (`.tsv`, `.csv`, `.jsonl`), or split names when
     `tfds_name` is set (`tfds_name="glue/sst2", train="train", validation="validation"`).
     `pooling`: `"mean"` (masked mean of the sequence output), `"cls"` or `"pooled"` (the tanh pooler).
-    `augment`: comma-separated `"delete"`, `"swap"`, `"synonym"` (`kerastune.data.text_augmentation`):
+    `augment`: comma-separated `"delete"`, `"swap"`, `"synonym"`, `"ngram"` (`kerastune.data.text_augmentation`):
     `augment_copies` seeded copies of each training text, each operation touching
     `augment_probability` of its words; `synonyms` is a file of `word<TAB>syn1,syn2` lines.
     `truncate`: what a text longer than `max_sequence_length` loses, in training and in the

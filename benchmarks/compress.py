@@ -193,9 +193,12 @@ def augmentation(args, teacher, tokenizer):
 
 
 def student_export(teacher, tokenizer, config, args):
-    """The `--student` variant: `(name, export path)`."""
+    """The `--student` variant: `(name, export path)`, its first weights drawn from the config's `seed`."""
+    import keras
+
     from kerastune.compression.distillation import conv_student_from_teacher, student_from_teacher
 
+    keras.utils.set_random_seed(config.get("seed", 0))
     if args.student == "layers":
         name, student = f"student_{args.student_layers}", student_from_teacher(teacher, args.student_layers)
         learning_rate = args.distil_learning_rate or 1e-4
@@ -262,6 +265,9 @@ def main(argv=None):
                         help="for the synonym operation: a file of `word<TAB>syn1,syn2` lines, or `teacher` for each "
                              "word's --neighbours nearest words in the teacher's word-piece table")
     parser.add_argument("--neighbours", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the student's first weights, the augmented copies and the batches' order "
+                             "(default: the teacher's config.json seed)")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)
@@ -275,6 +281,7 @@ def main(argv=None):
     dev = os.path.join(args.data, "dev.tsv")
     texts, labels = read_texts(dev), read_labels(dev)
     teacher, tokenizer, label_names, config = load_classifier(args.teacher)
+    config = config if args.seed is None else {**config, "seed": args.seed}
     paths, extra = {}, {}
     print("exporting the teacher and its int8 copy", flush=True)
     cut = {"truncate": config.get("truncate", "end")}  # long texts are cut as the teacher was trained
@@ -329,7 +336,7 @@ def main(argv=None):
     for name in endpoints:
         result[name]["single_p50_ms"] = round(1000 * float(np.percentile(seconds[name], 50)), 2)
         result[name]["batch64_sentences_per_s"] = round(throughput[name], 1)
-    result.update(extra)
+    result.update(extra, seed=config.get("seed", 0))
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -62,7 +62,9 @@ class TextClassifierConfig(LabelledTextColumns, FineTuningConfig):
     `pooling`: `"mean"` (masked mean of the sequence output), `"cls"` or `"pooled"` (the tanh pooler).
     `augment`: comma-separated `"delete"`, `"swap"`, `"synonym"`, `"ngram"` (`kerastune.data.text_augmentation`):
     `augment_copies` seeded copies of each training text, each operation touching
-    `augment_probability` of its words; `synonyms` is a file of `word<TAB>syn1,syn2` lines.
+    `augment_probability` of its words; `synonyms` is a file of `word<TAB>syn1,syn2` lines. An `ngram` copy
+    keeps its text's label, which a few words of it may not carry: it suits a transfer set a teacher labels
+    (`distill_from` with `distillation_student_loss_weight=0`).
     `truncate`: what a text longer than `max_sequence_length` loses, in training and in the
     export alike: `"end"`, or `"middle"` (it keeps its first quarter and last three quarters).
     """

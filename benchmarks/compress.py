@@ -136,12 +136,12 @@ def neighbour_synonyms(teacher, tokenizer, out, k):
 
 
 def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out,
-                     augmentation=None, similarity_weight=0.0, label_weight=0.5):
+                     augmentation=None, similarity_weight=0.0, label_weight=0.5, ema_momentum=0.0):
     """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and the augmented
     copies the recipe's `augmentation` settings (`augment`, `augment_copies`, ...) make of each (a transfer set
     the teacher labels, Tang et al. 2019), matching the teacher's similarities between a batch's texts at
-    `similarity_weight`, the labels' loss weighted `label_weight` and the teacher's `1 - label_weight`; its export
-    path."""
+    `similarity_weight`, the labels' loss weighted `label_weight` and the teacher's `1 - label_weight`, ending on
+    the weights' moving average at `ema_momentum` (0: the last weights); its export path."""
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
@@ -155,7 +155,8 @@ def distilled_export(teacher, config, student, name, train_examples, epochs, lea
                                                       warmup_steps=max(1, epochs * steps // 20))
     enable_distillation(student, teacher, temperature=temperature, student_loss_weight=label_weight,
                         similarity_weight=similarity_weight)
-    student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01))
+    student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, use_ema=ema_momentum > 0,
+                                                     ema_momentum=ema_momentum or 0.99))
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
           f"{run.train_data.num_examples:,} texts "
           f"(T={temperature}, label weight {label_weight}, similarity weight {similarity_weight}, "
@@ -214,7 +215,7 @@ def student_export(teacher, tokenizer, config, args):
         learning_rate = args.distil_learning_rate or 2e-3
     return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
                                   learning_rate, args.temperature, args.out, augmentation(args, teacher, tokenizer),
-                                  args.similarity_weight, args.label_weight)
+                                  args.similarity_weight, args.label_weight, args.student_ema_momentum)
 
 
 def main(argv=None):
@@ -265,6 +266,8 @@ def main(argv=None):
                         help="for the synonym operation: a file of `word<TAB>syn1,syn2` lines, or `teacher` for each "
                              "word's --neighbours nearest words in the teacher's word-piece table")
     parser.add_argument("--neighbours", type=int, default=8)
+    parser.add_argument("--student-ema-momentum", type=float, default=0.0,
+                        help="end the student on its weights' moving average (Keras's use_ema), e.g. 0.999; 0: off")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the student's first weights, the augmented copies and the batches' order "
                              "(default: the teacher's config.json seed)")
@@ -293,7 +296,7 @@ def main(argv=None):
     if "student" in args.variants:
         name, paths[name] = student_export(teacher, tokenizer, config, args)
         extra.update(distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
-                     label_weight=args.label_weight,
+                     label_weight=args.label_weight, student_ema_momentum=args.student_ema_momentum,
                      distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
         if args.distil_augment:

@@ -35,6 +35,7 @@ all variants in turns in this one process. The last line printed is one JSON obj
 import argparse
 import json
 import os
+import pickle
 import sys
 import time
 
@@ -135,34 +136,56 @@ def neighbour_synonyms(teacher, tokenizer, out, k):
     return path
 
 
-def distilled_export(teacher, config, student, name, train_examples, epochs, learning_rate, temperature, out,
-                     augmentation=None, similarity_weight=0.0, label_weight=0.5, ema_momentum=0.0):
-    """`student` distilled from `teacher` on `train_examples` training texts for `epochs`, and the augmented
-    copies the recipe's `augmentation` settings (`augment`, `augment_copies`, ...) make of each (a transfer set
-    the teacher labels, Tang et al. 2019), matching the teacher's similarities between a batch's texts at
-    `similarity_weight`, the labels' loss weighted `label_weight` and the teacher's `1 - label_weight`, ending on
-    the weights' moving average at `ema_momentum` (0: the last weights); its export path."""
+def transfer_batches(teacher, run, args, settings):
+    """The distillation's batches (`run`'s training texts and their augmented copies) with the teacher's logits
+    (`kerastune.training.teacher_labels`): read from `--transfer-set` when that file exists and was made with the
+    same `settings`, otherwise labelled now (and written there, whole or not at all, when given)."""
+    from kerastune.training.teacher_labels import teacher_labelled_batches
+
+    path = args.transfer_set
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            kept = pickle.load(f)
+        if kept["settings"] != settings:
+            raise ValueError(f"--transfer-set {path} was labelled with other settings: {kept['settings']}; this run "
+                             f"asks for {settings}. Pass another file, or the flags that made it.")
+        print(f"{len(kept['batches']):,} teacher-labelled batches read from {path}", flush=True)
+        return kept["batches"]
+    steps = run.train_data.steps_per_epoch
+    print(f"the teacher labels {steps:,} batches of {run.train_data.num_examples:,} texts once", flush=True)
+    batches = teacher_labelled_batches(teacher, run.train_data.dataset, steps)
+    if path:
+        with open(path + ".partial", "wb") as f:
+            pickle.dump({"settings": settings, "batches": batches}, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(path + ".partial", path)
+        print(f"teacher-labelled batches written to {path}", flush=True)
+    return batches
+
+
+def distilled_export(teacher, student, name, run, batches, steps, learning_rate, config, args):
+    """`student` distilled from `teacher` on `batches` (`steps` a pass; with the teacher's logits, or the
+    teacher run on each when `--similarity-weight` needs its features) for `--distil-epochs`, at `--temperature`,
+    the labels' loss weighted `--label-weight` and the teacher's `1 - label_weight`, matching the teacher's
+    similarities between a batch's texts at `--similarity-weight`, ending on the weights' moving average at
+    `--student-ema-momentum` (0: the last weights); its export path."""
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
     from kerastune.training import ProgressLines
     from kerastune.training.knowledge_distillation import enable_distillation
 
-    run = teacher_recipe_run(config, max_train_examples=train_examples, epochs=epochs, name=name,  # its batches
-                             **(augmentation or {}))
-    steps = run.train_data.steps_per_epoch
+    epochs, ema_momentum = args.distil_epochs, args.student_ema_momentum
     schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
                                                       warmup_steps=max(1, epochs * steps // 20))
-    enable_distillation(student, teacher, temperature=temperature, student_loss_weight=label_weight,
-                        similarity_weight=similarity_weight)
+    enable_distillation(student, teacher, temperature=args.temperature, student_loss_weight=args.label_weight,
+                        similarity_weight=args.similarity_weight)
     student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, use_ema=ema_momentum > 0,
                                                      ema_momentum=ema_momentum or 0.99))
     print(f"distilling into {name} ({student.count_params():,} weights) over {epochs} x {steps} steps of "
-          f"{run.train_data.num_examples:,} texts "
-          f"(T={temperature}, label weight {label_weight}, similarity weight {similarity_weight}, "
-          f"peak lr {learning_rate})", flush=True)
-    student.fit(run.train_data.dataset, steps_per_epoch=steps, epochs=epochs, verbose=2, callbacks=[ProgressLines()])
-    return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=out, name=name,
+          f"{run.train_data.num_examples:,} texts (T={args.temperature}, label weight {args.label_weight}, "
+          f"similarity weight {args.similarity_weight}, peak lr {learning_rate})", flush=True)
+    student.fit(batches, steps_per_epoch=steps, epochs=epochs, verbose=2, callbacks=[ProgressLines()])
+    return export_text_classifier(student, run.tokenizer, run.label_names, export_dir=args.out, name=name,
                                   config={**config, "student": name}, truncate=run.config.truncate)
 
 
@@ -193,29 +216,57 @@ def augmentation(args, teacher, tokenizer):
     return settings
 
 
-def student_export(teacher, tokenizer, config, args):
-    """The `--student` variant: `(name, export path)`, its first weights drawn from the config's `seed`."""
-    import keras
-
+def student_maker(teacher, config, args):
+    """`(name, make_student, peak learning rate)` of the `--student` variant; `make_student()` draws a new one."""
     from kerastune.compression.distillation import conv_student_from_teacher, student_from_teacher
 
-    keras.utils.set_random_seed(config.get("seed", 0))
     if args.student == "layers":
-        name, student = f"student_{args.student_layers}", student_from_teacher(teacher, args.student_layers)
-        learning_rate = args.distil_learning_rate or 1e-4
+        return (f"student_{args.student_layers}", lambda: student_from_teacher(teacher, args.student_layers),
+                args.distil_learning_rate or 1e-4)
+    name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
+    name += f"_{args.conv_layers}layers" if args.conv_layers > 1 else ""
+    name += "_trained_table" if args.conv_train_embeddings else ""
+    table = None
+    if args.conv_table == "contextual":
+        name += "_contextual" + ("" if args.contextual_layer is None else f"_layer{args.contextual_layer}")
+        table = contextual_table(teacher, config, args)
+
+    def make_student():
+        return conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes, args.conv_dropout,
+                                         freeze_embeddings=not args.conv_train_embeddings, table=table,
+                                         num_layers=args.conv_layers)
+
+    return name, make_student, args.distil_learning_rate or 2e-3
+
+
+def student_exports(teacher, tokenizer, config, args):
+    """The `--student` variants, one per `--student-seeds` (each seeds its student's first weights), all learning
+    from one transfer set the teacher labels once: `{name: export path}`."""
+    import keras
+
+    from kerastune.training.teacher_labels import labelled_dataset
+
+    seed = config.get("seed", 0)
+    name, make_student, learning_rate = student_maker(teacher, config, args)
+    settings = augmentation(args, teacher, tokenizer)
+    run = teacher_recipe_run(config, max_train_examples=args.distil_train_examples, epochs=args.distil_epochs,
+                             name=name, **(settings or {}))
+    steps = run.train_data.steps_per_epoch
+    if args.similarity_weight:  # the features are the teacher's on each batch: it runs in the loop
+        batches = run.train_data.dataset
     else:
-        name = f"student_conv_{args.conv_filters}x{'-'.join(map(str, args.conv_kernel_sizes))}"
-        name += "_trained_table" if args.conv_train_embeddings else ""
-        table = None
-        if args.conv_table == "contextual":
-            name += "_contextual" + ("" if args.contextual_layer is None else f"_layer{args.contextual_layer}")
-            table = contextual_table(teacher, config, args)
-        student = conv_student_from_teacher(teacher, args.conv_filters, args.conv_kernel_sizes, args.conv_dropout,
-                                            freeze_embeddings=not args.conv_train_embeddings, table=table)
-        learning_rate = args.distil_learning_rate or 2e-3
-    return name, distilled_export(teacher, config, student, name, args.distil_train_examples, args.distil_epochs,
-                                  learning_rate, args.temperature, args.out, augmentation(args, teacher, tokenizer),
-                                  args.similarity_weight, args.label_weight, args.student_ema_momentum)
+        made_with = {"teacher": os.path.abspath(args.teacher), "train_examples": args.distil_train_examples,
+                     "seed": seed, "augment": args.distil_augment and {
+                         **settings, "synonyms": args.distil_synonyms, "neighbours": args.neighbours}}
+        batches = labelled_dataset(transfer_batches(teacher, run, args, made_with), seed)
+    seeds = args.student_seeds or [seed]
+    paths = {}
+    for student_seed in seeds:
+        keras.utils.set_random_seed(student_seed)
+        student_name = name if len(seeds) == 1 else f"{name}_seed{student_seed}"
+        paths[student_name] = distilled_export(teacher, make_student(), student_name, run, batches, steps,
+                                               learning_rate, config, args)
+    return paths
 
 
 def main(argv=None):
@@ -235,6 +286,8 @@ def main(argv=None):
     parser.add_argument("--student-layers", type=int, default=2)
     parser.add_argument("--conv-filters", type=int, default=256)
     parser.add_argument("--conv-kernel-sizes", type=int, nargs="+", default=[3, 5])
+    parser.add_argument("--conv-layers", type=int, default=1,
+                        help="the first layer of several widths plus this many minus one residual width-3 layers")
     parser.add_argument("--conv-dropout", type=float, default=0.1, help="dropout on the student's word-piece vectors")
     parser.add_argument("--conv-train-embeddings", action="store_true",
                         help="train the teacher's word-piece table too (default: the convolutions and head only)")
@@ -269,8 +322,14 @@ def main(argv=None):
     parser.add_argument("--student-ema-momentum", type=float, default=0.0,
                         help="end the student on its weights' moving average (Keras's use_ema), e.g. 0.999; 0: off")
     parser.add_argument("--seed", type=int, default=None,
-                        help="seed of the student's first weights, the augmented copies and the batches' order "
-                             "(default: the teacher's config.json seed)")
+                        help="seed of the augmented copies, the batches and their order, and of the student's first "
+                             "weights unless --student-seeds (default: the teacher's config.json seed)")
+    parser.add_argument("--student-seeds", type=int, nargs="+", default=None,
+                        help="distil one student per seed (its first weights) from the one transfer set, reporting "
+                             "each and their mean")
+    parser.add_argument("--transfer-set", default=None,
+                        help="a file keeping the teacher-labelled transfer set: read when it exists (made with the "
+                             "same settings), written otherwise, so later runs skip the teacher's pass")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)
@@ -294,8 +353,10 @@ def main(argv=None):
         paths["int8"] = export_text_classifier(quantized_copy(teacher, "int8"), tokenizer, label_names,
                                                export_dir=args.out, name="int8", config=config, **cut)
     if "student" in args.variants:
-        name, paths[name] = student_export(teacher, tokenizer, config, args)
-        extra.update(distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
+        students = student_exports(teacher, tokenizer, config, args)
+        paths.update(students)
+        extra.update(student_seeds=args.student_seeds, transfer_set=args.transfer_set,
+                     distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
                      label_weight=args.label_weight, student_ema_momentum=args.student_ema_momentum,
                      distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)
@@ -303,7 +364,8 @@ def main(argv=None):
             extra.update(distil_augment_probability=args.distil_augment_probability,
                          distil_synonyms=args.distil_synonyms, neighbours=args.neighbours)
         if args.student == "conv":
-            extra.update(conv_dropout=args.conv_dropout, conv_train_embeddings=args.conv_train_embeddings,
+            extra.update(conv_layers=args.conv_layers, conv_dropout=args.conv_dropout,
+                         conv_train_embeddings=args.conv_train_embeddings,
                          conv_table=args.conv_table, contextual_layer=args.contextual_layer)
     for sparsity in args.sparsities if "pruned" in args.variants else ():
         name = f"pruned_{round(100 * sparsity)}"
@@ -330,6 +392,11 @@ def main(argv=None):
         if name == "teacher":
             keras_probabilities = probabilities
         print(name, result[name], flush=True)
+    if "student" in args.variants and len(students) > 1:
+        accuracies = [result[name]["dev_accuracy"] for name in students]
+        result["students_dev_accuracy"] = {"mean": round(float(np.mean(accuracies)), 4), "min": min(accuracies),
+                                           "max": max(accuracies)}
+        print("students", result["students_dev_accuracy"], flush=True)
     if "litert" in args.variants:
         result["litert"].update(litert_agreement(loaded["teacher"], teacher, litert, texts, keras_probabilities,
                                                  endpoints["litert"]))

@@ -75,7 +75,7 @@ def student_from_teacher(teacher, num_layers, layers=None):
 
 
 def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout=0.1, freeze_embeddings=True,
-                              table=None):
+                              table=None, num_layers=1):
     """A `TextClassifier` over a `ConvEncoder` that starts from the teacher's word-piece table (or `table`).
 
     The student reads the teacher's token ids (the same tokenizer and export), so its soft targets
@@ -85,7 +85,7 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
 
     Args:
         teacher: a fine-tuned kerastune `TextClassifier`.
-        filters, kernel_sizes, dropout: the `ConvEncoder`'s.
+        filters, kernel_sizes, dropout, num_layers: the `ConvEncoder`'s.
         freeze_embeddings: bool, keep the teacher's word-piece table as it is (only the convolutions and
             the head train), so the word pieces the transfer set never shows stay where the ones it
             shows are: distilled from the SST-2 MiniLM classifier (dev 90.48), 87.16 dev frozen vs
@@ -117,7 +117,7 @@ def conv_student_from_teacher(teacher, filters=256, kernel_sizes=(3, 5), dropout
         raise ValueError(f"table needs one row per word piece of the teacher's vocabulary ({vocabulary}). "
                          f"Received: table of shape {table.shape}")
     encoder = ConvEncoder(table.shape[0], table.shape[1], filters=filters, kernel_sizes=kernel_sizes, dropout=dropout,
-                          max_sequence_length=max_sequence_length(teacher.backbone))
+                          max_sequence_length=max_sequence_length(teacher.backbone), num_layers=num_layers)
     encoder.token_embedding.set_weights([table])
     if not isinstance(freeze_embeddings, bool):
         raise ValueError(f"freeze_embeddings must be True or False. Received: freeze_embeddings={freeze_embeddings!r}")

@@ -9,7 +9,7 @@ from kerastune.models.bert_encoder import INPUT_NAMES
 
 @register
 class ConvEncoder(keras.Model):
-    """Word-piece embeddings, then one layer of 1-D convolutions of several widths (Kim, 2014).
+    """Word-piece embeddings, then 1-D convolutions of several widths (Kim, 2014), optionally more layers.
 
     It takes and returns what `BertEncoder` and KerasHub's `BertBackbone` do, so `TextClassifier`,
     `TokenClassifier` and the string-in exports take it unchanged. Padded positions are zeroed
@@ -18,6 +18,9 @@ class ConvEncoder(keras.Model):
     tokens). It has no attention and no position table: a sentence costs about
     `sum(kernel_sizes) * embedding_dim * filters` multiply-adds per token (widths 3 and 5, 384
     wide, 256 filters: 0.79M, 7% of a 6-layer, 384-wide Transformer's 10.6M before attention).
+    With `num_layers` > 1, each further layer adds a width-3 convolution of the features to them
+    (a residual block, `features + relu(conv(features))`, padded positions zeroed again), widening
+    what a feature sees by two tokens a layer, at `3 * features^2` multiply-adds per token.
     Start it from a teacher's word-piece table and distil into it with
     `kerastune.compression.distillation.conv_student_from_teacher`.
 
@@ -30,6 +33,8 @@ class ConvEncoder(keras.Model):
         dropout: float, on the embeddings.
         max_sequence_length: int, the longest input the exports pack texts to (the convolutions
             themselves take any length).
+        num_layers: int >= 1, the first layer of several widths plus `num_layers - 1` residual
+            width-3 layers.
         dtype: dtype or `keras.DTypePolicy`.
 
     Call arguments:
@@ -49,9 +54,10 @@ class ConvEncoder(keras.Model):
     """
 
     def __init__(self, vocabulary_size, embedding_dim, filters=256, kernel_sizes=(3, 5), dropout=0.1,
-                 max_sequence_length=512, dtype=None, **kwargs):
+                 max_sequence_length=512, num_layers=1, dtype=None, **kwargs):
         for arg, value in (("vocabulary_size", vocabulary_size), ("embedding_dim", embedding_dim),
-                           ("filters", filters), ("max_sequence_length", max_sequence_length)):
+                           ("filters", filters), ("max_sequence_length", max_sequence_length),
+                           ("num_layers", num_layers)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{arg} must be a positive int. Received: {arg}={value!r}")
         kernel_sizes = tuple(kernel_sizes)
@@ -69,7 +75,14 @@ class ConvEncoder(keras.Model):
         x = self.embeddings_dropout(self.token_embedding(inputs["token_ids"])) * mask  # (batch, seq, embedding_dim)
         features = [convolution(x) for convolution in self.convolutions]
         features = features[0] if len(features) == 1 else keras.layers.Concatenate(name="features")(features)
-        sequence_output = features * mask  # (batch, seq, filters * len(kernel_sizes)), 0 where padded
+        features = features * mask  # (batch, seq, filters * len(kernel_sizes)), 0 where padded
+        width = filters * len(kernel_sizes)
+        self.residual_convolutions = [keras.layers.Conv1D(width, 3, padding="same", activation="relu",
+                                                          name=f"residual_conv_{i}", dtype=dtype)
+                                      for i in range(1, num_layers)]
+        for convolution in self.residual_convolutions:
+            features = (features + convolution(features)) * mask
+        sequence_output = features
         pooled_output = ops.max(sequence_output, axis=1)  # ReLU features are >= 0: the zeros never win
         super().__init__(inputs=inputs, outputs={"sequence_output": sequence_output, "pooled_output": pooled_output},
                          dtype=dtype, **kwargs)
@@ -79,6 +92,7 @@ class ConvEncoder(keras.Model):
         self.kernel_sizes = kernel_sizes
         self.dropout = dropout
         self.max_sequence_length = max_sequence_length
+        self.num_layers = num_layers
         self.hidden_dim = filters * len(kernel_sizes)
 
     def get_config(self):
@@ -89,6 +103,7 @@ class ConvEncoder(keras.Model):
             "kernel_sizes": list(self.kernel_sizes),
             "dropout": self.dropout,
             "max_sequence_length": self.max_sequence_length,
+            "num_layers": self.num_layers,
             **base_model_config(self),
         }
 

@@ -4,13 +4,15 @@ and optionally the teacher's similarities between the texts of a batch."""
 import keras
 import tensorflow as tf
 
+from kerastune.training.teacher_labels import split_teacher_logits
 from kerastune.training.train_step_override import descend, set_train_step, weighted_mean
 
 
 class KnowledgeDistillation:
     """`loss = w * task_loss(y, z_s) + (1 - w) * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))
     [+ beta * similarity_loss(h_t, h_s)]` (Hinton et al., 2015), `z_t` the frozen teacher's logits on
-    the same batch, `z_s` the student's.
+    the same batch (or, read from the labels, the teacher's logits `label_with_teacher` kept for it), `z_s`
+    the student's.
 
     A binary classifier's soft targets carry one number per text. With `similarity_weight` beta > 0
     (text classifiers), the student also learns how alike the teacher finds the texts of each batch:
@@ -70,9 +72,15 @@ class KnowledgeDistillation:
         kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)
         return t * t * weighted_mean(kl, sample_weight)
 
-    def loss(self, model, x, y, sample_weight=None):
-        """`(loss, y_pred)`: the distillation loss of one replica's batch and the student's prediction."""
-        if self.similarity_weight > 0:
+    def loss(self, model, x, y, sample_weight=None, teacher_logits=None):
+        """`(loss, y_pred)`: the distillation loss of one replica's batch and the student's prediction
+        (`teacher_logits`: the teacher's on this batch, as `label_with_teacher` keeps them; None runs the teacher)."""
+        if teacher_logits is not None:
+            if self.similarity_weight > 0:
+                raise ValueError("similarity_weight > 0 reads the teacher's features, which label_with_teacher does "
+                                 "not keep: set similarity_weight=0, or fit on batches without teacher logits.")
+            y_pred, similar = model(x, training=True), 0.0
+        elif self.similarity_weight > 0:
             y_pred, student_features = self.student_with_features(x, training=True)
             teacher_logits, teacher_features = self.teacher_with_features(x, training=False)
             similar = similarity_loss(tf.stop_gradient(teacher_features), student_features)
@@ -87,7 +95,10 @@ class KnowledgeDistillation:
         return w * model.compute_loss(x, y, y_pred, sample_weight, training=True) + loss, y_pred
 
     def train_step(self, model, data):
-        return descend(model, data, self.loss)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        y, teacher_logits = split_teacher_logits(y)
+        return descend(model, (x, y, sample_weight),
+                       lambda model, x, y, sample_weight: self.loss(model, x, y, sample_weight, teacher_logits))
 
 
 def with_text_features(model):

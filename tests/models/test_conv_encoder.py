@@ -14,24 +14,32 @@ def _inputs(lengths, width, vocabulary_size, seed=0):
     return {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": mask}
 
 
+def _convolve(layer, x):
+    """numpy: a 'same' 1-D convolution + ReLU."""
+    kernel, bias = layer.get_weights()  # (width, dim, filters), (filters,)
+    width = kernel.shape[0]
+    padded = np.pad(x, ((0, 0), (width // 2, width // 2), (0, 0)))
+    windows = np.stack([padded[:, i:i + x.shape[1]] for i in range(width)], axis=2)  # (batch, seq, width, dim)
+    return np.maximum(np.einsum("bswd,wdf->bsf", windows, kernel) + bias, 0.0)
+
+
 def _reference(encoder, inputs):
-    """numpy: masked embeddings, 'same' 1-D convolutions + ReLU, concatenated, masked, max over time."""
+    """numpy: masked embeddings, 'same' 1-D convolutions + ReLU, concatenated, masked, then each residual layer
+    `h + relu(conv(h))` masked, max over time."""
     table = encoder.token_embedding.get_weights()[0]
     mask = inputs["padding_mask"][..., None].astype("float32")
     x = table[inputs["token_ids"]] * mask  # (batch, seq, dim)
-    outputs = []
-    for layer in encoder.convolutions:
-        kernel, bias = layer.get_weights()  # (width, dim, filters), (filters,)
-        width = kernel.shape[0]
-        padded = np.pad(x, ((0, 0), (width // 2, width // 2), (0, 0)))
-        windows = np.stack([padded[:, i:i + x.shape[1]] for i in range(width)], axis=2)  # (batch, seq, width, dim)
-        outputs.append(np.maximum(np.einsum("bswd,wdf->bsf", windows, kernel) + bias, 0.0))
-    sequence = np.concatenate(outputs, axis=-1) * mask
+    sequence = np.concatenate([_convolve(layer, x) for layer in encoder.convolutions], axis=-1) * mask
+    for layer in encoder.residual_convolutions:
+        sequence = (sequence + _convolve(layer, sequence)) * mask
     return sequence, sequence.max(axis=1)
 
 
-def test_outputs_match_a_numpy_reference_and_ignore_padding():
-    encoder = ConvEncoder(vocabulary_size=30, embedding_dim=6, filters=4, kernel_sizes=(1, 3, 5), dropout=0.0)
+@pytest.mark.parametrize("num_layers", [1, 3])
+def test_outputs_match_a_numpy_reference_and_ignore_padding(num_layers):
+    encoder = ConvEncoder(vocabulary_size=30, embedding_dim=6, filters=4, kernel_sizes=(1, 3, 5), dropout=0.0,
+                          num_layers=num_layers)
+    assert len(encoder.residual_convolutions) == num_layers - 1
     x = _inputs([7, 4, 0], 7, 30)
     got = encoder(x)
     want_sequence, want_pooled = _reference(encoder, x)
@@ -45,7 +53,8 @@ def test_outputs_match_a_numpy_reference_and_ignore_padding():
 
 
 def test_a_classifier_over_it_saves_and_loads_as_a_keras_file(tmp_path):
-    model = TextClassifier(ConvEncoder(vocabulary_size=30, embedding_dim=6, filters=4, kernel_sizes=(3,)), 2)
+    model = TextClassifier(ConvEncoder(vocabulary_size=30, embedding_dim=6, filters=4, kernel_sizes=(3,),
+                                       num_layers=2), 2)
     x = _inputs([5, 2], 6, 30, seed=1)
     model.save(tmp_path / "student.keras")
     loaded = keras.saving.load_model(tmp_path / "student.keras")
@@ -61,6 +70,7 @@ def test_a_tagger_takes_it_too():
 @pytest.mark.parametrize("arguments, received", [
     (dict(kernel_sizes=(2,)), "kernel_sizes=(2,)"), (dict(kernel_sizes=()), "kernel_sizes=()"),
     (dict(filters=0), "filters=0"), (dict(embedding_dim=2.5), "embedding_dim=2.5"),
+    (dict(num_layers=0), "num_layers=0"),
 ])
 def test_bad_arguments_are_refused(arguments, received):
     with pytest.raises(ValueError, match=f"Received: {received}".replace("(", r"\(").replace(")", r"\)")):

@@ -13,8 +13,8 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
 - `student_conv_256x3-5` (`--student conv`, the default): a `ConvEncoder` classifier (the teacher's
   word-piece table, or with `--conv-table contextual` each word piece's mean hidden state in the teacher
   (the last layer's, or `--contextual-layer`'s) over the training texts; kept frozen unless
-  `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5,
-  max-over-time) distilled from the teacher
+  `--conv-train-embeddings`; 1-D convolutions of widths 3 and 5, `--conv-layers` - 1 residual width-3
+  layers on top, max-over-time) distilled from the teacher
   (`kerastune.training.knowledge_distillation`: T^2 KL of the soft targets at T = `--temperature`
   and the hard labels, weighted 1 - `--label-weight` and `--label-weight` (half each by default);
   `--similarity-weight` adds the teacher's cosine similarities between a batch's texts) on
@@ -22,7 +22,9 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   `--distil-augment-copies` augmented copies of each with `--distil-augment` (e.g. `delete,swap`, or Tang
   et al.'s `synonym,delete,ngram` with `--distil-synonyms teacher`: each word's `--neighbours` nearest
   words in the teacher's word-piece table; a larger transfer set for the teacher to label); `student_2`
-  (`--student layers`): the teacher with 2 of its layers;
+  (`--student layers`): the teacher with 2 of its layers. The teacher labels the transfer set once
+  (`kerastune.training.teacher_labels`; kept in `--transfer-set FILE` for later runs), and one student is
+  distilled from it per `--student-seeds` seed (their mean, min and max dev accuracy are reported);
 - `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
   interpreter after the export's `tokenize` signature; its probabilities are compared with the
   teacher Keras model's (`litert_max_abs_probability_diff`).
@@ -35,7 +37,6 @@ all variants in turns in this one process. The last line printed is one JSON obj
 import argparse
 import json
 import os
-import pickle
 import sys
 import time
 
@@ -140,24 +141,21 @@ def transfer_batches(teacher, run, args, settings):
     """The distillation's batches (`run`'s training texts and their augmented copies) with the teacher's logits
     (`kerastune.training.teacher_labels`): read from `--transfer-set` when that file exists and was made with the
     same `settings`, otherwise labelled now (and written there, whole or not at all, when given)."""
-    from kerastune.training.teacher_labels import teacher_labelled_batches
+    from kerastune.training.teacher_labels import load_teacher_labels, save_teacher_labels, teacher_labelled_batches
 
     path = args.transfer_set
     if path and os.path.exists(path):
-        with open(path, "rb") as f:
-            kept = pickle.load(f)
-        if kept["settings"] != settings:
-            raise ValueError(f"--transfer-set {path} was labelled with other settings: {kept['settings']}; this run "
+        batches, kept_settings = load_teacher_labels(path)
+        if kept_settings != settings:
+            raise ValueError(f"--transfer-set {path} was labelled with other settings: {kept_settings}; this run "
                              f"asks for {settings}. Pass another file, or the flags that made it.")
-        print(f"{len(kept['batches']):,} teacher-labelled batches read from {path}", flush=True)
-        return kept["batches"]
+        print(f"{len(batches):,} teacher-labelled batches read from {path}", flush=True)
+        return batches
     steps = run.train_data.steps_per_epoch
     print(f"the teacher labels {steps:,} batches of {run.train_data.num_examples:,} texts once", flush=True)
     batches = teacher_labelled_batches(teacher, run.train_data.dataset, steps)
     if path:
-        with open(path + ".partial", "wb") as f:
-            pickle.dump({"settings": settings, "batches": batches}, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(path + ".partial", path)
+        save_teacher_labels(path, batches, settings)
         print(f"teacher-labelled batches written to {path}", flush=True)
     return batches
 
@@ -328,8 +326,8 @@ def main(argv=None):
                         help="distil one student per seed (its first weights) from the one transfer set, reporting "
                              "each and their mean")
     parser.add_argument("--transfer-set", default=None,
-                        help="a file keeping the teacher-labelled transfer set: read when it exists (made with the "
-                             "same settings), written otherwise, so later runs skip the teacher's pass")
+                        help="a .npz file keeping the teacher-labelled transfer set: read when it exists (made with "
+                             "the same settings), written otherwise, so later runs skip the teacher's pass")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)

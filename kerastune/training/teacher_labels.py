@@ -5,9 +5,12 @@ the teacher costs far more than a small student (the SST-2 MiniLM teacher: ~150 
 2 cores, the convolutional student's own step a fraction of that). `label_with_teacher` runs it over
 one pass of the batches and keeps its logits beside them; a student fit on the result reads the
 teacher's logits from its labels (Tang et al., 2019, label their augmented transfer set once), and
-several students (other seeds, other sizes) can learn from one labelling.
+several students (other seeds, other sizes) can learn from one labelling; `save_teacher_labels` keeps
+the labelled batches in a `.npz` (plain arrays, nothing pickled) for later runs.
 """
 
+import json
+import os
 import time
 
 import keras
@@ -79,6 +82,44 @@ def labelled_dataset(batches, seed=0):
             yield batches[index]
 
     return tf.data.Dataset.from_generator(one_pass, output_signature=signature).repeat().prefetch(2)
+
+
+def save_teacher_labels(path, batches, settings=None):
+    """Writes `batches` (`teacher_labelled_batches`') and `settings` (anything JSON takes, e.g. what made them) to
+    the `.npz` file `path`, whole or not at all; `load_teacher_labels` reads them back.
+
+    Example:
+
+    >>> save_teacher_labels("transfer_set.npz", batches, {"teacher": "saved_models/sst2/1"})  # doctest: +SKIP
+    >>> batches, settings = load_teacher_labels("transfer_set.npz")  # doctest: +SKIP
+    """
+    if not batches:
+        raise ValueError("batches is empty: there is nothing to keep.")
+    if not path.endswith(".npz"):
+        raise ValueError(f"The teacher's labels are kept in a .npz file. Received: path={path!r}")
+    arrays = {"structure": np.array(json.dumps(tf.nest.map_structure(lambda _: 0, batches[0]))),
+              "settings": np.array(json.dumps(settings))}
+    leaves = [[np.asarray(leaf) for leaf in tf.nest.flatten(batch)] for batch in batches]
+    for j in range(len(leaves[0])):  # one flat array per component, and each batch's shape of it
+        arrays[f"shapes_{j}"] = np.array([batch[j].shape for batch in leaves], "int64")
+        arrays[f"values_{j}"] = np.concatenate([batch[j].ravel() for batch in leaves])
+    partial = path[:-len(".npz")] + ".partial.npz"
+    np.savez(partial, **arrays)
+    os.replace(partial, path)
+
+
+def load_teacher_labels(path):
+    """`(batches, settings)` as `save_teacher_labels` wrote them to `path`."""
+    with np.load(path, allow_pickle=False) as kept:
+        structure = json.loads(str(kept["structure"]))
+        settings = json.loads(str(kept["settings"]))
+        components = []
+        for j in range(sum(name.startswith("shapes_") for name in kept.files)):
+            shapes, values = kept[f"shapes_{j}"], kept[f"values_{j}"]
+            ends = np.cumsum([int(np.prod(shape)) for shape in shapes])
+            components.append([part.reshape(shape) for part, shape in zip(np.split(values, ends[:-1]), shapes)])
+    batches = [tuple(tf.nest.pack_sequence_as(structure, list(leaves))) for leaves in zip(*components)]
+    return batches, settings
 
 
 def split_teacher_logits(y):

@@ -10,7 +10,8 @@ import tensorflow as tf
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.models.token_classifier import TokenClassifier
 from kerastune.training.knowledge_distillation import enable_distillation
-from kerastune.training.teacher_labels import label_with_teacher
+from kerastune.training.teacher_labels import (label_with_teacher, labelled_dataset, load_teacher_labels,
+                                               save_teacher_labels, teacher_labelled_batches)
 
 
 def _backbone(num_layers):
@@ -122,3 +123,26 @@ def test_bad_input_is_refused():
     labelled = next(iter(label_with_teacher(teacher, _dataset(batches), steps=2, log_every_seconds=None)))
     with pytest.raises(ValueError, match="similarity_weight > 0 reads the teacher's features"):
         student.train_on_batch(*labelled)
+
+
+@pytest.mark.parametrize("task", [TextClassifier, TokenClassifier])
+def test_kept_labels_read_back_equal_and_feed_the_same_passes(task, tmp_path):
+    teacher, batches = _teacher(task), _batches(task)
+    labelled = teacher_labelled_batches(teacher, _dataset(batches), steps=len(batches), log_every_seconds=None)
+    path = str(tmp_path / "transfer_set.npz")
+    save_teacher_labels(path, labelled, {"teacher": "t/1", "copies": 5})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["transfer_set.npz"]  # no partial file left
+    again, settings = load_teacher_labels(path)
+    assert settings == {"teacher": "t/1", "copies": 5}
+    assert len(again) == len(labelled)
+    for a, b in zip(again, labelled):
+        assert isinstance(a, tuple) and len(a) == len(b)
+        for x, y in zip(tf.nest.flatten(a), tf.nest.flatten(b)):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    one, two = labelled_dataset(labelled, seed=4), labelled_dataset(again, seed=4)
+    for a, b in zip(one.take(len(batches)), two.take(len(batches))):
+        for x, y in zip(tf.nest.flatten(a), tf.nest.flatten(b)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(ValueError, match="kept in a .npz file.*Received: path='transfer_set.pkl'"):
+        save_teacher_labels("transfer_set.pkl", labelled)

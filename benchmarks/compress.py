@@ -332,6 +332,12 @@ def main(argv=None):
     parser.add_argument("--single-requests", type=int, default=100)
     parser.add_argument("--batch-sentences", type=int, default=512)
     args = parser.parse_args(argv)
+    if args.transfer_set and not args.transfer_set.endswith(".npz"):
+        parser.error(f"--transfer-set names a .npz file (checked before the teacher's pass, not after it). "
+                     f"Received: --transfer-set {args.transfer_set}")
+    if args.transfer_set and args.similarity_weight:
+        parser.error("--similarity-weight runs the teacher on every batch (its features are not kept), so there is "
+                     "no transfer set to keep: drop --transfer-set or --similarity-weight")
 
     from kerastune.compression import LiteRTClassifier, convert_to_litert, quantized_copy
     from kerastune.export.text_classifier_export import export_text_classifier

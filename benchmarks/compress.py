@@ -360,7 +360,8 @@ def main(argv=None):
         students = student_exports(teacher, tokenizer, config, args)
         paths.update(students)
         extra.update(student_seeds=args.student_seeds, transfer_set=args.transfer_set,
-                     distil_epochs=args.distil_epochs, similarity_weight=args.similarity_weight,
+                     distil_epochs=args.distil_epochs, temperature=args.temperature,
+                     similarity_weight=args.similarity_weight,
                      label_weight=args.label_weight, student_ema_momentum=args.student_ema_momentum,
                      distil_augment=args.distil_augment,
                      distil_augment_copies=args.distil_augment_copies if args.distil_augment else 0)

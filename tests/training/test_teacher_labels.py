@@ -36,10 +36,11 @@ def _batches(task, count=5):
     return out
 
 
-def _dataset(batches):
-    """A repeating dataset of `batches` in order (ragged widths: from a generator)."""
+def _dataset(batches, repeat=True):
+    """A dataset of `batches` in order (ragged widths: from a generator), repeating unless `repeat` is False."""
     spec = tf.nest.map_structure(lambda a: tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)), batches[0])
-    return tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec).repeat()
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=spec)
+    return dataset.repeat() if repeat else dataset
 
 
 def _teacher(task):
@@ -113,10 +114,8 @@ def test_bad_input_is_refused():
     teacher, batches = _teacher(TextClassifier), _batches(TextClassifier, count=2)
     with pytest.raises(ValueError, match="steps must be an int >= 1.*Received: steps=0"):
         label_with_teacher(teacher, _dataset(batches), steps=0)
-    short = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=tf.nest.map_structure(
-        lambda a: tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)), batches[0]))
     with pytest.raises(ValueError, match="ended after 2 batches; steps asks for 5"):
-        label_with_teacher(teacher, short, steps=5, log_every_seconds=None)
+        label_with_teacher(teacher, _dataset(batches, repeat=False), steps=5, log_every_seconds=None)
     student = TextClassifier(_backbone(1), 3, dropout=0.0)
     enable_distillation(student, teacher, student_loss_weight=0.0, similarity_weight=1.0)
     student.compile(optimizer="sgd")

@@ -324,7 +324,8 @@ def main(argv=None):
                              "weights unless --student-seeds (default: the teacher's config.json seed)")
     parser.add_argument("--student-seeds", type=int, nargs="+", default=None,
                         help="distil one student per seed (its first weights) from the one transfer set, reporting "
-                             "each and their mean")
+                             "each and their mean; the students draw their batch orders in turn from one stream seeded "
+                             "by --seed, so a student is reproduced by the same list, not by its seed alone")
     parser.add_argument("--transfer-set", default=None,
                         help="a .npz file keeping the teacher-labelled transfer set: read when it exists (made with "
                              "the same settings), written otherwise, so later runs skip the teacher's pass")

@@ -71,7 +71,11 @@ def teacher_labelled_batches(teacher, dataset, steps, log_every_seconds=60.0):
 
 
 def labelled_dataset(batches, seed=0):
-    """An endless `tf.data.Dataset` of `batches` (`teacher_labelled_batches`'), in a new order every pass."""
+    """An endless `tf.data.Dataset` of `batches` (`teacher_labelled_batches`'), in a new order every pass.
+
+    The orders come from one stream seeded by `seed` that every iteration of the dataset continues (as a seeded
+    `tf.data` shuffle reshuffles on each iteration): a second `fit` on it goes on with new orders, not the first's.
+    Call it again for a dataset that starts the stream over."""
     if not batches:
         raise ValueError("batches is empty: label at least one batch with teacher_labelled_batches.")
     signature = tf.nest.map_structure(lambda a: tf.TensorSpec([None] * a.ndim, tf.as_dtype(a.dtype)), batches[0])

@@ -79,6 +79,18 @@ def test_each_pass_holds_every_batch_once_with_the_teachers_logits_in_a_new_orde
     assert len({tuple(o) for o in orders}) > 1  # reshuffled between passes
 
 
+def test_a_new_iteration_goes_on_with_new_orders_and_a_new_dataset_starts_over():
+    batches = _batches(TextClassifier, count=6)
+
+    def first_pass(dataset):
+        return [_key(tf.nest.map_structure(np.asarray, data[0])) for data in dataset.take(len(batches))]
+
+    dataset = labelled_dataset(batches, seed=5)
+    first = first_pass(dataset)
+    assert first_pass(dataset) != first  # a second fit on the same dataset: the stream goes on
+    assert first_pass(labelled_dataset(batches, seed=5)) == first  # the same seed again: the same orders
+
+
 @pytest.mark.parametrize("task", [TextClassifier, TokenClassifier])
 def test_a_student_learns_from_the_kept_logits_what_the_teacher_in_the_loop_teaches(task):
     teacher, batches = _teacher(task), _batches(task, count=2)

@@ -2,8 +2,8 @@
 
 `KnowledgeDistillation` runs the teacher on every training batch, so `E` epochs run it `E` times, and
 the teacher costs far more than a small student (on 2 cores of an AMD EPYC, the SST-2 MiniLM teacher labels
-about 11 batches of 32 a second, the convolutional student takes about 60 steps a second). `label_with_teacher` runs it over
-one pass of the batches and keeps its logits beside them; a student fit on the result reads the
+about 11 batches of 32 a second, the convolutional student takes about 60 steps a second). `label_with_teacher`
+runs it over one pass of the batches and keeps its logits beside them; a student fit on the result reads the
 teacher's logits from its labels (Tang et al., 2019, label their augmented transfer set once), and
 several students (other seeds, other sizes) can learn from one labelling; `save_teacher_labels` keeps
 the labelled batches in a `.npz` (plain arrays, nothing pickled) for later runs.

@@ -20,11 +20,13 @@ Throughput: the TSV's texts in their file order, in batches of 64 and 256 (sente
 
 What the CPU allows: the encoder's floating-point work per sentence (`encoder_gflop`: its matrix
 multiplies at each text's own length; KerasHub's side computes every text at its `sequence_length`)
-and TensorFlow's own matrix-multiply speed measured in this process at the encoder's feed-forward
-shapes (one sentence's rows, and a batch of 64's; the faster of its graph and XLA kernels), in float32
-and bfloat16. Work / speed is the fastest a TensorFlow graph of this encoder could answer on this CPU
-if nothing but its matrix multiplies took time: the `ceiling_*` keys, and the speedups over
-KerasHub's endpoint they would give.
+and TensorFlow's own speed at the encoder's matrix multiplies, measured in this process: every layer's
+projections and feed-forward matrices with weights of its own, layer after layer (one sentence's rows,
+and a batch of 64's; the faster of its graph and XLA kernels), in float32 and bfloat16. At one
+sentence that pass is bound by reading the weights (all-MiniLM-L6-v2's layers: 42 MB in float32), not
+by arithmetic. Work / speed is the
+fastest a TensorFlow graph of this encoder could answer on this CPU if nothing but its matrix
+multiplies took time: the `ceiling_*` keys, and the speedups over KerasHub's endpoint they would give.
 The last line printed is one JSON object.
 """
 
@@ -42,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from matmul_speed import matmul_gflops  # noqa: E402
+from matmul_speed import encoder_matmul_gflops  # noqa: E402
 from peers.side_by_side import cpu_model  # noqa: E402
 
 
@@ -96,17 +98,16 @@ def token_lengths(loaded, texts, batch_size=256):
 
 
 def what_the_cpu_allows(shape, single_lengths, batch_lengths, kerashub_length, result):
-    """`ceiling_*` keys: the encoder's work per sentence over TensorFlow's matmul speed at its shapes, and the
-    speedups over KerasHub's endpoint they would give.
+    """`ceiling_*` keys: the encoder's work per sentence over TensorFlow's speed at its own matmuls (every
+    layer's weights read, `encoder_matmul_gflops`), and the speedups over KerasHub's endpoint they would give.
 
     shape: `(num_layers, hidden_dim, intermediate_dim)`; result: the timed figures of both endpoints."""
-    _, hidden, intermediate = shape
     single = float(np.mean([encoder_gflop(*shape, n) for n in single_lengths]))
     batch = float(np.mean([encoder_gflop(*shape, n) for n in batch_lengths]))
     kerashub = encoder_gflop(*shape, kerashub_length)
     rows = int(round(np.median(single_lengths)))
-    speeds = {  # GFLOP/s at the feed-forward matmul of one sentence and of a batch of 64 sentences
-        f"{size}{suffix}": matmul_gflops(rows * (64 if size == "batch64" else 1), hidden, intermediate, dtype)
+    speeds = {  # GFLOP/s at the encoder's matmuls over one sentence's rows and a batch of 64 sentences' rows
+        f"{size}{suffix}": encoder_matmul_gflops(rows * (64 if size == "batch64" else 1), *shape, dtype)
         for size in ("single", "batch64") for suffix, dtype in (("", "float32"), ("_bfloat16", "bfloat16"))
     }
     figures = {
@@ -243,7 +244,7 @@ def main(argv=None):
         if args.baseline:
             result["baseline"] = find_saved_model(args.baseline)
         if "kerashub" in endpoints and "tokenize" in loaded.signatures:
-            print("what the CPU allows: the encoder's work over TensorFlow's matmul speed at its shapes", flush=True)
+            print("what the CPU allows: the encoder's work over TensorFlow's speed at its own matmuls", flush=True)
             result.update(what_the_cpu_allows(
                 shape, token_lengths(loaded, singles), token_lengths(loaded, texts[:args.batch_sentences]),
                 args.kerashub_sequence_length, result,

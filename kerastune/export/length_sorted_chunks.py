@@ -27,7 +27,7 @@ def check_chunk_size(chunk_size):
 
 
 def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0, chunk_size=16, multiple=1,
-                          limit=None):
+                          limit=None, sort=True):
     """`fn(dense inputs)` for every row of a ragged batch, run in length-sorted chunks, in the batch's order.
 
     Args:
@@ -40,6 +40,8 @@ def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0
         chunk_size: int, the most texts run through `fn` at once.
         multiple: int, each chunk's width is rounded up to a multiple of it (at most `limit`).
         limit: int or None, the widest a chunk may be padded to (the backbone's maximum).
+        sort: bool, False to cut the chunks in the batch's own order (for an `fn` that packs a chunk's
+            texts into shared rows, `packed_rows`: mixed lengths pack tighter than similar ones).
 
     Returns:
         float32 tensor (batch, *output_shape).
@@ -51,7 +53,7 @@ def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0
     """
     check_chunk_size(chunk_size)
     lengths = token_ids.row_lengths()  # (batch,)
-    order = tf.argsort(lengths, stable=True)  # shortest first
+    order = tf.argsort(lengths, stable=True) if sort else tf.range(tf.size(lengths))  # shortest first
     ids, segments = tf.gather(token_ids, order), tf.gather(segment_ids, order)
     count = tf.shape(lengths)[0]
     num_chunks = (count + chunk_size - 1) // chunk_size

@@ -34,6 +34,15 @@ class MaskedMeanPooling(keras.layers.Layer):
         return (sequence_output_shape[0], sequence_output_shape[-1])
 
 
+def _pool(pooling, features, padding_mask, mean_pooling):
+    """The vector the head classifies: the backbone's pooler output, the raw [CLS] vector or `mean_pooling`'s."""
+    if pooling == "pooled":
+        return features["pooled_output"]
+    if pooling == "cls":
+        return features["sequence_output"][:, 0, :]
+    return mean_pooling(features["sequence_output"], padding_mask)
+
+
 @register
 class TextClassifier(BackboneTask):
     """Backbone -> pooling -> dropout -> dense logits, for single texts and text pairs.
@@ -75,12 +84,8 @@ class TextClassifier(BackboneTask):
         features = backbone(inputs)
         if pooling != "pooled":
             freeze_unused_pooler(backbone)
-        if pooling == "pooled":
-            pooled = features["pooled_output"]
-        elif pooling == "cls":
-            pooled = features["sequence_output"][:, 0, :]
-        else:
-            pooled = MaskedMeanPooling(name="mean_pooling")(features["sequence_output"], inputs["padding_mask"])
+        mean_pooling = MaskedMeanPooling(name="mean_pooling") if pooling == "mean" else None
+        pooled = _pool(pooling, features, inputs["padding_mask"], mean_pooling)
         x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)
         logits = logits_layer(num_classes)(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
@@ -88,6 +93,22 @@ class TextClassifier(BackboneTask):
         self.num_classes = num_classes
         self.pooling = pooling
         self.dropout = dropout
+
+    def logits_from_backbone_outputs(self, features, padding_mask):
+        """The head alone, at inference: pooling and the logits layer over the backbone's outputs.
+
+        For a serving path that runs the backbone its own way (`kerastune.export.packed_rows`).
+
+        Args:
+            features: dict, `sequence_output` (batch, seq, hidden) and, for pooling `"pooled"`,
+                `pooled_output` (batch, hidden).
+            padding_mask: int/bool (batch, seq), 1 for real tokens.
+
+        Returns:
+            logits (batch, num_classes).
+        """
+        mean_pooling = self.get_layer("mean_pooling") if self.pooling == "mean" else None
+        return self.get_layer("logits")(_pool(self.pooling, features, padding_mask, mean_pooling))
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", label_smoothing=0.0, **kwargs):
         """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits (smoothed by

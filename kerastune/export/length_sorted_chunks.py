@@ -53,7 +53,7 @@ def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0
     """
     check_chunk_size(chunk_size)
     lengths = token_ids.row_lengths()  # (batch,)
-    order = tf.argsort(lengths, stable=True) if sort else tf.range(tf.size(lengths))  # shortest first
+    order = tf.argsort(lengths, stable=True) if sort else tf.range(tf.size(lengths))  # shortest first, or as sent
     ids, segments = tf.gather(token_ids, order), tf.gather(segment_ids, order)
     count = tf.shape(lengths)[0]
     num_chunks = (count + chunk_size - 1) // chunk_size

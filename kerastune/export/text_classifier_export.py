@@ -220,7 +220,7 @@ def export_text_classifier(
     archive = keras.export.ExportArchive()
     archive.track(model)
     logits = logits_function(model)
-    endpoints = {  # the model (`logits`) and the tokenizer (`packer`) are each traced once between them
+    endpoints = {  # `logits` and the tokenizer (`packer`) are each traced once between them; packing: once more
         "serving_default": serving_function(
             model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of, truncate,
             logits=logits, packed=packed,

@@ -26,8 +26,38 @@ def check_chunk_size(chunk_size):
         )
 
 
+def chunk_bounds(lengths, chunk_size, chunk_tokens=None):
+    """Where each chunk of consecutive texts starts and stops: at most `chunk_size` texts, and with
+    `chunk_tokens`, a new chunk wherever the tokens before a text pass another multiple of it (so a
+    chunk's texts before its last hold fewer than `chunk_tokens` tokens).
+
+    Args:
+        lengths: int (n,), each text's tokens, in the order the chunks are cut.
+        chunk_size: int, the most texts in a chunk.
+        chunk_tokens: int or None, the token bound (None: texts alone count).
+
+    Returns:
+        `(starts, stops)`: int32 (num_chunks,) each.
+
+    Example:
+
+    >>> starts, stops = chunk_bounds(tf.constant([4, 4, 4, 1, 1]), chunk_size=4, chunk_tokens=8)
+    >>> starts.numpy().tolist(), stops.numpy().tolist()
+    ([0, 2, 4], [2, 4, 5])
+    """
+    lengths = tf.cast(lengths, tf.int64)
+    count = tf.size(lengths, out_type=tf.int64)
+    index = tf.range(count)
+    new_chunk = tf.not_equal(index // chunk_size, (index - 1) // chunk_size)
+    if chunk_tokens is not None:
+        budgets = tf.cumsum(lengths, exclusive=True) // chunk_tokens
+        new_chunk |= tf.not_equal(budgets, tf.concat([[-1], budgets[:-1]], axis=0))
+    starts = tf.cast(tf.where(new_chunk)[:, 0], tf.int32)
+    return starts, tf.concat([starts[1:], tf.cast([count], tf.int32)], axis=0)[:tf.size(starts)]
+
+
 def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0, chunk_size=16, multiple=1,
-                          limit=None, sort=True):
+                          limit=None, sort=True, chunk_tokens=None):
     """`fn(dense inputs)` for every row of a ragged batch, run in length-sorted chunks, in the batch's order.
 
     Args:
@@ -42,6 +72,8 @@ def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0
         limit: int or None, the widest a chunk may be padded to (the backbone's maximum).
         sort: bool, False to cut the chunks in the batch's own order (for an `fn` that packs a chunk's
             texts into shared rows, `packed_rows`: mixed lengths pack tighter than similar ones).
+        chunk_tokens: int or None, also cut a chunk before its texts pass this many tokens
+            (`chunk_bounds`): bounds the memory of chunks of many long texts.
 
     Returns:
         float32 tensor (batch, *output_shape).
@@ -55,13 +87,12 @@ def length_sorted_outputs(fn, token_ids, segment_ids, output_shape, padding_id=0
     lengths = token_ids.row_lengths()  # (batch,)
     order = tf.argsort(lengths, stable=True) if sort else tf.range(tf.size(lengths))  # shortest first, or as sent
     ids, segments = tf.gather(token_ids, order), tf.gather(segment_ids, order)
-    count = tf.shape(lengths)[0]
-    num_chunks = (count + chunk_size - 1) // chunk_size
+    starts, stops = chunk_bounds(tf.gather(lengths, order), chunk_size, chunk_tokens)
+    num_chunks = tf.size(starts)
     outputs = tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False, element_shape=[None, *output_shape])
 
     def body(i, outputs):
-        start = i * chunk_size
-        stop = tf.minimum(start + chunk_size, count)
+        start, stop = starts[i], stops[i]
         features = dense_inputs(ids[start:stop], segments[start:stop], padding_id, multiple=multiple, limit=limit)
         return i + 1, outputs.write(i, tf.cast(fn(features), tf.float32))  # (chunk, *output_shape)
 

@@ -31,8 +31,10 @@ length or batch size); rounding widths up to a multiple of 8 measured slower (be
 A `TextClassifier` over a BERT-built backbone runs each chunk packed (`packed_rows`): its texts side by
 side in rows as wide as its longest, each attending only to itself, so the matmuls span the whole chunk
 with almost no padding. Packed chunks are cut in the request's own order (mixed lengths pack tighter),
-64 texts each by default (16 unpacked): on SST-2 dev, 1.24x the sentences/s of unpacked chunks at batch
-64 and 1.04-1.08x at batch 256, one sentence within the run-to-run spread (benchmarks/README.md).
+64 texts each by default (16 unpacked) and at most about 16 x `sequence_length` tokens, so long
+texts take no more memory than unpacked chunks of 16. On SST-2 dev: 1.24x the sentences/s of unpacked
+chunks at batch 64, 1.04-1.08x at batch 256, one sentence within the run-to-run spread
+(benchmarks/README.md).
 Threads are the server's setting, not the SavedModel's: TF Serving's
 `--tensorflow_intra_op_parallelism` / `--tensorflow_inter_op_parallelism` (in Python
 `tf.config.threading`; benchmarks/serving.py's `--intra-op-threads` / `--inter-op-threads`).
@@ -89,6 +91,8 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     packed = packs(model) if packed is None else packed
     chunk_size = (64 if packed else 16) if chunk_size is None else chunk_size
     check_chunk_size(chunk_size)
+    # packed chunks of many long texts stop where an unpacked chunk of 16 at the longest would: the same memory
+    chunk_tokens = 16 * sequence_length if packed else None
     names = tf.constant([str(n) for n in label_names])
     padding_id = pad_id(tokenizer)
     num_classes = len(label_names)
@@ -103,7 +107,7 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
         used = tf.cast(token_ids.row_lengths(), tf.int32)
         logits = length_sorted_outputs(
             lambda features: logits_of(**features), token_ids, segment_ids, (num_classes,), padding_id, chunk_size,
-            pad_to_multiple_of, limit=sequence_length, sort=not packed,
+            pad_to_multiple_of, limit=sequence_length, sort=not packed, chunk_tokens=chunk_tokens,
         )  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
         return {

@@ -75,3 +75,4 @@ def test_a_model_it_cannot_pack_is_refused_with_what_to_do():
     with pytest.raises(ValueError, match="run this model unpacked instead. Received: model=Sequential "
                                          "'not_a_text_classifier'"):
         packed_logits(other)
+

@@ -33,7 +33,7 @@ side in rows as wide as its longest, each attending only to itself, so the matmu
 with almost no padding. Packed chunks are cut in the request's own order (mixed lengths pack tighter),
 64 texts each by default (16 unpacked) and at most about 16 x `sequence_length` tokens, so long
 texts take no more memory than unpacked chunks of 16. On SST-2 dev: 1.24x the sentences/s of unpacked
-chunks at batch 64, 1.04-1.08x at batch 256, one sentence within the run-to-run spread
+chunks at batch 64, 1.04-1.20x at batch 256, one sentence within the run-to-run spread
 (benchmarks/README.md).
 Threads are the server's setting, not the SavedModel's: TF Serving's
 `--tensorflow_intra_op_parallelism` / `--tensorflow_inter_op_parallelism` (in Python

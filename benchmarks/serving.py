@@ -24,9 +24,9 @@ and TensorFlow's own speed at the encoder's matrix multiplies, measured in this 
 projections and feed-forward matrices with weights of its own, layer after layer (one sentence's rows,
 and a batch of 64's; the faster of its graph and XLA kernels), in float32 and bfloat16. At one
 sentence that pass is bound by reading the weights (all-MiniLM-L6-v2's layers: 42 MB in float32), not
-by arithmetic. Work / speed is the
-fastest a TensorFlow graph of this encoder could answer on this CPU if nothing but its matrix
-multiplies took time: the `ceiling_*` keys, and the speedups over KerasHub's endpoint they would give.
+by arithmetic. Work / speed is the fastest a TensorFlow graph of this encoder could answer on this CPU
+if nothing but its matrix multiplies took time: the `ceiling_*` keys, and the speedups over KerasHub's
+endpoint they would give.
 The last line printed is one JSON object.
 """
 

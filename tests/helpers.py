@@ -1,4 +1,4 @@
-"""Shared checks for every public layer and model: config round-trip, `.keras` save/load."""
+"""Shared test helpers: config round-trip and `.keras` save/load checks, random weights."""
 
 import numpy as np
 import keras
@@ -39,3 +39,14 @@ def assert_layer_saves(layer, inputs, tmp_path, call_kwargs=None, atol=1e-6):
         out = layer(packed, **call_kwargs)
     model = keras.Model(symbolic if len(symbolic) > 1 else symbolic[0], out)
     return assert_keras_save_load(model, flat if len(flat) > 1 else flat[0], tmp_path, atol)
+
+
+def randomize_weights(weights, seed=0, scale=1.0):
+    """Assigns every float weight in `weights`, in order, values drawn from N(0, `scale`^2).
+
+    Away from the initial values a bug cannot hide behind near-uniform attention (0.02-scale kernels)
+    or a zero-initialised layer. `seed`: an int, or a NumPy `Generator` that goes on drawing after."""
+    rng = np.random.default_rng(seed)
+    for weight in weights:
+        if "float" in str(weight.dtype):
+            weight.assign(rng.normal(0.0, scale, weight.shape).astype(weight.dtype))

@@ -11,6 +11,7 @@ from kerastune.export.packed_rows import first_fit_rows, packed_logits, packs
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.peft.parameter_efficient import apply_peft
+from tests.helpers import randomize_weights
 
 
 def test_first_fit_places_longest_first_in_the_first_row_with_room_and_never_overlaps():
@@ -41,10 +42,7 @@ def _backbone(kind):
 def _randomized(model, seed=0):
     """`model` with every float weight drawn from N(0, 0.3): at the initial 0.02 scale, attention is nearly
     uniform and one text reading another's tokens changes logits by only ~1e-5."""
-    rng = np.random.default_rng(seed)
-    for weight in model.weights:
-        if "float" in str(weight.dtype):
-            weight.assign(rng.normal(0.0, 0.3, weight.shape).astype(weight.dtype))
+    randomize_weights(model.weights, seed, scale=0.3)
     return model
 
 

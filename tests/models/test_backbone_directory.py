@@ -8,6 +8,7 @@ from kerastune.models.backbone_directory import (
 )
 from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.bert_pretrainer import BertPretrainer
+from tests.helpers import randomize_weights
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "peter", "paris", "went", "to"]
 
@@ -32,9 +33,7 @@ def test_round_trip_gives_the_same_encoder_and_tokenizer(tmp_path):
 def test_masked_lm_head_round_trip_and_mismatch(tmp_path):
     tokenizer = keras_hub.tokenizers.BertTokenizer(vocabulary=VOCAB, lowercase=True)
     pretrainer = BertPretrainer(BertEncoder(len(VOCAB), 1, 2, 8, 16, max_sequence_length=16), next_sentence=False)
-    rng = np.random.default_rng(0)
-    for v in pretrainer.masked_lm_head.weights:  # not the initial values, which a fresh head would also have
-        v.assign(rng.normal(size=v.shape).astype("float32"))
+    randomize_weights(pretrainer.masked_lm_head.weights)  # not the initial values, which a fresh head also has
     with_head = save_backbone_directory(pretrainer.encoder, tokenizer, tmp_path / "with_head",
                                         masked_lm_head=pretrainer.masked_lm_head)
     without_head = save_backbone_directory(pretrainer.encoder, tokenizer, tmp_path / "without_head")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kerastune.peft.bottleneck_adapter import BottleneckAdapter
-from tests.helpers import assert_layer_saves
+from tests.helpers import assert_layer_saves, randomize_weights
 
 
 def _adapter(**kwargs):
@@ -18,9 +18,7 @@ def test_matches_the_houlsby_formula_and_starts_near_identity():
     h = keras.ops.convert_to_numpy(base(x))
     y = keras.ops.convert_to_numpy(adapter(x))
     assert np.abs(y - h).max() < 0.05 * np.abs(h).max()  # near-identity initialisation
-    rng = np.random.default_rng(1)
-    for weight in adapter.down.weights + adapter.up.weights:
-        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    randomize_weights(adapter.down.weights + adapter.up.weights, seed=1)
     down_w, down_b = (keras.ops.convert_to_numpy(w) for w in adapter.down.weights)
     up_w, up_b = (keras.ops.convert_to_numpy(w) for w in adapter.up.weights)
     expected = h + np.maximum(h @ down_w + down_b, 0.0) @ up_w + up_b

@@ -4,7 +4,7 @@ import pytest
 
 from kerastune.peft.low_rank_projection import LowRankProjection
 from kerastune.peft.projections import low_rank_equations
-from tests.helpers import assert_layer_saves
+from tests.helpers import assert_layer_saves, randomize_weights
 
 
 def _dense(units=6, width=8, **kwargs):
@@ -14,9 +14,7 @@ def _dense(units=6, width=8, **kwargs):
 
 
 def _randomise(layer, seed=0):
-    rng = np.random.default_rng(seed)
-    for weight in (layer.lora_a, layer.lora_b) + ((layer.magnitude,) if layer.use_dora else ()):
-        weight.assign(rng.normal(size=weight.shape).astype("float32"))
+    randomize_weights((layer.lora_a, layer.lora_b) + ((layer.magnitude,) if layer.use_dora else ()), seed)
 
 
 def test_lora_on_dense_matches_the_formula():

@@ -7,7 +7,7 @@ from kerastune.peft import apply_peft, load_adapter, merged_for_export, peft_wei
 from kerastune.peft.adapter_file import base_weights_fingerprint
 from kerastune.peft.prefix_tuning import PrefixProjection
 from kerastune.models import GPT
-from tests.helpers import assert_layer_saves
+from tests.helpers import assert_layer_saves, randomize_weights
 from tests.layers.test_multi_head_attention import numpy_rotary
 from tests.peft.test_parameter_efficient import INPUTS, _classifier, _fit
 
@@ -20,8 +20,7 @@ def test_a_keras_hub_attention_layer_attends_to_the_prefix_as_the_formula_says()
     model = _classifier()
     apply_peft(model, "prefix", prefix_length=3, reparameterize=False)
     rng = np.random.default_rng(0)
-    for w in peft_weights(model):
-        w.assign(rng.normal(size=w.shape).astype("float32"))
+    randomize_weights(peft_weights(model), rng)
     block = model.backbone.get_layer("transformer_layer_0")
     attention = block._self_attention_layer
     x = rng.normal(size=(2, 5, 8)).astype("float32")
@@ -72,8 +71,7 @@ def test_kerastunes_own_rotary_attention_attends_to_an_unrotated_prefix_as_the_f
               position_encoding="rotary", rotary_max_wavelength=100)
     apply_peft(gpt, "prefix", prefix_length=3, reparameterize=False)
     rng = np.random.default_rng(3)
-    for w in peft_weights(gpt):
-        w.assign(rng.normal(size=w.shape).astype("float32"))
+    randomize_weights(peft_weights(gpt), rng)
     attention = gpt.blocks[0].self_attention
     x = rng.normal(size=(2, 6, 8)).astype("float32")
     got = _numpy(attention(x, x, use_causal_mask=True))

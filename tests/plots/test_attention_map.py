@@ -11,6 +11,7 @@ from kerastune.models.bert_encoder import BertEncoder
 from kerastune.models.gpt import GPT
 from kerastune.models.text_classifier import TextClassifier
 from kerastune.plots import attention_map
+from tests.helpers import randomize_weights
 from tests.plots.png import assert_png
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "dog"]
@@ -23,10 +24,8 @@ def weights(model):
 
 def sharpen_attention(model, prefix):
     """Q/K kernels ~ N(0, 1) instead of N(0, 0.02), so the attention is far from uniform."""
-    rng = np.random.default_rng(3)
-    for name, variable in weights(model).items():
-        if name.startswith(prefix) and name.rsplit("/", 2)[-2] in ("query", "key"):
-            variable.assign(rng.normal(size=variable.shape).astype("float32"))
+    randomize_weights([variable for name, variable in weights(model).items()
+                       if name.startswith(prefix) and name.rsplit("/", 2)[-2] in ("query", "key")], seed=3)
 
 
 def layer_norm(x, gamma, beta, epsilon):

@@ -25,9 +25,10 @@ Variants, each written as a string-in export under `--out` (and the LiteRT file 
   (`--student layers`): the teacher with 2 of its layers. The teacher labels the transfer set once
   (`kerastune.training.teacher_labels`; kept in `--transfer-set FILE` for later runs), and one student is
   distilled from it per `--student-seeds` seed (their mean, min and max dev accuracy are reported);
-- `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by the LiteRT
-  interpreter after the export's `tokenize` signature; its probabilities are compared with the
-  teacher Keras model's (`litert_max_abs_probability_diff`).
+- `litert`: the teacher's `token_ids` signature as a `.tflite` (float32), run by `LiteRTTextClassifier`
+  (the export's `tokenize` signature, then the LiteRT interpreter); its probabilities are compared with
+  the teacher Keras model's (`max_abs_probability_diff_vs_keras`); `litert_int8`: the same with
+  `quantization="dynamic_int8"` (int8 weights, activations quantized per call).
 
 For each: `dev_accuracy` (the export serving the dev TSV), `saved_bytes` (the SavedModel or .tflite
 files), `single_p50_ms` and `batch64_sentences_per_s`, timed with benchmarks/serving.py's functions,
@@ -52,7 +53,8 @@ import tensorflow as tf  # noqa: E402
 from serving import batch_throughput, read_texts, single_latencies  # noqa: E402
 
 
-VARIANTS = ("teacher", "int8", "pruned", "litert", "student")
+VARIANTS = ("teacher", "int8", "pruned", "litert", "litert_int8", "student")
+LITERT_QUANTIZATION = {"litert": None, "litert_int8": "dynamic_int8"}  # the LiteRT variants' `convert_to_litert`
 
 
 def read_labels(path):
@@ -68,21 +70,8 @@ def saved_bytes(path):
 
 
 def served_probabilities(fn, texts, batch_size=64):
-    return np.concatenate([fn(text=tf.constant(texts[i:i + batch_size]))["probabilities"].numpy()
+    return np.concatenate([np.asarray(fn(text=tf.constant(texts[i:i + batch_size]))["probabilities"])
                            for i in range(0, len(texts), batch_size)])
-
-
-class LiteRTEndpoint:
-    """`fn(text=...)` like a signature: the export's `tokenize` signature, then the LiteRT interpreter."""
-
-    def __init__(self, tokenize, litert, num_classes):
-        self.tokenize, self.litert, self.num_classes = tokenize, litert, num_classes
-
-    def __call__(self, text):
-        features = {k: v.numpy() for k, v in self.tokenize(text=text).items()}
-        if not len(features["token_ids"]):
-            return {"probabilities": tf.zeros([0, self.num_classes])}
-        return {"probabilities": tf.constant(self.litert(features))}
 
 
 def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endpoint):
@@ -340,7 +329,7 @@ def main(argv=None):
         parser.error("--similarity-weight runs the teacher on every batch (its features are not kept), so there is "
                      "no transfer set to keep: drop --transfer-set or --similarity-weight")
 
-    from kerastune.compression import LiteRTClassifier, convert_to_litert, quantized_copy
+    from kerastune.compression import LiteRTTextClassifier, convert_to_litert, quantized_copy
     from kerastune.export.text_classifier_export import export_text_classifier
     from kerastune.export.classifier_from_export import load_classifier
 
@@ -378,23 +367,24 @@ def main(argv=None):
         paths[name], extra[f"{name}_sparsity"] = pruned_export(teacher, config, sparsity,
                                                                args.prune_train_examples, args.out,
                                                                args.prune_learning_rate, args.prune_end_fraction)
-    if "litert" in args.variants:
-        print("converting the teacher to LiteRT", flush=True)
-        litert_path = convert_to_litert(paths["teacher"], os.path.join(args.out, "litert"))
+    litert_paths = {}
+    for name, quantization in LITERT_QUANTIZATION.items():
+        if name in args.variants:
+            print(f"converting the teacher to LiteRT ({quantization or 'float32'})", flush=True)
+            litert_paths[name] = convert_to_litert(paths["teacher"], os.path.join(args.out, name),
+                                                   quantization=quantization)
 
     import tensorflow_text  # noqa: F401
 
     loaded = {name: tf.saved_model.load(path) for name, path in paths.items()}
     endpoints = {name: model.signatures["serving_default"] for name, model in loaded.items()}
-    if "litert" in args.variants:
-        litert = LiteRTClassifier(litert_path)
-        endpoints["litert"] = LiteRTEndpoint(loaded["teacher"].signatures["tokenize"], litert, len(label_names))
+    endpoints.update({name: LiteRTTextClassifier(path, paths["teacher"]) for name, path in litert_paths.items()})
     result = {"teacher_export": args.teacher, "data": dev}
     keras_probabilities = None
     for name, fn in endpoints.items():
         probabilities = served_probabilities(fn, texts)
         result[name] = {"dev_accuracy": round(float((probabilities.argmax(-1) == labels).mean()), 4),
-                        "saved_bytes": saved_bytes(litert_path if name == "litert" else paths[name])}
+                        "saved_bytes": saved_bytes(litert_paths.get(name) or paths[name])}
         if name == "teacher":
             keras_probabilities = probabilities
         print(name, result[name], flush=True)
@@ -403,9 +393,9 @@ def main(argv=None):
         result["students_dev_accuracy"] = {"mean": round(float(np.mean(accuracies)), 4), "min": min(accuracies),
                                            "max": max(accuracies)}
         print("students", result["students_dev_accuracy"], flush=True)
-    if "litert" in args.variants:
-        result["litert"].update(litert_agreement(loaded["teacher"], teacher, litert, texts, keras_probabilities,
-                                                 endpoints["litert"]))
+    for name in litert_paths:
+        result[name].update(litert_agreement(loaded["teacher"], teacher, endpoints[name].encoder, texts,
+                                             keras_probabilities, endpoints[name]))
     print(f"timing {', '.join(endpoints)} in turns", flush=True)
     seconds = single_latencies(endpoints, texts[:args.single_requests])
     throughput = batch_throughput(endpoints, texts[:args.batch_sentences], 64)

@@ -1,7 +1,8 @@
 """Benchmark (not a test): how fast a string-in export answers, side by side with KerasHub's string endpoint.
 
     python benchmarks/serving.py --export /tmp/deploy/sst2/sst2/1 --data ../shared/data/sst2/dev.tsv \
-        [--backbone ../shared/models/all-MiniLM-L6-v2] [--intra-op-threads 2 --inter-op-threads 1]
+        [--backbone ../shared/models/all-MiniLM-L6-v2] [--intra-op-threads 2 --inter-op-threads 1] \
+        [--litert float32 dynamic_int8]
 
 Both models are SavedModels loaded with `tf.saved_model.load` in this one process and timed in turns
 (one request to each, again and again), so a busy machine slows both alike and the ratios stay fair:
@@ -12,6 +13,12 @@ Both models are SavedModels loaded with `tf.saved_model.load` in this one proces
   `softmax(classifier(preprocessor(text)))` written to a temporary directory. The encoder is the
   export's backbone (`config.json`'s `backbone`, or `--backbone`) with its pretrained weights:
   speed does not depend on the fine-tuned values.
+
+With `--litert`, the export's `token_ids` signature converted to LiteRT (`convert_to_litert`, float32
+and/or `dynamic_int8` weights) and answered by `LiteRTTextClassifier` (the export's `tokenize`
+signature, then the interpreter on length-sorted chunks of 8) is timed in the same turns (keys
+`litert_<quantization>_*`), with its largest probability difference from the export's and the share
+of labels it answers alike over the batch texts.
 
 Single-sentence latency: each TSV text sent alone (p50/p90/p99 over `--single-requests` texts).
 Throughput: the TSV's texts in their file order, in batches of 64 and 256 (sentences/s over
@@ -78,6 +85,28 @@ def kerashub_endpoint(backbone_dir, num_classes, sequence_length, directory):
     return tf.saved_model.load(directory).signatures["serving_default"], shape
 
 
+def litert_endpoint(export_path, quantization, directory):
+    """The export's `token_ids` signature converted to LiteRT under `directory` (`quantization`: "float32" or
+    "dynamic_int8"), as a `LiteRTTextClassifier` answering strings with the export's tokenizer."""
+    from kerastune.compression import LiteRTTextClassifier, convert_to_litert
+
+    litert = convert_to_litert(export_path, os.path.join(directory, f"litert_{quantization}"),
+                               quantization=None if quantization == "float32" else quantization)
+    print(f"  {os.path.getsize(litert):,} bytes", flush=True)
+    return LiteRTTextClassifier(litert, export_path)
+
+
+def agreement(reference, endpoint, texts, name, batch_size=64):
+    """`{name}_max_abs_probability_diff` and `{name}_label_agreement`: `endpoint`'s answers against `reference`'s."""
+    diff, same = 0.0, 0
+    for i in range(0, len(texts), batch_size):
+        batch = tf.constant(texts[i:i + batch_size])
+        want, got = (np.asarray(fn(text=batch)["probabilities"]) for fn in (reference, endpoint))
+        diff = max(diff, float(np.abs(want - got).max()))
+        same += int((want.argmax(-1) == got.argmax(-1)).sum())
+    return {f"{name}_max_abs_probability_diff": diff, f"{name}_label_agreement": round(same / len(texts), 4)}
+
+
 def encoder_gflop(num_layers, hidden_dim, intermediate_dim, length):
     """GFLOP of one BERT encoder pass over one text of `length` tokens: each layer's query, key, value and
     output projections (4 x hidden^2), its two feed-forward matrices (2 x hidden x intermediate) per
@@ -140,7 +169,7 @@ def single_latencies(endpoints, texts, warmup=5):
         for name, fn in endpoints.items():
             request = tf.constant([text])
             start = time.perf_counter()
-            fn(text=request)["probabilities"].numpy()
+            np.asarray(fn(text=request)["probabilities"])
             seconds[name].append(time.perf_counter() - start)
     return seconds
 
@@ -154,7 +183,7 @@ def batch_throughput(endpoints, texts, batch_size):
     for batch in batches:
         for name, fn in endpoints.items():
             start = time.perf_counter()
-            fn(text=batch)["probabilities"].numpy()
+            np.asarray(fn(text=batch)["probabilities"])
             seconds[name] += time.perf_counter() - start
     return {name: len(texts) / s for name, s in seconds.items()}
 
@@ -193,6 +222,8 @@ def main(argv=None):
     parser.add_argument("--baseline", default=None, help="another export timed in the same turns (keys baseline_*)")
     parser.add_argument("--single-requests", type=int, default=200)
     parser.add_argument("--batch-sentences", type=int, default=512, help="texts sent in batches of 64 and 256")
+    parser.add_argument("--litert", nargs="*", default=[], choices=("float32", "dynamic_int8"),
+                        help="also time the export converted to LiteRT with these weights")
     parser.add_argument("--intra-op-threads", type=int, default=0, help="0: TensorFlow's default (all cores)")
     parser.add_argument("--inter-op-threads", type=int, default=0, help="0: TensorFlow's default")
     args = parser.parse_args(argv)
@@ -222,6 +253,9 @@ def main(argv=None):
             print(f"writing KerasHub's string endpoint over {backbone} (sequence_length "
                   f"{args.kerashub_sequence_length})", flush=True)
             endpoints["kerashub"], shape = kerashub_endpoint(backbone, num_classes, args.kerashub_sequence_length, tmp)
+        for quantization in args.litert:
+            print(f"converting the export to LiteRT ({quantization})", flush=True)
+            endpoints[f"litert_{quantization}"] = litert_endpoint(path, quantization, tmp)
         singles = texts[:args.single_requests]
         print(f"single-sentence latency over {len(singles)} texts: {', '.join(endpoints)} in turns", flush=True)
         seconds = single_latencies(endpoints, singles)
@@ -241,6 +275,16 @@ def main(argv=None):
             for batch_size in (64, 256):
                 key = f"batch{batch_size}_sentences_per_s"
                 result[f"speedup_batch{batch_size}"] = round(result[key] / result[f"kerashub_{key}"], 2)
+        for name in endpoints:
+            if name.startswith("litert_"):
+                result.update(agreement(endpoints["kerastune"], endpoints[name], texts[:args.batch_sentences], name))
+                if "kerashub" in endpoints:
+                    result[f"{name}_speedup_single"] = round(
+                        result["kerashub_single_p50_ms"] / result[f"{name}_single_p50_ms"], 2)
+                    for batch_size in (64, 256):
+                        key = f"batch{batch_size}_sentences_per_s"
+                        result[f"{name}_speedup_batch{batch_size}"] = round(
+                            result[f"{name}_{key}"] / result[f"kerashub_{key}"], 2)
         if args.baseline:
             result["baseline"] = find_saved_model(args.baseline)
         if "kerashub" in endpoints and "tokenize" in loaded.signatures:

@@ -47,7 +47,8 @@ def convert_to_litert(export_path, directory, name="model", quantization=None):
     Example:
 
     >>> path = convert_to_litert("saved_models/sst2/1", "/tmp/sst2_litert")  # doctest: +SKIP
-    >>> LiteRTClassifier(path)({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": 1 + 0 * ids})  # doctest: +SKIP
+    >>> x = {"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": 1 + 0 * ids}  # doctest: +SKIP
+    >>> LiteRTClassifier(path)(x)  # doctest: +SKIP
     """
     from kerastune.saved_model_predict import find_saved_model
 

@@ -1,15 +1,15 @@
 """Strings in, probabilities out, on a server: the export's tokenizer, then a LiteRT encoder.
 
-TensorFlow runs a small encoder's graph op by op: about a thousand ops per sentence, each with a fixed
-cost, so one short sentence takes MiniLM-L6 ~12-16 ms on 2 cores, most of it not arithmetic. LiteRT's
-interpreter (XNNPACK kernels) runs the same `token_ids` signature, converted by `convert_to_litert`, with
-the same float32 probabilities (2e-6) in less than half that: 7.0 vs 15.2 ms for an SST-2 dev sentence,
+TensorFlow runs a small encoder's graph op by op, about a thousand ops per sentence, on its own matmul
+kernels: one short sentence takes MiniLM-L6 ~12-16 ms on 2 cores. LiteRT's interpreter (XNNPACK kernels,
+about 480 ops) runs the same `token_ids` signature, converted by `convert_to_litert`, with the same
+float32 probabilities (2e-6) in less than half that: 7.0 vs 15.2 ms for an SST-2 dev sentence,
 4.2 ms with `quantization="dynamic_int8"` (benchmarks/README.md). This class puts the export's own
 `tokenize` signature in front of it, so a server answers strings as the export's `serving_default` does.
 
 A request's texts are sorted by length and run in chunks of `chunk_size`, each padded only to its own
-longest text: the interpreter takes any batch and length (it re-plans when the shape changes, a small
-fraction of a call). Texts longer than the backbone's maximum are cut as the export cuts them.
+longest text: the interpreter takes any batch and length (re-planning for a new shape cost ~7% of a
+single-sentence call). Texts longer than the backbone's maximum are cut as the export cuts them.
 """
 
 import json

@@ -77,10 +77,13 @@ def served_probabilities(fn, texts, batch_size=64):
 def litert_agreement(loaded_teacher, teacher, litert, texts, served, litert_endpoint):
     """Largest |LiteRT - Keras| probability over the texts (one at a time, the same token ids), and vs the served
     export."""
+    from kerastune.models.bert_encoder import INPUT_NAMES
+
     tokenize = loaded_teacher.signatures["tokenize"]
     worst = 0.0
     for text in texts:
-        features = {k: v.numpy() for k, v in tokenize(text=tf.constant([text])).items()}
+        answer = tokenize(text=tf.constant([text]))
+        features = {k: answer[k].numpy() for k in INPUT_NAMES}
         want = tf.nn.softmax(teacher(features, training=False)).numpy()
         worst = max(worst, float(np.abs(litert(features) - want).max()))
     return {"max_abs_probability_diff_vs_keras": worst,

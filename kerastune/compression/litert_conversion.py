@@ -24,7 +24,8 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-INPUTS = ("token_ids", "segment_ids", "padding_mask")
+from kerastune.models.bert_encoder import INPUT_NAMES as INPUTS  # the `token_ids` signature's
+
 SIGNATURE = "token_ids"  # the export's encoder-and-softmax signature
 QUANTIZATIONS = (None, "dynamic_int8")
 

@@ -18,7 +18,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kerastune.compression.litert_conversion import LiteRTClassifier
+from kerastune.compression.litert_conversion import INPUTS, LiteRTClassifier
 
 
 class LiteRTTextClassifier:
@@ -42,7 +42,8 @@ class LiteRTTextClassifier:
 
     Returns:
         dict of NumPy arrays: `probabilities` float32 (batch, num_classes), `label_ids` int64 (batch,),
-        `label_names` bytes (batch,).
+        `label_names` bytes (batch,), and as `serving_default` answers them, `num_tokens` int32 (batch,):
+        the word pieces read, 0 for an empty text, and `truncated` bool (batch,): the text was cut.
 
     Example:
 
@@ -72,7 +73,8 @@ class LiteRTTextClassifier:
             raise ValueError(f"`text` must be a batch of strings, shape (batch,). Received: shape={text.shape}")
         inputs = {"text": text} if text_pair is None else {"text": text,
                                                             "text_pair": tf.convert_to_tensor(text_pair, tf.string)}
-        features = {name: value.numpy() for name, value in self.tokenize(**inputs).items()}
+        tokenized = self.tokenize(**inputs)
+        features = {name: tokenized[name].numpy() for name in INPUTS}
         lengths = features["padding_mask"].sum(axis=1)
         probabilities = np.zeros((len(lengths), len(self.label_names)), np.float32)
         order = np.argsort(lengths, kind="stable")
@@ -81,4 +83,7 @@ class LiteRTTextClassifier:
             width = int(lengths[rows].max())
             probabilities[rows] = self.encoder({name: value[rows, :width] for name, value in features.items()})
         label_ids = probabilities.argmax(axis=-1).astype(np.int64)
-        return {"probabilities": probabilities, "label_ids": label_ids, "label_names": self.label_names[label_ids]}
+        answer = {"probabilities": probabilities, "label_ids": label_ids, "label_names": self.label_names[label_ids]}
+        # what the text gave the model, as `serving_default` reports it (exports before 2026-12-06 do not say)
+        answer.update({name: tokenized[name].numpy() for name in ("num_tokens", "truncated") if name in tokenized})
+        return answer

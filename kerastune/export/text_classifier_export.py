@@ -39,8 +39,9 @@ Threads are the server's setting, not the SavedModel's: TF Serving's
 `--tensorflow_intra_op_parallelism` / `--tensorflow_inter_op_parallelism` (in Python
 `tf.config.threading`; benchmarks/serving.py's `--intra-op-threads` / `--inter-op-threads`).
 
-Signatures `tokenize` (strings -> dense `token_ids`, `segment_ids`, `padding_mask`) and `token_ids`
-(those -> `probabilities`) are the two halves of `serving_default`, for profiling and for clients
+Signatures `tokenize` (strings -> dense `token_ids`, `segment_ids`, `padding_mask`, with each text's
+`num_tokens` and `truncated`) and `token_ids` (the three dense inputs -> `probabilities`) are the two
+halves of `serving_default`, for profiling and for clients
 that run the encoder elsewhere (`kerastune.compression.convert_to_litert` converts `token_ids`, and
 `LiteRTTextClassifier` answers strings with `tokenize` and that file: on a 2-core CPU, one SST-2 sentence
 2.2x faster than `serving_default` in float32, 3.6x in int8); `assets.extra/vocab.txt` holds the
@@ -116,8 +117,7 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "label_ids": label_ids,
             "label_names": tf.gather(names, label_ids),
-            "num_tokens": used - (2 if text_pair is None else 3),
-            "truncated": full_lengths > used,
+            **_what_was_read(used, full_lengths, text_pair is not None),
         }
 
     return _string_signature(serve, pair)
@@ -137,8 +137,15 @@ def _string_signature(fn, pair):
     return tf.function(single, input_signature=text_specs())
 
 
+def _what_was_read(used, full_lengths, pair):
+    """`num_tokens` (the word pieces read, [CLS]/[SEP] not counted) and `truncated` (the text was cut) of each
+    text, from its packed length `used` and its length before the cut, both with the special tokens."""
+    return {"num_tokens": used - (3 if pair else 2), "truncated": full_lengths > used}
+
+
 def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
-    """Returns a `tf.function`: strings -> the dense `{token_ids, segment_ids, padding_mask}` the encoder takes.
+    """Returns a `tf.function`: strings -> the dense `{token_ids, segment_ids, padding_mask}` the encoder takes,
+    and each text's `num_tokens` and `truncated` as `serving_default` reports them.
 
     The `tokenize` signature: what `serving_default` feeds its encoder (padded to the batch's
     longest text), for clients that run the encoder elsewhere (LiteRT) and to profile the stages.
@@ -147,8 +154,12 @@ def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
     pack = packer(tokenizer, sequence_length, pair, truncate)
 
     def tokenize(text, text_pair=None):
-        token_ids, segment_ids, _ = pack(text) if text_pair is None else pack(text, text_pair)
-        return dense_inputs(token_ids, segment_ids, padding_id)  # (batch, longest) int32 each
+        token_ids, segment_ids, full_lengths = pack(text) if text_pair is None else pack(text, text_pair)
+        used = tf.cast(token_ids.row_lengths(), tf.int32)
+        return {
+            **dense_inputs(token_ids, segment_ids, padding_id),  # (batch, longest) int32 each
+            **_what_was_read(used, full_lengths, text_pair is not None),  # (batch,) each
+        }
 
     return _string_signature(tokenize, pair)
 

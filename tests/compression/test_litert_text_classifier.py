@@ -51,6 +51,8 @@ def test_strings_are_answered_as_the_export_answers_them(litert_files, served):
     np.testing.assert_allclose(answer["probabilities"], served["probabilities"], atol=1e-5)
     np.testing.assert_array_equal(answer["label_ids"], served["label_ids"])
     np.testing.assert_array_equal(answer["label_names"], served["label_names"])
+    for reading in ("num_tokens", "truncated"):
+        np.testing.assert_array_equal(answer[reading], served[reading])
     one_by_one = np.concatenate([classifier([text])["probabilities"] for text in MIXED])
     np.testing.assert_allclose(one_by_one, served["probabilities"], atol=1e-5)
 
@@ -69,6 +71,7 @@ def test_bad_input_gets_an_answer_or_a_clear_error(litert_files):
     classifier = LiteRTTextClassifier(files[None], export)
     answer = classifier(["", "great " * 10_000, b"a great \xff\xfe film \xc3"])
     assert answer["probabilities"].shape == (3, 3)
+    assert answer["num_tokens"].tolist()[0] == 0 and answer["truncated"].tolist() == [False, True, False]
     np.testing.assert_allclose(answer["probabilities"].sum(-1), 1.0, atol=1e-5)
     empty = classifier(tf.constant([], tf.string))
     assert empty["probabilities"].shape == (0, 3) and empty["label_names"].shape == (0,)

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from kerastune.data.bert_inputs import dense_inputs, tokenize_and_pack
 from kerastune.export.text_classifier_export import TEXT_OPS, export_text_classifier
+from kerastune.models.bert_encoder import INPUT_NAMES
 from tests.export.conftest import CLASSES, PAIRS, TEXTS
 from tests.export.test_export_writer import stored_values
 
@@ -107,9 +108,12 @@ def test_tokenize_and_token_ids_signatures_compose_to_serving_default(text_class
     loaded = tf.saved_model.load(path)
     texts = tf.constant(TEXTS)
     features = loaded.signatures["tokenize"](text=texts)
-    split = loaded.signatures["token_ids"](**features)["probabilities"].numpy()
-    whole = loaded.signatures["serving_default"](text=texts)["probabilities"].numpy()
-    np.testing.assert_allclose(split, whole, atol=1e-6)
+    split = loaded.signatures["token_ids"](**{k: features[k] for k in INPUT_NAMES})["probabilities"].numpy()
+    whole = loaded.signatures["serving_default"](text=texts)
+    np.testing.assert_allclose(split, whole["probabilities"].numpy(), atol=1e-6)
+    for reading in ("num_tokens", "truncated"):  # the last text is cut: both say so alike
+        np.testing.assert_array_equal(features[reading].numpy(), whole[reading].numpy())
+    assert whole["truncated"].numpy().tolist() == [False, False, False, True]
     vocabulary = open(os.path.join(path, "assets.extra", "vocab.txt"), encoding="utf-8").read().splitlines()
     assert vocabulary == text_classifier_export[1].get_vocabulary()
 

@@ -20,7 +20,8 @@ def keras_probabilities(model, tokenizer, texts, pairs=None, truncate="end"):
     ids, segments, _ = tokenize_and_pack(
         tokenizer, tf.constant(texts), tf.constant(pairs) if pairs else None, 12, truncate
     )
-    return keras.ops.convert_to_numpy(keras.ops.softmax(model(dense_inputs(ids, segments, multiple=8, limit=12)), axis=-1))
+    logits = model(dense_inputs(ids, segments, multiple=8, limit=12))
+    return keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
 
 
 @pytest.mark.parametrize("pair", [False, True], ids=["single", "pair"])

@@ -96,6 +96,17 @@ def litert_endpoint(export_path, quantization, directory):
     return LiteRTTextClassifier(litert, export_path)
 
 
+def speedups_over_kerashub(result, prefix=""):
+    """`{prefix}speedup_single` (KerasHub's p50 over the endpoint's) and `{prefix}speedup_batch64` / `_batch256`
+    (the endpoint's sentences/s over KerasHub's), from `result`'s timed `{prefix}*` and `kerashub_*` figures."""
+    single = result["kerashub_single_p50_ms"] / result[f"{prefix}single_p50_ms"]
+    speedups = {f"{prefix}speedup_single": round(single, 2)}
+    for batch_size in (64, 256):
+        key = f"batch{batch_size}_sentences_per_s"
+        speedups[f"{prefix}speedup_batch{batch_size}"] = round(result[f"{prefix}{key}"] / result[f"kerashub_{key}"], 2)
+    return speedups
+
+
 def agreement(reference, endpoint, texts, name, batch_size=64):
     """`{name}_max_abs_probability_diff` and `{name}_label_agreement`: `endpoint`'s answers against `reference`'s."""
     diff, same = 0.0, 0
@@ -271,22 +282,13 @@ def main(argv=None):
                 result[f"{prefix}single_p{q}_ms"] = _ms(seconds[name], q)
             for batch_size in (64, 256):
                 result[f"{prefix}batch{batch_size}_sentences_per_s"] = round(throughput[batch_size][name], 1)
+        litert = [name for name in endpoints if name.startswith("litert_")]
         if "kerashub" in endpoints:
             result["kerashub_sequence_length"] = args.kerashub_sequence_length
-            result["speedup_single"] = round(result["kerashub_single_p50_ms"] / result["single_p50_ms"], 2)
-            for batch_size in (64, 256):
-                key = f"batch{batch_size}_sentences_per_s"
-                result[f"speedup_batch{batch_size}"] = round(result[key] / result[f"kerashub_{key}"], 2)
-        for name in endpoints:
-            if name.startswith("litert_"):
-                result.update(agreement(endpoints["kerastune"], endpoints[name], texts[:args.batch_sentences], name))
-                if "kerashub" in endpoints:
-                    result[f"{name}_speedup_single"] = round(
-                        result["kerashub_single_p50_ms"] / result[f"{name}_single_p50_ms"], 2)
-                    for batch_size in (64, 256):
-                        key = f"batch{batch_size}_sentences_per_s"
-                        result[f"{name}_speedup_batch{batch_size}"] = round(
-                            result[f"{name}_{key}"] / result[f"kerashub_{key}"], 2)
+            for prefix in ["", *(f"{name}_" for name in litert)]:
+                result.update(speedups_over_kerashub(result, prefix))
+        for name in litert:
+            result.update(agreement(endpoints["kerastune"], endpoints[name], texts[:args.batch_sentences], name))
         if args.baseline:
             result["baseline"] = find_saved_model(args.baseline)
         if "kerashub" in endpoints and "tokenize" in loaded.signatures:

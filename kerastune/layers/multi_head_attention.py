@@ -5,7 +5,7 @@ import keras_hub
 from keras import ops
 
 from kerastune.api import register
-from kerastune.layers.scaled_dot_product_attention import ScaledDotProductAttention, merge_masks
+from kerastune.layers.scaled_dot_product_attention import ScaledDotProductAttention, causal_mask, merge_masks
 
 
 @register
@@ -22,6 +22,9 @@ class MultiHeadAttention(keras.layers.Layer):
     With `rotary_max_wavelength` set, queries and keys are rotated by their positions (RoPE, Su et al.
     2021, via `keras_hub.layers.RotaryEmbedding`) before the dot product, so attention scores depend
     on relative position; prefixes are not rotated (they have no position).
+    For autoregressive decoding, a key/value `cache` holds every earlier position's projected (and
+    rotated) keys and values, so each step projects only its new tokens (as KerasHub's
+    `CachedMultiHeadAttention`); `kerastune.models.GPT.call_with_cache` threads one through each block.
 
     Args:
         num_heads: int, number of attention heads.
@@ -49,9 +52,17 @@ class MultiHeadAttention(keras.layers.Layer):
             prepended to the projected keys and values (prefix tuning, Li & Liang 2021).
         training: bool.
         return_attention_scores: bool, also return (batch, num_heads, query_length, key_length).
+        cache: optional (batch, 2, cache_length, num_heads, head_dim) keys (index 0) and values
+            (index 1) of self-attention at positions `0..cache_length - 1`. The new tokens' keys and
+            values are written at `cache_update_index` onwards, and each new token attends to the
+            cache's positions up to its own (causal). Slots after that may hold anything: they are
+            never attended to. Takes no `padding_mask`, `attention_mask` or attention scores.
+        cache_update_index: int or scalar int tensor, the position of the first query token in
+            the cache (and its rotary position); needed with `cache`.
 
     Returns:
-        (batch, query_length, output_dim) [, attention weights].
+        (batch, query_length, output_dim) [, attention weights]; with a `cache`,
+        `(output, updated_cache)`.
 
     Example:
 
@@ -145,13 +156,27 @@ class MultiHeadAttention(keras.layers.Layer):
         value_prefix=None,
         training=None,
         return_attention_scores=False,
+        cache=None,
+        cache_update_index=None,
     ):
         key = value if key is None else key
         q = self.query(query)  # (batch, query_length, heads, key_dim)
         k, key_prefix = _project(self.key, key, key_prefix, "key_prefix")  # (batch, key_length, heads, key_dim)
         v, value_prefix = _project(self.value, value, value_prefix, "value_prefix")  # (..., value_dim)
+        start = 0
+        if cache is not None:
+            _check_cache_call(cache_update_index, padding_mask, attention_mask, return_attention_scores)
+            start = cache_update_index
         if self.rotary_embedding is not None:
-            q, k = self.rotary_embedding(q), self.rotary_embedding(k)
+            q, k = self.rotary_embedding(q, start_index=start), self.rotary_embedding(k, start_index=start)
+        if cache is not None:
+            # (batch, 2, new_length, heads, head_dim) written at `start`; then attend over all slots.
+            cache = ops.slice_update(cache, [0, 0, start, 0, 0], ops.stack([k, v], axis=1))
+            k, v = cache[:, 0], cache[:, 1]
+            query_length, cache_length = ops.shape(q)[1], ops.shape(k)[1]
+            allowed = causal_mask(query_length, cache_length, query_start=start)[None]
+            attention_mask = ops.broadcast_to(allowed, (ops.shape(k)[0], query_length, cache_length))
+            use_causal_mask = False
         if (key_prefix is None) != (value_prefix is None):
             raise ValueError("key_prefix and value_prefix must be given together")
         if key_prefix is not None:
@@ -179,6 +204,8 @@ class MultiHeadAttention(keras.layers.Layer):
         out, weights = self.attention(q, k, v, attention_mask=mask, training=training, return_attention_scores=True)
         out = ops.transpose(out, (0, 2, 1, 3))  # (batch, query_length, heads, value_dim)
         out = self.attention_output(out)
+        if cache is not None:
+            return out, cache
         if return_attention_scores:
             return out, weights
         return out
@@ -203,6 +230,19 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _check_cache_call(cache_update_index, padding_mask, attention_mask, return_attention_scores):
+    if cache_update_index is None:
+        raise ValueError("a cache needs cache_update_index: the position of the first new token in it")
+    given = [name for name, value in (("padding_mask", padding_mask), ("attention_mask", attention_mask))
+             if value is not None]
+    if given:
+        raise ValueError(f"a cached call builds its own causal mask over the cache; received {', '.join(given)}. "
+                         "Pass only the new tokens and cache_update_index.")
+    if return_attention_scores:
+        raise ValueError("a cached call returns (output, cache), not attention scores; "
+                         "call without a cache to get them")
 
 
 def _broadcast_batch(prefix, batch, dtype):

@@ -10,13 +10,17 @@ from kerastune.api import register
 MASKED_SCORE = -1e9
 
 
-def causal_mask(query_length, key_length, dtype="bool"):
+def causal_mask(query_length, key_length, dtype="bool", query_start=None):
     """(query_length, key_length) lower-triangular mask: position t attends to keys <= t.
 
-    When `key_length > query_length` (keys include earlier context, e.g. a cache or prefixes),
-    query i sits at absolute position `key_length - query_length + i`.
+    When `key_length > query_length` (keys include earlier context, e.g. prefixes), query i sits
+    at absolute position `key_length - query_length + i`, or at `query_start + i` when
+    `query_start` is given (an int or scalar tensor: the queries' place in a key/value cache whose
+    later slots are not filled yet).
     """
-    rows = ops.arange(query_length)[:, None] + (key_length - query_length)
+    if query_start is None:
+        query_start = key_length - query_length
+    rows = ops.arange(query_length)[:, None] + query_start
     cols = ops.arange(key_length)[None, :]
     return ops.cast(rows >= cols, dtype)
 

@@ -104,7 +104,20 @@ class TransformerBlock(keras.layers.Layer):
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout", **common)
         self.built = True
 
-    def call(self, inputs, padding_mask=None, attention_mask=None, key_prefix=None, value_prefix=None, training=None):
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        key_prefix=None,
+        value_prefix=None,
+        training=None,
+        cache=None,
+        cache_update_index=None,
+    ):
+        if cache is not None and not self.causal:
+            raise ValueError(f"{type(self).__name__} attends in both directions, so a key/value cache of "
+                             "earlier positions cannot stand in for later ones; caches are for causal blocks")
         x = inputs  # (batch, seq, hidden)
         # Attention sublayer.
         h = self.self_attention_norm(x) if self.normalize_first else x
@@ -117,7 +130,11 @@ class TransformerBlock(keras.layers.Layer):
             key_prefix=key_prefix,
             value_prefix=value_prefix,
             training=training,
+            cache=cache,
+            cache_update_index=cache_update_index,
         )
+        if cache is not None:
+            h, cache = h
         x = x + self.residual_dropout(h, training=training)
         if not self.normalize_first:
             x = self.self_attention_norm(x)
@@ -127,6 +144,8 @@ class TransformerBlock(keras.layers.Layer):
         x = x + self.residual_dropout(h, training=training)
         if not self.normalize_first:
             x = self.feed_forward_norm(x)
+        if cache is not None:
+            return x, cache
         return x
 
     def compute_output_shape(self, input_shape):

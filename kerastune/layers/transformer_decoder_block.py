@@ -13,10 +13,13 @@ class TransformerDecoderBlock(TransformerBlock):
     Because of the causal mask, the output at position t does not depend on inputs after t.
 
     Args and call arguments: those of `TransformerEncoderBlock` (the shared `TransformerBlock`);
-    a given `attention_mask` (batch, seq, seq) is combined with the causal mask.
+    a given `attention_mask` (batch, seq, seq) is combined with the causal mask. For incremental
+    decoding it also takes `cache` ((batch, 2, cache_length, num_heads, head_dim) keys and values of
+    earlier positions) and `cache_update_index` (where `inputs` start in it), as
+    `MultiHeadAttention` does, and then returns `(outputs, updated_cache)`.
 
     Returns:
-        (batch, seq, hidden).
+        (batch, seq, hidden) [, the updated cache].
 
     Example:
 

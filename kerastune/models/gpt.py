@@ -159,20 +159,59 @@ class GPT(keras.Model):
             self.lm_head.build(hidden_shape)
         self.built = True
 
-    def embed(self, token_ids, training=None):
+    def embed(self, token_ids, training=None, start_index=0):
         """Token + position embeddings: (batch, length) ids -> (batch, length, hidden_dim).
 
         Exposed so adversarial training can perturb the embedding output (see `logits_from_embeddings`).
+        `start_index` is the position of the first id (incremental decoding with a cache).
         """
         x = self.token_embedding(token_ids)
         if self.position_embedding is not None:
-            x = x + self.position_embedding(x)
+            x = x + self.position_embedding(x, start_index=start_index)
         return self.embedding_dropout(x, training=training)
 
     def logits_from_embeddings(self, x, training=None):
         """The rest of the forward pass: (batch, length, hidden_dim) -> float32 logits."""
         for block in self.blocks:
             x = block(x, training=training)
+        return self._logits(x)
+
+    def empty_cache(self, batch_size, length):
+        """A key/value cache for `call_with_cache`: zeros of shape
+        (batch_size, num_layers, 2, length, num_heads, head_dim), length <= sequence_length."""
+        if isinstance(length, (int, np.integer)) and not 0 < length <= self.sequence_length:
+            raise ValueError(f"a cache holds 1 to sequence_length={self.sequence_length} positions "
+                             f"(the positions the model was built for); received length={length}")
+        head_dim = self.hidden_dim // self.num_heads
+        shape = (batch_size, self.num_layers, 2, length, self.num_heads, head_dim)
+        return ops.zeros(shape, dtype=self.compute_dtype)
+
+    def call_with_cache(self, token_ids, cache, cache_update_index):
+        """One incremental-decoding pass: logits for `token_ids` placed at positions
+        `cache_update_index ..` of a sequence whose earlier keys and values are in `cache`.
+
+        Each block projects only the new tokens and attends to the cache's slots up to each token's
+        own position, so a step of generation costs one token's forward pass instead of the whole
+        context's. The logits equal `self(ids)`'s at those positions, `ids` being the sequence the cache
+        was filled from (tested). The cache's length must not exceed `sequence_length`.
+
+        Args:
+            token_ids: (batch, new_length) int ids.
+            cache: (batch, num_layers, 2, cache_length, num_heads, head_dim), from `empty_cache` or an
+                earlier call.
+            cache_update_index: int or scalar int tensor, the position of `token_ids[:, 0]`.
+
+        Returns:
+            `(logits, cache)`: float32 (batch, new_length, vocabulary_size) and the updated cache.
+        """
+        x = self.embed(token_ids, training=False, start_index=cache_update_index)
+        caches = []
+        for i, block in enumerate(self.blocks):
+            x, block_cache = block(x, cache=cache[:, i], cache_update_index=cache_update_index, training=False)
+            caches.append(block_cache)
+        return self._logits(x), ops.stack(caches, axis=1)
+
+    def _logits(self, x):
         x = self.final_norm(x)
         if self.lm_head is not None:
             logits = self.lm_head(x)
@@ -189,7 +228,16 @@ class GPT(keras.Model):
 
     # Generation -------------------------------------------------------------------------------
 
-    def generate(self, prompts, max_new_tokens=100, sampler="greedy", temperature=1.0, seed=None, **sampler_kwargs):
+    def generate(
+        self,
+        prompts,
+        max_new_tokens=100,
+        sampler="greedy",
+        temperature=1.0,
+        seed=None,
+        use_cache=True,
+        **sampler_kwargs,
+    ):
         """Continues each prompt by `max_new_tokens` tokens.
 
         Args:
@@ -198,11 +246,16 @@ class GPT(keras.Model):
             sampler: `"greedy"`, `"top_k"`, `"top_p"`, `"random"` or a `keras_hub.samplers.Sampler`.
             temperature: float, softmax temperature for the sampler.
             seed: int or None, seed for the random samplers.
+            use_cache: bool, keep earlier positions' keys and values while the text fits in
+                `sequence_length` (`call_with_cache`), so each step runs one token instead of the
+                whole context; the same tokens either way. False recomputes the context every step.
             **sampler_kwargs: e.g. `k=10` for `"top_k"`, `p=0.9` for `"top_p"`.
 
         Returns:
             The same structure as `prompts`: strings (prompt + continuation) or id lists.
         """
+        if not isinstance(use_cache, bool):
+            raise ValueError(f"use_cache must be True or False. Received: use_cache={use_cache!r}")
         single = isinstance(prompts, str)
         batch = [prompts] if single else list(prompts)
         if not batch:
@@ -226,10 +279,14 @@ class GPT(keras.Model):
         for i, row in enumerate(ids):
             token_ids[i, : len(row)] = row
             padding_mask[i, : len(row)] = True
-        key = (sampler if isinstance(sampler, str) else id(sampler), temperature, seed, sorted(sampler_kwargs.items()))
+        key = (
+            sampler if isinstance(sampler, str) else id(sampler), temperature, seed, use_cache,
+            sorted(sampler_kwargs.items()),
+        )
         run = self._compiled_generate(
             repr(key), lambda: make_sampler(sampler, temperature=temperature, seed=seed, **sampler_kwargs),
             rewind=seed is not None,
+            use_cache=use_cache,
         )
         out, lengths = run(token_ids, padding_mask, np.int32(max_new_tokens))
         out, lengths = np.asarray(out), np.asarray(lengths)
@@ -238,7 +295,7 @@ class GPT(keras.Model):
             rows = [_to_str(self.tokenizer.detokenize(np.asarray(r, "int32"))) for r in rows]
         return rows[0] if single else rows
 
-    def _compiled_generate(self, key, make, rewind=True):
+    def _compiled_generate(self, key, make, rewind=True, use_cache=True):
         """The decoding loop as one graph (a `tf.function`), cached per sampler setting."""
         import tensorflow as tf
 
@@ -247,10 +304,16 @@ class GPT(keras.Model):
             if len(cache) > 8:
                 cache.clear()
             sampler = make()
+            # Each one-token step compiled by XLA: 200 tokens in 0.27 s against 0.51 s uncompiled (4 layers,
+            # 128 wide, batch 1; benchmarks/README.md, `generation.py`). The whole loop is not: its shapes
+            # vary with every prompt and would recompile.
+            cached_step = tf.function(self.call_with_cache, autograph=False, jit_compile=True)
 
             @tf.function(autograph=False, reduce_retracing=True)
             def run(token_ids, padding_mask, max_new_tokens):
-                return generate_token_ids(self, token_ids, padding_mask, max_new_tokens, sampler)
+                return generate_token_ids(
+                    self, token_ids, padding_mask, max_new_tokens, sampler, use_cache=use_cache, cached_step=cached_step
+                )
 
             initial = [np.asarray(v) for v in sampler.variables]
             cache[key] = (run, sampler, initial)

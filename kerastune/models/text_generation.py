@@ -65,11 +65,14 @@ def make_sampler(sampler="greedy", temperature=1.0, seed=None, **kwargs):
     return SAMPLERS[sampler](temperature=temperature, **kwargs)
 
 
-def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler):
+def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler, use_cache=True, cached_step=None):
     """Fills `max_new_tokens` positions after each (left-aligned) prompt.
 
     Works eagerly and inside `tf.function` (the exported SavedModel uses it). Each step runs the
-    model over the last `model.sequence_length` tokens (nanoGPT's context crop).
+    model over the last `model.sequence_length` tokens (nanoGPT's context crop). While the sequence
+    still fits in `sequence_length`, a model with `call_with_cache` (kerastune's `GPT`) keeps every
+    earlier position's keys and values, so a step runs one token through the model rather than the
+    whole context; the tokens are the same either way.
 
     Args:
         model: a causal LM with `sequence_length`, called on (batch, length) ids -> logits.
@@ -77,6 +80,11 @@ def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler):
         padding_mask: (batch, prompt_width) bool, True on prompt tokens.
         max_new_tokens: int or scalar int tensor.
         sampler: a `keras_hub.samplers.Sampler`.
+        use_cache: bool, use the model's key/value cache when it has one (False: recompute the
+            context at every step, as a model without a cache does).
+        cached_step: optional function standing in for `model.call_with_cache` in the one-token
+            steps, e.g. an XLA-compiled one (`GPT.generate` passes that; an exported graph does not,
+            as TF Serving runs XLA only behind an experimental flag).
 
     Returns:
         (ids, lengths): ids (batch, prompt_width + max_new_tokens) int32, and each row's length
@@ -89,6 +97,9 @@ def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler):
     buffer = ops.pad(token_ids, [[0, 0], [0, max_new_tokens]])
     mask = ops.pad(padding_mask, [[0, 0], [0, max_new_tokens]], constant_values=False)
     lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
+    index = ops.min(lengths)  # the first position some row has to fill
+    if use_cache and hasattr(model, "call_with_cache"):
+        buffer, index = _fill_within_context(model, buffer, mask, index, sampler, cached_step or model.call_with_cache)
     window = ops.minimum(model.sequence_length, total)
 
     def next_logits(prompt, cache, index):
@@ -98,5 +109,29 @@ def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler):
         logits = model(context, training=False)  # (batch, window, vocab)
         return ops.take(logits, index - 1 - start, axis=1), None, cache
 
-    out = sampler(next_logits, buffer, index=ops.min(lengths), mask=mask)
+    out = sampler(next_logits, buffer, index=index, mask=mask)
     return out, lengths + max_new_tokens
+
+
+def _fill_within_context(model, buffer, mask, index, sampler, cached_step):
+    """Samples the positions before `model.sequence_length` with a key/value cache.
+
+    The cache is filled from the prompts' first `index` tokens (the positions every row has), then
+    each step feeds the token at `index - 1` (a longer prompt's own, or the one just sampled) and
+    writes its keys and values there. No token attends to a slot after its own, so the slots not
+    written yet never count. Returns the buffer and the next position to fill.
+    """
+    batch, total = ops.shape(buffer)[0], ops.shape(buffer)[1]
+    length = ops.minimum(model.sequence_length, total)
+    head = ops.slice(buffer, [0, 0], [batch, length])
+    index_in_head = ops.minimum(index, length)
+    _, cache = model.call_with_cache(
+        ops.slice(head, [0, 0], [batch, index_in_head]), model.empty_cache(batch, length), 0
+    )
+
+    def next_logits(prompt, cache, index):
+        logits, cache = cached_step(ops.slice(prompt, [0, index - 1], [batch, 1]), cache, index - 1)
+        return logits[:, 0], None, cache
+
+    head = sampler(next_logits, head, cache=cache, index=index_in_head, mask=ops.slice(mask, [0, 0], [batch, length]))
+    return ops.slice_update(buffer, [0, 0], head), ops.maximum(index, length)

@@ -129,3 +129,58 @@ def test_rotary_needs_an_even_head_size_and_round_trips(tmp_path):
     layer = MultiHeadAttention(num_heads=2, key_dim=4, rotary_max_wavelength=500)
     x = np.random.default_rng(6).normal(size=(2, 5, 8)).astype("float32")
     assert_layer_saves(layer, (x, x), tmp_path)
+
+
+def _cached_outputs(layer, x, prefill, **kwargs):
+    """The layer run over x as decoding does: the first `prefill` tokens at once, then one at a time."""
+    batch, length = x.shape[:2]
+    cache = np.zeros((batch, 2, length, layer.num_heads, layer.key_dim), "float32")
+    out, cache = layer(x[:, :prefill], x[:, :prefill], cache=cache, cache_update_index=0, **kwargs)
+    outputs = [np.asarray(out)]
+    for t in range(prefill, length):
+        out, cache = layer(x[:, t:t + 1], x[:, t:t + 1], cache=cache, cache_update_index=t, **kwargs)
+        outputs.append(np.asarray(out))
+    return np.concatenate(outputs, axis=1), np.asarray(cache)
+
+
+@pytest.mark.parametrize("rotary", [None, 10000])
+def test_cached_decoding_matches_causal_attention_over_the_whole_sequence(rotary):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 7, 16)).astype("float32")
+    layer = MultiHeadAttention(num_heads=4, key_dim=4, rotary_max_wavelength=rotary)
+    expected = np.asarray(layer(x, x, use_causal_mask=True))
+    got, cache = _cached_outputs(layer, x, prefill=3)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The cache holds the keys and values a full pass projects (rotated for the keys when rotary).
+    keys = np.asarray(layer.key(x))
+    if rotary:
+        keys = np.asarray(layer.rotary_embedding(keys))
+    np.testing.assert_allclose(cache[:, 0], keys, atol=1e-5)
+    np.testing.assert_allclose(cache[:, 1], np.asarray(layer.value(x)), atol=1e-5)
+
+
+def test_cached_decoding_ignores_what_later_slots_hold_and_keeps_prefixes():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 6, 8)).astype("float32")
+    prefix = {"key_prefix": rng.normal(size=(1, 2, 2, 4)).astype("float32"),
+              "value_prefix": rng.normal(size=(1, 2, 2, 4)).astype("float32")}
+    layer = MultiHeadAttention(num_heads=2, key_dim=4, rotary_max_wavelength=100)
+    expected = np.asarray(layer(x, x, use_causal_mask=True, **prefix))
+    got, _ = _cached_outputs(layer, x, prefill=2, **prefix)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Garbage in the slots after the new token changes nothing: they are masked, not zero-filled.
+    garbage = rng.normal(size=(2, 2, 6, 2, 4)).astype("float32") * 100
+    out, _ = layer(x[:, :4], x[:, :4], cache=garbage, cache_update_index=0, **prefix)
+    np.testing.assert_allclose(np.asarray(out), expected[:, :4], atol=1e-4)
+
+
+def test_cached_call_rejects_what_it_cannot_honour():
+    layer = MultiHeadAttention(num_heads=2, key_dim=4)
+    x = np.zeros((1, 1, 8), "float32")
+    cache = np.zeros((1, 2, 4, 2, 4), "float32")
+    with pytest.raises(ValueError, match="a cache needs cache_update_index"):
+        layer(x, x, cache=cache)
+    with pytest.raises(ValueError, match="builds its own causal mask over the cache; received padding_mask"):
+        layer(x, x, cache=cache, cache_update_index=0, padding_mask=np.ones((1, 1), bool))
+    with pytest.raises(ValueError, match="returns \\(output, cache\\), not attention scores"):
+        layer(x, x, cache=cache, cache_update_index=0, return_attention_scores=True)

@@ -51,6 +51,22 @@ def test_decoder_output_at_t_ignores_inputs_after_t():
     assert not np.allclose(a[:, 5:], b[:, 5:])
 
 
+def test_decoder_block_with_a_cache_matches_its_full_pass_and_the_encoder_refuses_one():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16, normalize_first=False)
+    cache = np.zeros((2, 2, 5, 2, 4), "float32")
+    first, cache = block(x[:, :2], cache=cache, cache_update_index=0)
+    rest = []
+    for t in range(2, 5):
+        out, cache = block(x[:, t:t + 1], cache=cache, cache_update_index=t)
+        rest.append(np.asarray(out))
+    np.testing.assert_allclose(np.concatenate([np.asarray(first)] + rest, axis=1), np.asarray(block(x)), atol=1e-5)
+    encoder = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    with pytest.raises(ValueError, match="attends in both directions"):
+        encoder(x, cache=cache, cache_update_index=0)
+
+
 def test_encoder_output_depends_on_later_inputs():
     rng = np.random.default_rng(1)
     block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)

@@ -8,7 +8,7 @@ from keras import ops
 from kerastune.data import CharacterTokenizer
 from kerastune.models import GPT
 from kerastune.models.text_generation import generate_token_ids, make_sampler
-from tests.helpers import assert_keras_save_load
+from tests.helpers import assert_keras_save_load, randomize_weights
 
 
 def tiny_gpt(**kwargs):
@@ -211,3 +211,51 @@ def test_rotary_positions_replace_the_position_table_and_stay_causal(tmp_path):
     assert reference_greedy(model, [1, 2, 3], 10) == model.generate([[1, 2, 3]], max_new_tokens=10)[0]
     with pytest.raises(ValueError, match="position_encoding must be one of"):
         tiny_gpt(position_encoding="alibi")
+
+
+@pytest.mark.parametrize("position_encoding", ["learned", "rotary"])
+def test_call_with_cache_gives_the_full_pass_logits_step_by_step(position_encoding):
+    model = tiny_gpt(position_encoding=position_encoding)
+    randomize_weights(model.weights, np.random.default_rng(0), 0.3)  # far from uniform logits
+    ids = np.random.default_rng(1).integers(0, 11, (2, 8)).astype("int32")
+    expected = np.asarray(model(ids))
+    logits, cache = model.call_with_cache(ids[:, :3], model.empty_cache(2, 8), 0)
+    steps = [np.asarray(logits)]
+    for t in range(3, 8):
+        logits, cache = model.call_with_cache(ids[:, t:t + 1], cache, t)
+        steps.append(np.asarray(logits))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="a cache holds 1 to sequence_length=8 positions"):
+        model.empty_cache(2, 9)
+
+
+@pytest.mark.parametrize("position_encoding", ["learned", "rotary"])
+def test_cached_generation_gives_the_reference_tokens_and_runs_one_token_per_step(position_encoding):
+    model = tiny_gpt(position_encoding=position_encoding)
+    # Weights (seed 5) whose greedy text varies and that tell a cache at the wrong position apart (checked).
+    randomize_weights(model.weights, np.random.default_rng(5), 1.0)
+    prompts = [[1, 2], [3, 4, 5, 6, 7]]  # ragged prompts; 5 + 6 > sequence_length: the crop takes over
+    out = model.generate(prompts, max_new_tokens=6)
+    assert out == [reference_greedy(model, p, 6) for p in prompts]
+    assert out == model.generate(prompts, max_new_tokens=6, use_cache=False)
+    with pytest.raises(ValueError, match="use_cache must be True or False. Received: use_cache='no'"):
+        model.generate(prompts, use_cache="no")
+    # Eagerly, count what runs: one prefill of the 2 tokens both prompts have, one token per step while
+    # the text fits (positions 2..7), then the cropped window of sequence_length for the rest.
+    seen = {"cached": [], "full": []}
+    call_with_cache, call = model.call_with_cache, model.call
+
+    def counting_cached(token_ids, cache, index):
+        seen["cached"].append(int(ops.shape(token_ids)[1]))
+        return call_with_cache(token_ids, cache, index)
+
+    def counting_full(token_ids, *args, **kwargs):
+        seen["full"].append(int(ops.shape(token_ids)[1]))
+        return call(token_ids, *args, **kwargs)
+
+    object.__setattr__(model, "call_with_cache", counting_cached)
+    object.__setattr__(model, "call", counting_full)
+    token_ids = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7]], "int32")
+    ids, lengths = generate_token_ids(model, token_ids, token_ids > 0, 6, make_sampler("greedy"))
+    assert seen == {"cached": [2] + [1] * 6, "full": [8] * 3}
+    assert [np.asarray(ids)[i, :n].tolist() for i, n in enumerate(np.asarray(lengths))] == out

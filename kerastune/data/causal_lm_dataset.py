@@ -46,6 +46,7 @@ def causal_lm_datasets(
     seed=1337,
     sampling="random",
     validation_batches=None,
+    loss_mask=None,
 ):
     """Returns `(train_ds, val_ds)` of `(inputs, targets)` int32 batches for next-token prediction.
 
@@ -65,6 +66,12 @@ def causal_lm_datasets(
     that is set. Batches drop the remainder so that shapes are fixed (XLA), and the datasets
     prefetch and use the `DATA` auto-shard policy so they shard under any `tf.distribute` strategy.
 
+    With a `loss_mask` (one 0/1 per token: 1 where predicting that token counts, e.g. the responses
+    of prompt/response pairs in supervised fine-tuning, 0 on the prompts), each batch also carries
+    `sample_weight`, the mask at the targets' positions, which `fit` and `evaluate` apply per token.
+    Compile the loss with `reduction="mean_with_sample_weight"` to average over the counted tokens
+    only (Keras's default divides by every token).
+
     Args:
         token_ids: 1-D array-like of integer token ids, the whole corpus.
         sequence_length: int, tokens per window (the model's context, nanoGPT's `block_size`).
@@ -73,10 +80,11 @@ def causal_lm_datasets(
         seed: int (or `None` for unseeded), the random offsets / shuffle seed.
         sampling: `"random"` or `"sequential"`.
         validation_batches: optional int, the most validation batches to keep.
+        loss_mask: optional 1-D array-like of 0/1 (or bool), as long as `token_ids`.
 
     Returns:
         `(train_ds, val_ds)`: `tf.data.Dataset`s of `(inputs, targets)`, each int32 of shape
-        `(batch_size, sequence_length)`.
+        `(batch_size, sequence_length)`, and float32 `sample_weight` of that shape with a `loss_mask`.
 
     Example:
 
@@ -96,29 +104,31 @@ def causal_lm_datasets(
         raise ValueError(f"seed must be an integer or None; received {seed!r}")
     token_ids = _as_token_array(token_ids)
     _check_long_enough("the corpus", len(token_ids), sequence_length, "use a longer corpus")
+    loss_mask = None if loss_mask is None else _as_loss_mask(loss_mask, len(token_ids))
 
     train_ids, val_ids = split_tokens(token_ids, validation_fraction)
+    train_mask, val_mask = (None, None) if loss_mask is None else split_tokens(loss_mask, validation_fraction)
     fix = "lower validation_fraction" if validation_fraction else "use a longer corpus"
     _check_long_enough("the training split", len(train_ids), sequence_length, fix)
     if sampling == "random":
-        train_ds = _random_windows(train_ids, sequence_length, batch_size, seed)
+        train_ds = _random_windows(train_ids, sequence_length, batch_size, seed, train_mask)
     else:
         train_ds = _sequential_windows(
-            train_ids, sequence_length, batch_size, "training split", shuffle=True, seed=seed
+            train_ids, sequence_length, batch_size, "training split", shuffle=True, seed=seed, mask=train_mask
         )
 
     val_ds = None
     if validation_fraction:
         _check_long_enough("the validation split", len(val_ids), sequence_length, "raise validation_fraction")
         val_ds = _sequential_windows(
-            val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None
+            val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None, mask=val_mask
         )
         if validation_batches is not None:
             val_ds = val_ds.take(validation_batches)
     return _finish(train_ds), (None if val_ds is None else _finish(val_ds))
 
 
-def _random_windows(ids, sequence_length, batch_size, seed):
+def _random_windows(ids, sequence_length, batch_size, seed, mask=None):
     """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`.
 
     Batch `n`'s offsets are a stateless function of `(seed, n)`, so the stream is the same for the
@@ -135,10 +145,10 @@ def _random_windows(ids, sequence_length, batch_size, seed):
         )
 
     starts = tf.data.Dataset.counter().map(draw)  # (batch,) per element
-    return _batched_windows(starts, ids, sequence_length, batch_size, batched=True)
+    return _batched_windows(starts, ids, sequence_length, batch_size, batched=True, mask=mask)
 
 
-def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed):
+def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed, mask=None):
     """The non-overlapping windows `0, T, 2T, ...` (each needs T + 1 tokens), optionally shuffled."""
     num_windows = (len(ids) - 1) // sequence_length
     if num_windows < batch_size:
@@ -151,16 +161,20 @@ def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, s
     if shuffle:
         # Shuffles window offsets (int64 scalars), not windows: the buffer holds every offset once.
         offsets = offsets.shuffle(num_windows, seed=seed, reshuffle_each_iteration=True)
-    return _batched_windows(offsets, ids, sequence_length, batch_size)
+    return _batched_windows(offsets, ids, sequence_length, batch_size, mask=mask)
 
 
-def _batched_windows(offsets, ids, sequence_length, batch_size, batched=False):
+def _batched_windows(offsets, ids, sequence_length, batch_size, batched=False, mask=None):
     tokens = tf.constant(ids, dtype=tf.int32)  # (num_tokens,), captured once by the map function
+    weights = None if mask is None else tf.constant(mask, dtype=tf.float32)
     window = tf.range(sequence_length + 1, dtype=tf.int64)  # (T + 1,)
 
     def slice_windows(starts):  # starts: (batch,)
-        chunk = tf.gather(tokens, starts[:, None] + window[None, :])  # (batch, T + 1)
-        return chunk[:, :-1], chunk[:, 1:]  # inputs, targets: (batch, T) each
+        positions = starts[:, None] + window[None, :]  # (batch, T + 1)
+        chunk = tf.gather(tokens, positions)
+        if weights is None:
+            return chunk[:, :-1], chunk[:, 1:]  # inputs, targets: (batch, T) each
+        return chunk[:, :-1], chunk[:, 1:], tf.gather(weights, positions[:, 1:])  # + each target's weight
 
     if not batched:
         offsets = offsets.batch(batch_size, drop_remainder=True)
@@ -190,6 +204,23 @@ def _as_token_array(token_ids):
             f"token_ids must be in [0, 2**31); received values from {array.min()} to {array.max()}"
         )
     return array.astype(np.int32, copy=False)
+
+
+def _as_loss_mask(loss_mask, num_tokens):
+    if isinstance(loss_mask, (tf.Tensor, tf.Variable)):
+        loss_mask = loss_mask.numpy()
+    array = np.asarray(loss_mask)
+    if array.shape != (num_tokens,):
+        raise ValueError(f"loss_mask must hold one 0/1 per token, shape ({num_tokens},) as token_ids; "
+                         f"received shape {array.shape}")
+    if array.dtype != bool and not (np.issubdtype(array.dtype, np.number) and np.isin(array, (0, 1)).all()):
+        bad = array if array.dtype.kind not in "iuf" else array[~np.isin(array, (0, 1))]
+        raise ValueError(f"loss_mask must be 0/1 or bool (1: the token's prediction counts); "
+                         f"received values such as {bad.ravel()[:3].tolist()} (dtype {array.dtype})")
+    if not array.any():
+        raise ValueError("loss_mask is 0 everywhere, so no token would count in the loss; "
+                         "mark the tokens to learn with 1")
+    return array.astype(np.float32)
 
 
 def _check_long_enough(what, num_tokens, sequence_length, fix):

@@ -127,3 +127,26 @@ def test_too_short_corpus_and_splits_say_what_to_change():
         causal_lm_datasets(np.arange(50), 8, 1, validation_fraction=0.9)
     with pytest.raises(ValueError, match=r"validation split has 100 tokens, 12 window\(s\).*fewer than batch_size=16"):
         causal_lm_datasets(IDS, 8, 16)
+
+
+@pytest.mark.parametrize("sampling", ["random", "sequential"])
+def test_loss_mask_weights_each_target_by_its_own_token(sampling):
+    ids = np.arange(400)  # a token's id is its position, so a window shows where it came from
+    mask = np.random.default_rng(0).integers(0, 2, 400).astype(bool)
+    train_ds, val_ds = causal_lm_datasets(ids, sequence_length=8, batch_size=4, sampling=sampling, loss_mask=mask)
+    for dataset in (train_ds.take(5), val_ds):
+        for inputs, targets, weights in dataset:
+            assert weights.dtype == tf.float32 and weights.shape == targets.shape == (4, 8)
+            np.testing.assert_array_equal(weights.numpy(), mask[targets.numpy()].astype("float32"))
+    # Without a mask the batches stay (inputs, targets).
+    assert len(next(iter(causal_lm_datasets(ids, sequence_length=8, batch_size=4)[0]))) == 2
+
+
+def test_loss_mask_errors_say_what_is_wrong():
+    ids = np.arange(100)
+    with pytest.raises(ValueError, match=r"one 0/1 per token, shape \(100,\) as token_ids; received shape \(99,\)"):
+        causal_lm_datasets(ids, 8, 2, loss_mask=np.ones(99))
+    with pytest.raises(ValueError, match=r"must be 0/1 or bool .* received values such as \[0.5\]"):
+        causal_lm_datasets(ids, 8, 2, loss_mask=np.r_[np.ones(99), 0.5])
+    with pytest.raises(ValueError, match="loss_mask is 0 everywhere"):
+        causal_lm_datasets(ids, 8, 2, loss_mask=np.zeros(100, bool))

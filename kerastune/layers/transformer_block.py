@@ -13,7 +13,9 @@ class TransformerBlock(keras.layers.Layer):
         x = x + Dropout(Attention(LN(x)));  x = x + Dropout(FFN(LN(x)))
     Post-LN (`normalize_first=False`, the original Transformer and BERT):
         x = LN(x + Dropout(Attention(x)));  x = LN(x + Dropout(FFN(x)))
-    with `FFN(x) = W_2 activation(W_1 x + b_1) + b_2`.
+    with `FFN(x) = W_2 activation(W_1 x + b_1) + b_2`. A causal block built with an `encoder_sequence`
+    also has cross-attention between the two, as the original Transformer's decoder (its own layer norm,
+    residual and dropout; keys and values from the encoder's output, no positions rotated).
     """
 
     causal = False
@@ -56,7 +58,8 @@ class TransformerBlock(keras.layers.Layer):
         # A fresh instance per sublayer, so seeded initializers don't repeat the same draw.
         return keras.initializers.get(keras.initializers.serialize(initializer))
 
-    def build(self, input_shape):
+    def build(self, inputs_shape, encoder_sequence_shape=None):
+        input_shape = inputs_shape
         hidden_dim = input_shape[-1]
         if hidden_dim % self.num_heads:
             raise ValueError(
@@ -102,7 +105,30 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.feed_forward_norm.build(input_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout", **common)
+        self.cross_attention = self.cross_attention_norm = None
+        if encoder_sequence_shape is not None:
+            self._check_can_cross_attend()
+            self.cross_attention = MultiHeadAttention(
+                num_heads=self.num_heads,
+                key_dim=hidden_dim // self.num_heads,
+                dropout=self.dropout,
+                use_bias=self.use_bias,
+                kernel_initializer=self._initializer(self.kernel_initializer),
+                output_kernel_initializer=self._initializer(self.output_kernel_initializer),
+                name="cross_attention",
+                **common,
+            )
+            self.cross_attention.build(input_shape, encoder_sequence_shape)
+            self.cross_attention_norm = keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, center=self.use_bias, name="cross_attention_norm", **common
+            )
+            self.cross_attention_norm.build(input_shape)
         self.built = True
+
+    def _check_can_cross_attend(self):
+        if not self.causal:
+            raise ValueError(f"{type(self).__name__} has no cross-attention; an encoder_sequence is for the "
+                             "decoder of an encoder-decoder model: use TransformerDecoderBlock")
 
     def call(
         self,
@@ -114,7 +140,17 @@ class TransformerBlock(keras.layers.Layer):
         training=None,
         cache=None,
         cache_update_index=None,
+        encoder_sequence=None,
+        encoder_padding_mask=None,
     ):
+        if encoder_sequence is not None:
+            self._check_can_cross_attend()
+        if (encoder_sequence is None) != (self.cross_attention is None):
+            raise ValueError(
+                f"{self.name} was built {'with' if self.cross_attention is not None else 'without'} "
+                f"cross-attention, so it needs an encoder_sequence at every call or at none; "
+                f"received encoder_sequence={'None' if encoder_sequence is None else 'a tensor'}"
+            )
         if cache is not None and not self.causal:
             raise ValueError(f"{type(self).__name__} attends in both directions, so a key/value cache of "
                              "earlier positions cannot stand in for later ones; caches are for causal blocks")
@@ -138,6 +174,13 @@ class TransformerBlock(keras.layers.Layer):
         x = x + self.residual_dropout(h, training=training)
         if not self.normalize_first:
             x = self.self_attention_norm(x)
+        if self.cross_attention is not None:
+            # Cross-attention sublayer: queries from the decoder, keys and values from the encoder.
+            h = self.cross_attention_norm(x) if self.normalize_first else x
+            h = self.cross_attention(h, encoder_sequence, padding_mask=encoder_padding_mask, training=training)
+            x = x + self.residual_dropout(h, training=training)
+            if not self.normalize_first:
+                x = self.cross_attention_norm(x)
         # Feed-forward sublayer.
         h = self.feed_forward_norm(x) if self.normalize_first else x
         h = self.feed_forward_output(self.feed_forward_intermediate(h))

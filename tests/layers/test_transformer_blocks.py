@@ -1,9 +1,10 @@
 import numpy as np
 import keras
+import keras_hub
 import pytest
 
 from kerastune.layers import TransformerDecoderBlock, TransformerEncoderBlock
-from tests.helpers import assert_layer_saves
+from tests.helpers import assert_keras_save_load, assert_layer_saves
 
 
 def reference_block(block, x, causal, padding=None, normalize_first=True):
@@ -107,3 +108,57 @@ def test_trains_under_mixed_bfloat16(cls):
     history = model.fit(x, np.zeros((8, 5, 1)), epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert model.layers[1].feed_forward_output.kernel.dtype == "float32"
+
+
+KERAS_HUB_NAMES = {  # our sublayer names -> keras_hub.layers.TransformerDecoder's
+    "self_attention_norm": "self_attention_layer_norm", "cross_attention_norm": "cross_attention_layer_norm",
+    "feed_forward_intermediate": "feedforward_intermediate_dense", "feed_forward_output": "feedforward_output_dense",
+    "feed_forward_norm": "feedforward_layer_norm",
+}
+
+
+@pytest.mark.parametrize("normalize_first", [True, False])
+def test_decoder_with_an_encoder_sequence_matches_keras_hubs_transformer_decoder(normalize_first):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    source = rng.normal(size=(2, 7, 24)).astype("float32")  # the encoder may be wider than the decoder
+    source_padding = np.array([[1] * 7, [1, 1, 1, 1, 0, 0, 0]], bool)
+    block = TransformerDecoderBlock(num_heads=4, intermediate_dim=32, normalize_first=normalize_first)
+    out = block(x, encoder_sequence=source, encoder_padding_mask=source_padding)
+    reference = keras_hub.layers.TransformerDecoder(intermediate_dim=32, num_heads=4, activation="gelu",
+                                                     normalize_first=normalize_first)
+    reference(x, source)
+    theirs = {w.path.split("/", 1)[1]: w for w in reference.weights}
+    assert len(theirs) == len(block.weights) == 26
+    for weight in block.weights:
+        owner, rest = weight.path.split("/", 2)[1:]
+        weight.assign(rng.normal(0.0, 0.3, weight.shape).astype("float32"))  # away from the initial values
+        theirs[f"{KERAS_HUB_NAMES.get(owner, owner)}/{rest}"].assign(weight)
+    expected = reference(x, source, encoder_padding_mask=source_padding)
+    got = block(x, encoder_sequence=source, encoder_padding_mask=source_padding)
+    assert not np.allclose(np.asarray(got), np.asarray(out))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-4, atol=1e-4)
+    # The padded source positions count for nothing: changing them changes no output.
+    changed = source.copy()
+    changed[1, 4:] = 100.0
+    np.testing.assert_allclose(np.asarray(block(x, encoder_sequence=changed, encoder_padding_mask=source_padding)),
+                               np.asarray(got), atol=1e-5)
+
+
+def test_cross_attention_is_for_decoders_saves_and_is_needed_at_every_call(tmp_path):
+    rng = np.random.default_rng(4)
+    x, source = rng.normal(size=(2, 5, 8)).astype("float32"), rng.normal(size=(2, 3, 8)).astype("float32")
+    with pytest.raises(ValueError, match="TransformerEncoderBlock has no cross-attention"):
+        TransformerEncoderBlock(num_heads=2, intermediate_dim=16)(x, encoder_sequence=source)
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    block(x, encoder_sequence=source)
+    with pytest.raises(ValueError, match="was built with cross-attention, so it needs an encoder_sequence"):
+        block(x)
+    plain = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    plain(x)
+    with pytest.raises(ValueError, match="was built without cross-attention"):
+        plain(x, encoder_sequence=source)
+    inputs = [keras.Input((5, 8)), keras.Input((3, 8))]
+    model = keras.Model(inputs, TransformerDecoderBlock(num_heads=2, intermediate_dim=16)(
+        inputs[0], encoder_sequence=inputs[1]))
+    assert_keras_save_load(model, [x, source], tmp_path)  # rebuilt with its cross-attention, same outputs

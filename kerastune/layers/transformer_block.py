@@ -67,22 +67,9 @@ class TransformerBlock(keras.layers.Layer):
                 f"choose num_heads that divides it"
             )
         common = {"dtype": self.dtype_policy}
-        self.self_attention = MultiHeadAttention(
-            num_heads=self.num_heads,
-            key_dim=hidden_dim // self.num_heads,
-            dropout=self.dropout,
-            use_bias=self.use_bias,
-            kernel_initializer=self._initializer(self.kernel_initializer),
-            output_kernel_initializer=self._initializer(self.output_kernel_initializer),
-            rotary_max_wavelength=self.rotary_max_wavelength,
-            name="self_attention",
-            **common,
-        )
+        self.self_attention = self._attention("self_attention", hidden_dim, self.rotary_max_wavelength)
         self.self_attention.build(input_shape, input_shape)
-        self.self_attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, center=self.use_bias, name="self_attention_norm", **common
-        )
-        self.self_attention_norm.build(input_shape)
+        self.self_attention_norm = self._layer_norm("self_attention_norm", input_shape)
         self.feed_forward_intermediate = keras.layers.Dense(
             self.intermediate_dim,
             activation=self.activation,
@@ -100,30 +87,35 @@ class TransformerBlock(keras.layers.Layer):
             **common,
         )
         self.feed_forward_output.build(tuple(input_shape[:-1]) + (self.intermediate_dim,))
-        self.feed_forward_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, center=self.use_bias, name="feed_forward_norm", **common
-        )
-        self.feed_forward_norm.build(input_shape)
+        self.feed_forward_norm = self._layer_norm("feed_forward_norm", input_shape)
         self.residual_dropout = keras.layers.Dropout(self.dropout, name="residual_dropout", **common)
         self.cross_attention = self.cross_attention_norm = None
         if encoder_sequence_shape is not None:
             self._check_can_cross_attend()
-            self.cross_attention = MultiHeadAttention(
-                num_heads=self.num_heads,
-                key_dim=hidden_dim // self.num_heads,
-                dropout=self.dropout,
-                use_bias=self.use_bias,
-                kernel_initializer=self._initializer(self.kernel_initializer),
-                output_kernel_initializer=self._initializer(self.output_kernel_initializer),
-                name="cross_attention",
-                **common,
-            )
+            self.cross_attention = self._attention("cross_attention", hidden_dim, rotary_max_wavelength=None)
             self.cross_attention.build(input_shape, encoder_sequence_shape)
-            self.cross_attention_norm = keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_epsilon, center=self.use_bias, name="cross_attention_norm", **common
-            )
-            self.cross_attention_norm.build(input_shape)
+            self.cross_attention_norm = self._layer_norm("cross_attention_norm", input_shape)
         self.built = True
+
+    def _attention(self, name, hidden_dim, rotary_max_wavelength):
+        return MultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=hidden_dim // self.num_heads,
+            dropout=self.dropout,
+            use_bias=self.use_bias,
+            kernel_initializer=self._initializer(self.kernel_initializer),
+            output_kernel_initializer=self._initializer(self.output_kernel_initializer),
+            rotary_max_wavelength=rotary_max_wavelength,
+            name=name,
+            dtype=self.dtype_policy,
+        )
+
+    def _layer_norm(self, name, input_shape):
+        norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, center=self.use_bias, name=name, dtype=self.dtype_policy
+        )
+        norm.build(input_shape)
+        return norm
 
     def _check_can_cross_attend(self):
         if not self.causal:

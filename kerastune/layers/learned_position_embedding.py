@@ -58,7 +58,9 @@ class LearnedPositionEmbedding(keras.layers.Layer):
         if isinstance(start_index, int) and start_index == 0 and isinstance(length, int):
             positions = table[:length]
         else:
-            positions = ops.slice(table, (start_index, 0), (length, shape[-1]))
+            # A gather, not a slice: under XLA a slice's start must be known when compiling, so a start
+            # that moves at every decoding step would compile the step again for each one.
+            positions = ops.take(table, ops.arange(length) + start_index, axis=0)
         return ops.broadcast_to(ops.cast(positions, self.compute_dtype), shape)
 
     def compute_output_shape(self, input_shape):

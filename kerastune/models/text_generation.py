@@ -125,8 +125,10 @@ def _fill_within_context(model, buffer, mask, index, sampler, cached_step):
     length = ops.minimum(model.sequence_length, total)
     head = ops.slice(buffer, [0, 0], [batch, length])
     index_in_head = ops.minimum(index, length)
+    # The cache always has `sequence_length` slots (those past the text are never attended), so a
+    # compiled step has one shape per batch size, whatever the prompt and output lengths.
     _, cache = model.call_with_cache(
-        ops.slice(head, [0, 0], [batch, index_in_head]), model.empty_cache(batch, length), 0
+        ops.slice(head, [0, 0], [batch, index_in_head]), model.empty_cache(batch, model.sequence_length), 0
     )
 
     def next_logits(prompt, cache, index):

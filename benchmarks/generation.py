@@ -5,8 +5,9 @@
 
 Times `GPT.generate` (greedy, one compiled decoding loop) on the same prompts two ways, in turns:
 with the key/value cache (`use_cache=True`, the default: while the text fits in `sequence_length`,
-each step runs one token through the model) and without it (`use_cache=False`: every step runs the
-whole context, as before the cache). Without `--model` it builds a random GPT-2-style model of
+each step runs one XLA-compiled token through the model, and past it the cropped window runs
+XLA-compiled) and without it (`use_cache=False`: every step runs the whole context uncompiled, as
+before the cache). Without `--model` it builds a random GPT-2-style model of
 `--sequence-length` 256 (4 layers, 4 heads, 128 wide, 65 tokens; learned positions and biases, as
 GPT-2); a random model decodes as much work per token as a trained one of the same size.
 `--with-kerashub` also times KerasHub's `GPT2CausalLM` (its own cached, XLA-compiled decoding loop) of
@@ -91,7 +92,8 @@ def main(argv=None):
     model = load_or_build_gpt(args)
     if args.prompt_length + args.new_tokens > model.sequence_length:
         print(f"note: {args.prompt_length} + {args.new_tokens} tokens exceed sequence_length="
-              f"{model.sequence_length}; past it both paths recompute the cropped window", flush=True)
+              f"{model.sequence_length}; past it both paths recompute the cropped window (compiled with use_cache=True)",
+              flush=True)
     peer = kerashub_peer(model) if args.with_kerashub else None
     rng = np.random.default_rng(args.seed)
     result, same = {}, True

@@ -1,5 +1,6 @@
 """A decoder-only Transformer language model (GPT-2 style), written from kerastune blocks."""
 
+import functools
 import math
 
 import keras
@@ -304,16 +305,22 @@ class GPT(keras.Model):
             if len(cache) > 8:
                 cache.clear()
             sampler = make()
-            # Each one-token step compiled by XLA: 200 tokens in 0.16 s against 0.45 s uncompiled (4 layers,
-            # 128 wide, batch 1; benchmarks/README.md, `generation.py`). The whole loop is not: its shapes
-            # vary with every prompt and would recompile.
-            cached_step = tf.function(self.call_with_cache, autograph=False, jit_compile=True)
+            steps = {}
+            if use_cache:
+                # Each one-token step compiled by XLA: 200 tokens in 0.16 s against 0.45 s uncompiled (4 layers,
+                # 128 wide, batch 1; benchmarks/README.md, `generation.py`). Past the context the window always
+                # has sequence_length tokens, one shape, so it is compiled too (200 tokens of a 64-token-context
+                # model: 0.34 s against 0.78 s). Not the whole loop: its shapes vary with every prompt, and so
+                # does the window's length without the cache.
+                compiled = functools.partial(tf.function, autograph=False, jit_compile=True)
+                steps = {
+                    "cached_step": compiled(self.call_with_cache),
+                    "window_step": compiled(lambda ids: self(ids, training=False)),
+                }
 
             @tf.function(autograph=False, reduce_retracing=True)
             def run(token_ids, padding_mask, max_new_tokens):
-                return generate_token_ids(
-                    self, token_ids, padding_mask, max_new_tokens, sampler, use_cache=use_cache, cached_step=cached_step
-                )
+                return generate_token_ids(self, token_ids, padding_mask, max_new_tokens, sampler, use_cache, **steps)
 
             initial = [np.asarray(v) for v in sampler.variables]
             cache[key] = (run, sampler, initial)

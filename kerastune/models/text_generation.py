@@ -65,7 +65,9 @@ def make_sampler(sampler="greedy", temperature=1.0, seed=None, **kwargs):
     return SAMPLERS[sampler](temperature=temperature, **kwargs)
 
 
-def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler, use_cache=True, cached_step=None):
+def generate_token_ids(
+    model, token_ids, padding_mask, max_new_tokens, sampler, use_cache=True, cached_step=None, window_step=None
+):
     """Fills `max_new_tokens` positions after each (left-aligned) prompt.
 
     Works eagerly and inside `tf.function` (the exported SavedModel uses it). Each step runs the
@@ -85,6 +87,8 @@ def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler, 
         cached_step: optional function standing in for `model.call_with_cache` in the one-token
             steps, e.g. an XLA-compiled one (`GPT.generate` passes that; an exported graph does not,
             as TF Serving runs XLA only behind an experimental flag).
+        window_step: optional function standing in for `model(ids, training=False)` on the cropped
+            window of `sequence_length` tokens, once the text is longer (e.g. an XLA-compiled one).
 
     Returns:
         (ids, lengths): ids (batch, prompt_width + max_new_tokens) int32, and each row's length
@@ -106,7 +110,7 @@ def generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler, 
         # The window of at most sequence_length tokens that ends at position index - 1.
         start = ops.clip(index - window, 0, total - window)
         context = ops.slice(prompt, [0, start], [batch, window])
-        logits = model(context, training=False)  # (batch, window, vocab)
+        logits = window_step(context) if window_step else model(context, training=False)  # (batch, window, vocab)
         return ops.take(logits, index - 1 - start, axis=1), None, cache
 
     out = sampler(next_logits, buffer, index=index, mask=mask)

@@ -146,42 +146,44 @@ class TransformerBlock(keras.layers.Layer):
         if cache is not None and not self.causal:
             raise ValueError(f"{type(self).__name__} attends in both directions, so a key/value cache of "
                              "earlier positions cannot stand in for later ones; caches are for causal blocks")
-        x = inputs  # (batch, seq, hidden)
-        # Attention sublayer.
-        h = self.self_attention_norm(x) if self.normalize_first else x
-        h = self.self_attention(
-            h,
-            h,
-            padding_mask=padding_mask,
-            attention_mask=attention_mask,
-            use_causal_mask=self.causal,
-            key_prefix=key_prefix,
-            value_prefix=value_prefix,
-            training=training,
-            cache=cache,
-            cache_update_index=cache_update_index,
-        )
-        if cache is not None:
-            h, cache = h
-        x = x + self.residual_dropout(h, training=training)
-        if not self.normalize_first:
-            x = self.self_attention_norm(x)
+        updated_cache = []
+
+        def self_attend(h):
+            out = self.self_attention(
+                h,
+                h,
+                padding_mask=padding_mask,
+                attention_mask=attention_mask,
+                use_causal_mask=self.causal,
+                key_prefix=key_prefix,
+                value_prefix=value_prefix,
+                training=training,
+                cache=cache,
+                cache_update_index=cache_update_index,
+            )
+            if cache is None:
+                return out
+            updated_cache.append(out[1])
+            return out[0]
+
+        x = self._residual(inputs, self.self_attention_norm, self_attend, training)  # (batch, seq, hidden)
         if self.cross_attention is not None:
-            # Cross-attention sublayer: queries from the decoder, keys and values from the encoder.
-            h = self.cross_attention_norm(x) if self.normalize_first else x
-            h = self.cross_attention(h, encoder_sequence, padding_mask=encoder_padding_mask, training=training)
-            x = x + self.residual_dropout(h, training=training)
-            if not self.normalize_first:
-                x = self.cross_attention_norm(x)
-        # Feed-forward sublayer.
-        h = self.feed_forward_norm(x) if self.normalize_first else x
-        h = self.feed_forward_output(self.feed_forward_intermediate(h))
+            # Queries from the decoder, keys and values from the encoder.
+            def cross_attend(h):
+                return self.cross_attention(h, encoder_sequence, padding_mask=encoder_padding_mask, training=training)
+
+            x = self._residual(x, self.cross_attention_norm, cross_attend, training)
+        x = self._residual(
+            x, self.feed_forward_norm, lambda h: self.feed_forward_output(self.feed_forward_intermediate(h)), training
+        )
+        return x if cache is None else (x, updated_cache[0])
+
+    def _residual(self, x, norm, sublayer, training):
+        """One sublayer with its residual connection: `x + Dropout(sublayer(norm(x)))` pre-LN,
+        `norm(x + Dropout(sublayer(x)))` post-LN."""
+        h = sublayer(norm(x) if self.normalize_first else x)
         x = x + self.residual_dropout(h, training=training)
-        if not self.normalize_first:
-            x = self.feed_forward_norm(x)
-        if cache is not None:
-            return x, cache
-        return x
+        return x if self.normalize_first else norm(x)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from peers.side_by_side import cpu_model  # noqa: E402
+from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
 
 
 def parse_args(argv):
@@ -125,7 +125,7 @@ def main(argv=None):
     result.update({
         "same_tokens": bool(same),
         "sequence_length": model.sequence_length, "prompt_length": args.prompt_length, "new_tokens": args.new_tokens,
-        "repeats": args.repeats, "cpu": cpu_model(), "cpu_cores": len(os.sched_getaffinity(0)),
+        "repeats": args.repeats, "cpu": cpu_model(), "cpu_cores": cpu_cores(),
     })
     print(json.dumps(result))
 

@@ -36,7 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from matmul_speed import matmul_gflops  # noqa: E402
-from peers.side_by_side import cpu_model, run_peer  # noqa: E402
+from peers.side_by_side import cpu_cores, cpu_model, run_peer  # noqa: E402
 
 # nanoGPT's configuration has no biases (`bias=False`); 8 steps per call into the compiled step. Together, side by
 # side with the peer on a Zen 4 EPYC (2026-12-06), they took 34.4-35.0 ms per step against the recipe defaults'
@@ -251,7 +251,7 @@ def main(argv=None):
         "steps_per_execution": c.steps_per_execution,
         "overrides": args.set,
         "cpu": cpu_model(),
-        "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_cores": cpu_cores(),
     }
     if profile is not None:
         result["profile_top_ops"] = profile

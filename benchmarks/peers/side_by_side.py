@@ -26,6 +26,11 @@ def cpu_model():
     return None
 
 
+def cpu_cores():
+    """The number of cores this process may run on (its affinity), or all the machine's where unknown."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def run_peer(script, arguments, timeout=None):
     """Runs `benchmarks/peers/<script>` with `arguments`; returns its last line's JSON object.
 

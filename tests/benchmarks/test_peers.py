@@ -56,3 +56,9 @@ def test_nanogpt_model_has_nanogpts_parameter_count_and_tied_head():
     idx = torch.randint(0, V, (2, T))
     loss = model(idx, torch.randint(0, V, (2, T)))
     assert abs(loss.item() - math.log(V)) < 0.5  # N(0, 0.02) weights: about uniform at the start
+
+
+def test_cpu_cores_counts_the_cores_this_process_may_use(monkeypatch):
+    assert side_by_side.cpu_cores() == len(os.sched_getaffinity(0))
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows have no affinity call
+    assert side_by_side.cpu_cores() == os.cpu_count()

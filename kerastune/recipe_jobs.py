@@ -34,8 +34,12 @@ def _causal_lm(recipe, config):
     history = run.train()
     val_loss = training_loop(run.model, run.strategy).evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
     print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
-    sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
-    print(f"sample ({c.sampler}):\n{sample}")
+    if run.chat_template is None:
+        sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
+        print(f"sample ({c.sampler}):\n{sample}")
+    else:  # answered as the export answers: wrapped in the chat template, cut at its end marker
+        response = run.respond(run.sample_prompt, sampler=c.export_sampler)
+        print(f"prompt: {run.sample_prompt!r}\nresponse ({c.export_sampler}): {response!r}")
     path = run.export()
     print(f"exported SavedModel for TF Serving to {path}")
     if c.peft in UNMERGED_METHODS:

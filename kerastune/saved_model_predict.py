@@ -31,7 +31,8 @@ def predict_lines(path, texts):
 
     Text classifiers answer `label<TAB>probability<TAB>text` (plus a note for an empty or truncated
     text); token classifiers `word/TAG ...`;
-    causal LMs the prompt and its continuation. Pair classifiers take `first<TAB>second` texts.
+    causal LMs the prompt and its continuation (an instruction-tuned one its response alone). Pair
+    classifiers take `first<TAB>second` texts.
     """
     if not texts:
         raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
@@ -47,7 +48,8 @@ def predict_lines(path, texts):
     outputs = set(signature.structured_outputs)
     if inputs == {"prompts"}:
         out = signature(prompts=tf.constant(texts))
-        return [t.decode("utf-8", "replace") for t in out["generated_text"].numpy()]
+        key = "response" if "response" in outputs else "generated_text"  # an instruction-tuned GPT: its answer
+        return [t.decode("utf-8", "replace") for t in out[key].numpy()]
     if "text_pair" in inputs:
         pairs = [t.split("\t", 1) for t in texts]
         bad = [t for t, p in zip(texts, pairs) if len(p) != 2]

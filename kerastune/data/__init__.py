@@ -16,3 +16,6 @@ from kerastune.data.conll import ConllError, TaggedSentences, read_conll, read_t
 from kerastune.data.token_classification_dataset import TokenClassificationDataset  # noqa: F401
 from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents  # noqa: F401
 from kerastune.data.prompt_pattern import PromptPattern, PromptTokenizer, verbalizer_token_ids  # noqa: F401
+from kerastune.data.text_encoding import encode_texts  # noqa: F401
+from kerastune.data.chat_template import ChatTemplate  # noqa: F401
+from kerastune.data.instruction_pairs import InstructionPairs, pairs_from_labelled_text, read_instruction_pairs  # noqa: F401

@@ -47,6 +47,7 @@ def causal_lm_datasets(
     sampling="random",
     validation_batches=None,
     loss_mask=None,
+    window_starts=None,
 ):
     """Returns `(train_ds, val_ds)` of `(inputs, targets)` int32 batches for next-token prediction.
 
@@ -72,6 +73,12 @@ def causal_lm_datasets(
     Compile the loss with `reduction="mean_with_sample_weight"` to average over the counted tokens
     only (Keras's default divides by every token).
 
+    With `window_starts` (the offset of each example in a stream of packed examples, e.g. from
+    `ChatTemplate.encode_pairs`), every window, training and validation, starts at one of them, so
+    no window opens inside an example with its prompt cut off: random sampling draws a start
+    uniformly, sequential sampling takes each start once (shuffled for training, in order for
+    validation). A start is used where its split holds `sequence_length + 1` tokens from it.
+
     Args:
         token_ids: 1-D array-like of integer token ids, the whole corpus.
         sequence_length: int, tokens per window (the model's context, nanoGPT's `block_size`).
@@ -81,6 +88,7 @@ def causal_lm_datasets(
         sampling: `"random"` or `"sequential"`.
         validation_batches: optional int, the most validation batches to keep.
         loss_mask: optional 1-D array-like of 0/1 (or bool), as long as `token_ids`.
+        window_starts: optional 1-D increasing array-like of offsets into `token_ids`.
 
     Returns:
         `(train_ds, val_ds)`: `tf.data.Dataset`s of `(inputs, targets)`, each int32 of shape
@@ -105,59 +113,76 @@ def causal_lm_datasets(
     token_ids = _as_token_array(token_ids)
     _check_long_enough("the corpus", len(token_ids), sequence_length, "use a longer corpus")
     loss_mask = None if loss_mask is None else _as_loss_mask(loss_mask, len(token_ids))
+    window_starts = None if window_starts is None else _as_window_starts(window_starts, len(token_ids))
 
     train_ids, val_ids = split_tokens(token_ids, validation_fraction)
     train_mask, val_mask = (None, None) if loss_mask is None else split_tokens(loss_mask, validation_fraction)
     fix = "lower validation_fraction" if validation_fraction else "use a longer corpus"
     _check_long_enough("the training split", len(train_ids), sequence_length, fix)
+    train_starts, val_starts = (None, None) if window_starts is None else (
+        _starts_within(window_starts, 0, len(train_ids), sequence_length, "training split"),
+        _starts_within(window_starts, len(train_ids), len(token_ids), sequence_length, "validation split")
+        if validation_fraction else None,
+    )
+    if train_starts is not None and train_mask is not None:
+        _check_windows_count(train_mask, train_starts, sequence_length)
     if sampling == "random":
-        train_ds = _random_windows(train_ids, sequence_length, batch_size, seed, train_mask)
+        train_ds = _random_windows(train_ids, sequence_length, batch_size, seed, train_mask, train_starts)
     else:
         train_ds = _sequential_windows(
-            train_ids, sequence_length, batch_size, "training split", shuffle=True, seed=seed, mask=train_mask
+            train_ids, sequence_length, batch_size, "training split", shuffle=True, seed=seed, mask=train_mask,
+            starts=train_starts,
         )
 
     val_ds = None
     if validation_fraction:
         _check_long_enough("the validation split", len(val_ids), sequence_length, "raise validation_fraction")
         val_ds = _sequential_windows(
-            val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None, mask=val_mask
+            val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None, mask=val_mask,
+            starts=val_starts,
         )
         if validation_batches is not None:
             val_ds = val_ds.take(validation_batches)
     return _finish(train_ds), (None if val_ds is None else _finish(val_ds))
 
 
-def _random_windows(ids, sequence_length, batch_size, seed, mask=None):
-    """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`.
+def _random_windows(ids, sequence_length, batch_size, seed, mask=None, starts=None):
+    """Infinite batches of windows at uniform random offsets in `[0, len(ids) - sequence_length)`
+    (or drawn uniformly from `starts`).
 
     Batch `n`'s offsets are a stateless function of `(seed, n)`, so the stream is the same for the
     same seed wherever and however often the dataset is built (two runs in one process, a
     strategy's replicas), and it continues, never repeats, while one iterator lives across epochs.
     """
-    num_offsets = len(ids) - sequence_length
+    num_offsets = len(ids) - sequence_length if starts is None else len(starts)
+    allowed = None if starts is None else tf.constant(starts, tf.int64)
     if seed is None:
         seed = int(np.random.randint(0, 2**31 - 1))
 
     def draw(step):  # step: int64 scalar, the batch index
-        return tf.random.stateless_uniform(
+        drawn = tf.random.stateless_uniform(
             [batch_size], seed=tf.stack([tf.constant(seed, tf.int64), step]), maxval=num_offsets, dtype=tf.int64
         )
+        return drawn if allowed is None else tf.gather(allowed, drawn)
 
     starts = tf.data.Dataset.counter().map(draw)  # (batch,) per element
     return _batched_windows(starts, ids, sequence_length, batch_size, batched=True, mask=mask)
 
 
-def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed, mask=None):
-    """The non-overlapping windows `0, T, 2T, ...` (each needs T + 1 tokens), optionally shuffled."""
-    num_windows = (len(ids) - 1) // sequence_length
+def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed, mask=None, starts=None):
+    """The non-overlapping windows `0, T, 2T, ...` (each needs T + 1 tokens), or one at each of `starts`,
+    optionally shuffled."""
+    num_windows = (len(ids) - 1) // sequence_length if starts is None else len(starts)
     if num_windows < batch_size:
         raise ValueError(
             f"the {split_name} has {len(ids)} tokens, {num_windows} window(s) of sequence_length="
             f"{sequence_length} + 1 tokens, fewer than batch_size={batch_size}, so it would give no "
             "full batch; lower batch_size or sequence_length, or use more tokens"
         )
-    offsets = tf.data.Dataset.range(num_windows).map(lambda i: i * sequence_length)
+    if starts is None:
+        offsets = tf.data.Dataset.range(num_windows).map(lambda i: i * sequence_length)
+    else:
+        offsets = tf.data.Dataset.from_tensor_slices(tf.constant(starts, tf.int64))
     if shuffle:
         # Shuffles window offsets (int64 scalars), not windows: the buffer holds every offset once.
         offsets = offsets.shuffle(num_windows, seed=seed, reshuffle_each_iteration=True)
@@ -221,6 +246,37 @@ def _as_loss_mask(loss_mask, num_tokens):
         raise ValueError("loss_mask is 0 everywhere, so no token would count in the loss; "
                          "mark the tokens to learn with 1")
     return array.astype(np.float32)
+
+
+def _as_window_starts(window_starts, num_tokens):
+    if isinstance(window_starts, (tf.Tensor, tf.Variable)):
+        window_starts = window_starts.numpy()
+    array = np.asarray(window_starts)
+    if array.ndim != 1 or not array.size or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError("window_starts must be a non-empty 1-D array of integer offsets (where each example "
+                         f"starts); received shape {array.shape}, dtype {array.dtype}")
+    if array.min() < 0 or array.max() >= num_tokens or (np.diff(array) <= 0).any():
+        raise ValueError(f"window_starts must increase strictly and lie in [0, {num_tokens}) (offsets into "
+                         f"token_ids); received values from {array.min()} to {array.max()}")
+    return array.astype(np.int64)
+
+
+def _starts_within(window_starts, begin, end, sequence_length, split_name):
+    """The starts in `[begin, end)` with `sequence_length + 1` tokens before `end`, relative to `begin`."""
+    starts = window_starts[(window_starts >= begin) & (window_starts + sequence_length < end)] - begin
+    if not starts.size:
+        raise ValueError(f"no window start in the {split_name} has sequence_length={sequence_length} + 1 tokens "
+                         "after it; lower sequence_length or use more examples")
+    return starts
+
+
+def _check_windows_count(mask, starts, sequence_length):
+    """Raises when no window from `starts` holds a target the loss mask counts (every prompt too long)."""
+    counted = np.concatenate([[0.0], np.cumsum(mask)])  # counted[i]: counted tokens before position i
+    if not (counted[starts + sequence_length + 1] - counted[starts + 1]).any():
+        raise ValueError(f"no training window of sequence_length={sequence_length} reaches a token the loss_mask "
+                         "counts (e.g. every prompt fills the window before its response starts); raise "
+                         "sequence_length or shorten the prompts")
 
 
 def _check_long_enough(what, num_tokens, sequence_length, fix):

@@ -18,12 +18,15 @@ def export_causal_lm(
     temperature=1.0,
     seed=None,
     config=None,
+    chat_template=None,
 ):
     """Writes `export_dir/name/version/`, a SavedModel with two signatures:
 
     - `serving_default`: `prompts` (tf.string, [batch]) -> `generated_text` (prompt + continuation)
       and `completion` (the continuation alone), both tf.string [batch]. Tokenisation, the
       decoding loop (`max_new_tokens` steps of `sampler`) and detokenisation run inside the graph.
+      With a `chat_template` (an instruction-tuned model), each prompt is wrapped in it first and
+      a third output, `response`, holds the completion up to the template's end marker.
     - `next_token_logits`: `token_ids` (int32, [batch, length]) -> `logits` (float32,
       [batch, length, vocab]) and `next_token_logits` ([batch, vocab], the last position's).
 
@@ -41,6 +44,7 @@ def export_causal_lm(
         max_new_tokens: int, tokens generated per request.
         sampler, temperature, seed: decoding settings (see `GPT.generate`); greedy by default.
         config: optional dict (e.g. the recipe's resolved config) saved as `config.json`.
+        chat_template: optional `kerastune.data.ChatTemplate` the model was instruction-tuned with.
 
     Returns:
         The path of the written version directory.
@@ -58,6 +62,8 @@ def export_causal_lm(
     sampler = make_sampler(sampler, temperature=temperature, seed=seed)
 
     def serve(prompts):
+        if chat_template is not None:
+            prompts = tf.strings.join([chat_template.prefix, prompts, chat_template.suffix])
         ragged = tokenizer.tokenize(prompts)  # (batch, None) int32
         lengths = ragged.row_lengths()
         check = tf.debugging.assert_greater(
@@ -73,7 +79,10 @@ def export_causal_lm(
         generated = tokenizer.detokenize(tf.RaggedTensor.from_tensor(ids, lengths=total_lengths))
         positions = tf.cast(lengths, "int32")[:, None] + tf.range(max_new_tokens)[None, :]
         completion = tokenizer.detokenize(tf.gather(ids, positions, batch_dims=1))
-        return {"generated_text": generated, "completion": completion}
+        if chat_template is None:
+            return {"generated_text": generated, "completion": completion}
+        pieces = tf.strings.split(completion, sep=chat_template.end_marker, maxsplit=1)  # (batch, 1 or 2)
+        return {"generated_text": generated, "completion": completion, "response": pieces.to_tensor("")[:, 0]}
 
     def logits(token_ids):
         out = tf.convert_to_tensor(model(token_ids, training=False))
@@ -97,6 +106,7 @@ def export_causal_lm(
             "max_new_tokens": max_new_tokens,
             "sampler": keras.saving.serialize_keras_object(sampler),
             "recipe": config,
+            "chat_template": None if chat_template is None else chat_template.get_config(),
         },
     }
     return write_export(archive, export_dir, name, version, files)

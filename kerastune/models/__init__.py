@@ -11,3 +11,4 @@ from kerastune.models.backbone_directory import load_backbone_directory, save_ba
 from kerastune.models.mlp_classifier import MLPClassifier  # noqa: E402,F401
 from kerastune.models.prompt_classifier import PromptClassifier, load_masked_lm_backbone  # noqa: E402,F401
 from kerastune.models.multi_task_classifier import MultiTaskClassifier  # noqa: E402,F401
+from kerastune.models.text_generation import generate_responses  # noqa: E402,F401

@@ -10,7 +10,7 @@ from keras import ops
 from kerastune.api import register
 from kerastune.layers.learned_position_embedding import LearnedPositionEmbedding
 from kerastune.layers.transformer_decoder_block import TransformerDecoderBlock
-from kerastune.models.text_generation import generate_token_ids, make_sampler
+from kerastune.models.text_generation import decoded_str, generate_token_ids, make_sampler
 
 
 POSITION_ENCODINGS = ("learned", "rotary")
@@ -293,7 +293,7 @@ class GPT(keras.Model):
         out, lengths = np.asarray(out), np.asarray(lengths)
         rows = [out[i, : lengths[i]].tolist() for i in range(len(ids))]
         if as_text:
-            rows = [_to_str(self.tokenizer.detokenize(np.asarray(r, "int32"))) for r in rows]
+            rows = [decoded_str(self.tokenizer.detokenize(np.asarray(r, "int32"))) for r in rows]
         return rows[0] if single else rows
 
     def _compiled_generate(self, key, make, rewind=True, use_cache=True):
@@ -331,17 +331,19 @@ class GPT(keras.Model):
         return run
 
     def perplexity(self, dataset, steps=None):
-        """exp(mean next-token cross-entropy) over a dataset of (inputs, targets) batches."""
-        total, count = 0.0, 0
-        for i, (x, y) in enumerate(dataset):
+        """exp(mean next-token cross-entropy) over a dataset of (inputs, targets) batches; where batches
+        also carry a `sample_weight` (a loss mask), the weighted mean (e.g. over responses only)."""
+        total, count = 0.0, 0.0
+        for i, (x, y, *weight) in enumerate(dataset):
             if steps is not None and i >= steps:
                 break
             logits = self(x, training=False)
             losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            total += float(ops.sum(losses))
-            count += int(np.prod(losses.shape))
+            weight = weight[0] if weight else ops.ones_like(losses)
+            total += float(ops.sum(losses * weight))
+            count += float(ops.sum(weight))
         if count == 0:
-            raise ValueError("perplexity needs at least one batch; the dataset is empty")
+            raise ValueError("perplexity needs at least one batch with a counted token; the dataset is empty")
         return math.exp(total / count)
 
     def get_config(self):
@@ -378,9 +380,3 @@ class GPT(keras.Model):
 def _vocab_size(tokenizer):
     size = tokenizer.vocabulary_size
     return size() if callable(size) else size
-
-
-def _to_str(value):
-    value = np.asarray(value)
-    value = value.item() if value.shape == () else value
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

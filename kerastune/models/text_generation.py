@@ -3,7 +3,10 @@
 import numbers
 
 import keras_hub
+import numpy as np
 from keras import ops
+
+from kerastune.data.text_encoding import encode_texts
 
 SAMPLERS = {
     "greedy": keras_hub.samplers.GreedySampler,
@@ -141,3 +144,42 @@ def _fill_within_context(model, buffer, mask, index, sampler, cached_step):
 
     head = sampler(next_logits, head, cache=cache, index=index_in_head, mask=ops.slice(mask, [0, 0], [batch, length]))
     return ops.slice_update(buffer, [0, 0], head), ops.maximum(index, length)
+
+
+def generate_responses(model, chat_template, prompts, max_new_tokens, **generate_kwargs):
+    """Each prompt's response from a causal LM tuned on `chat_template`: wrapped, continued, cut at its end marker.
+
+    The wrapped prompt is tokenized alone, as in training (`ChatTemplate.encode_pairs`), and only
+    the new tokens are detokenized, so a tokenizer that normalises text never shifts the cut.
+
+    Args:
+        model: a causal LM with `tokenizer` and `generate` taking id lists (kerastune's `GPT`).
+        chat_template: the `kerastune.data.ChatTemplate` it was tuned with.
+        prompts: a str or a list of str.
+        max_new_tokens: int, the most tokens a response (with its end marker) may take.
+        **generate_kwargs: `sampler`, `temperature`, `seed`, ... for `model.generate`.
+
+    Returns:
+        A str per prompt (one str for a str prompt).
+
+    Example:
+
+    >>> generate_responses(gpt, ChatTemplate(), ["Name a colour."], max_new_tokens=20)  # doctest: +SKIP
+    ['Blue.']
+    """
+    single = isinstance(prompts, str)
+    wrapped = [chat_template.render(prompt)[0] for prompt in ([prompts] if single else prompts)]
+    prompt_ids = encode_texts(model.tokenizer, wrapped)
+    rows = model.generate([ids.tolist() for ids in prompt_ids], max_new_tokens=max_new_tokens, **generate_kwargs)
+    responses = [
+        chat_template.response_from(decoded_str(model.tokenizer.detokenize(np.asarray(row[len(ids):], np.int32))))
+        for row, ids in zip(rows, prompt_ids)
+    ]
+    return responses[0] if single else responses
+
+
+def decoded_str(value):
+    """A Python str from what a tokenizer's `detokenize` returns (a scalar string tensor, bytes or str)."""
+    value = np.asarray(value)
+    value = value.item() if value.shape == () else value
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

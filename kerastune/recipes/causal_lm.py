@@ -6,17 +6,19 @@ import os
 from typing import Optional
 
 import keras
-import numpy as np
 
 from kerastune.data.causal_lm_dataset import causal_lm_datasets
 from kerastune.data.character_tokenizer import CharacterTokenizer
+from kerastune.data.chat_template import DEFAULT_END_MARKER, DEFAULT_PROMPT_FORMAT, ChatTemplate
+from kerastune.data.instruction_pairs import read_instruction_pairs
 from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
+from kerastune.data.text_encoding import encode_texts
 from kerastune.data.text_source import load_text
 from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.export.versioned_directory import atomic_file
 from kerastune.models.gpt import GPT
-from kerastune.models.text_generation import check_sampler_settings, make_sampler
+from kerastune.models.text_generation import check_sampler_settings, generate_responses, make_sampler
 from kerastune.peft import METHODS, apply_peft, merged_for_export, save_adapter
 from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
@@ -29,6 +31,7 @@ from kerastune.training.training_backup import fit_with_backups
 
 GPT_PEFT_METHODS = tuple(method for method in METHODS if method != "prompt")  # prompt tuning: BERT-style only
 UNMERGED_METHODS = ("adapter", "prefix")  # they add layers a plain GPT lacks: `save_adapter`, not `save`
+DATA_FORMATS = ("text", "instructions")
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -47,11 +50,23 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     `sequence_length` may not exceed its context. `peft` then trains only the method's weights
     (`lora_rank`, `lora_alpha`, `peft_targets`) over the frozen GPT; `run.save_adapter(path)` writes them,
     and `run.export()` merges LoRA / DoRA into the kernels.
+
+    `data_format="instructions"` instruction-tunes (supervised fine-tuning): `data` is a file of
+    prompt/response pairs (`read_instruction_pairs`: JSONL, TSV or CSV with `prompt`/`response`
+    or Alpaca's `instruction`/`input`/`output`), each wrapped in the chat template (`prompt_format`,
+    `end_marker`) and packed into one stream; windows start at pairs' starts, and only the
+    responses count in the loss unless `loss_on_prompt`. `run.respond(prompts)` and the export's
+    `response` output answer new prompts through the same template. With `init_from` and
+    `peft="lora"` it is LoRA over a frozen GPT.
     """
 
     name: str = "gpt"
     seed: int = 1337
-    data: str = "pydoc"  # "pydoc" (built in), a text file path, or "tfds:NAME"
+    data: str = "pydoc"  # "pydoc" (built in), a text file path, or "tfds:NAME"; or a pairs file (data_format)
+    data_format: str = "text"  # "text" (a corpus) or "instructions" (prompt/response pairs)
+    prompt_format: str = DEFAULT_PROMPT_FORMAT  # instructions: the chat template around each prompt
+    end_marker: str = DEFAULT_END_MARKER  # instructions: written after each response; responses end there
+    loss_on_prompt: bool = False  # instructions: learn the prompts too (default: the responses only)
     data_dir: Optional[str] = None  # TFDS data_dir
     tokenizer: str = "character"  # "character" or "sentencepiece"
     vocabulary_size: int = 1000  # sentencepiece only
@@ -98,6 +113,9 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
 
     def __post_init__(self):
         super().__post_init__()
+        if self.data_format not in DATA_FORMATS:
+            raise ValueError(f"data_format must be one of {DATA_FORMATS}. Received: data_format={self.data_format!r}")
+        ChatTemplate(self.prompt_format, self.end_marker)  # checked now, not after the data is read
         if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
             raise ValueError(f"peft must be one of {GPT_PEFT_METHODS} or None for a GPT. Received: peft={self.peft!r}")
         if self.peft is not None and self.init_from is None:
@@ -120,7 +138,9 @@ class CausalLMRun:
         train_ds, val_ds: `tf.data.Dataset`s of (inputs, targets).
         config: the resolved `CausalLMConfig`.
         strategy: the `tf.distribute.Strategy` the model was built under.
-        sample_prompt: the text samples start from.
+        sample_prompt: the text samples start from (for instructions, the prompt they answer, which
+            the samples wrap in the chat template).
+        chat_template: the `ChatTemplate` of `data_format="instructions"`, else None.
     """
 
     model: GPT
@@ -130,6 +150,7 @@ class CausalLMRun:
     config: CausalLMConfig
     strategy: object
     sample_prompt: str = "\n"
+    chat_template: Optional[ChatTemplate] = None
 
     def callbacks(self, checkpoints=True, tensorboard=True, samples=True):
         """The callbacks `train()` uses: samples, checkpoints, TensorBoard logs (and Keras's
@@ -138,10 +159,11 @@ class CausalLMRun:
         c = self.config
         run = self.run_dir()
         callbacks = [StopOnInvalidLoss()]
+        prompt = self.sample_prompt if self.chat_template is None else self.chat_template.render(self.sample_prompt)[0]
         if samples and c.sample_tokens:
             callbacks.append(
                 PrintSamples(
-                    self.sample_prompt,
+                    prompt,
                     c.sample_tokens,
                     every_n_epochs=max(1, c.epochs // 3),
                     **self.sampler_arguments(),
@@ -180,6 +202,16 @@ class CausalLMRun:
         elif sampler == "top_p":
             arguments["p"] = c.top_p
         return arguments
+
+    def respond(self, prompts, max_new_tokens=None, sampler="greedy"):
+        """Answers each prompt as instruction tuning taught: wrapped in the chat template, continued with
+        `sampler` (the config's settings for it), cut at the end marker. `max_new_tokens` defaults to the
+        config's. A str for a str prompt, else a list."""
+        if self.chat_template is None:
+            raise ValueError("respond answers prompts of an instruction-tuned GPT: build the run with "
+                             "data_format='instructions'. For plain text use run.model.generate(prompt).")
+        return generate_responses(self.model, self.chat_template, prompts,
+                                  max_new_tokens or self.config.max_new_tokens, **self.sampler_arguments(sampler))
 
     def train(self, callbacks=None, verbose="auto"):
         """`fit` with progress printing (Keras's bar on a terminal, one line per epoch otherwise),
@@ -226,7 +258,7 @@ class CausalLMRun:
         with merged_for_export(self.model):  # LoRA / DoRA in the kernels: no extra op when serving
             return export_causal_lm(
                 self.model, export_dir=worker_dir(c.export_dir, self.strategy), name=c.name, version=version,
-                sampler=sampler, config=as_dict(c), **kwargs
+                sampler=sampler, config=as_dict(c), chat_template=self.chat_template, **kwargs
             )
 
     def save(self, path):
@@ -257,12 +289,6 @@ def build_tokenizer(kind, text, vocabulary_size=1000, seed=0):
     raise ValueError(f"tokenizer must be 'character' or 'sentencepiece'. Received: tokenizer={kind!r}")
 
 
-def encode(tokenizer, text):
-    if hasattr(tokenizer, "encode_text"):
-        return tokenizer.encode_text(text)
-    return np.asarray(tokenizer.tokenize(text), "int32")
-
-
 def load_pretrained_gpt(path, sequence_length):
     """The GPT saved at `path` (a `.keras` file holding its tokenizer), checked for `sequence_length`."""
     if not str(path).endswith(".keras") or not os.path.isfile(path):
@@ -280,6 +306,16 @@ def load_pretrained_gpt(path, sequence_length):
         raise ValueError(f"sequence_length={sequence_length} exceeds the {model.sequence_length} positions of the GPT "
                          f"in init_from={path!r}: pass sequence_length <= {model.sequence_length}.")
     return model
+
+
+def check_sample_prompt(tokenizer, prompt):
+    """Raises before training, not at the first sample, when `sample_prompt` does not fit the tokenizer."""
+    try:
+        encode_texts(tokenizer, [prompt])
+    except ValueError as error:
+        raise ValueError(f"sample_prompt does not fit the tokenizer ({error}): pass --sample_prompt= text in the "
+                         "data's characters, or an empty one to start from the data. Received: "
+                         f"sample_prompt={prompt!r}") from error
 
 
 def causal_lm(config=None, **overrides):
@@ -302,20 +338,31 @@ def causal_lm(config=None, **overrides):
     """
     c = config_from(CausalLMConfig, config, overrides)
     strategy = start_run(c)
-    text = load_text(c.data, data_dir=c.data_dir)
+    template = ChatTemplate(c.prompt_format, c.end_marker) if c.data_format == "instructions" else None
+    if template is None:
+        text = load_text(c.data, data_dir=c.data_dir)
+    else:
+        pairs = read_instruction_pairs(c.data)
+        template.check_responses(pairs.responses, pairs.source, pairs.lines)
+        text = "".join("".join(template.render(*pair)) for pair in zip(pairs.prompts, pairs.responses))
     with strategy.scope():
         pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None
-    if pretrained is None:
-        tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size)
-        ids = encode(tokenizer, text)
-    else:
-        tokenizer = pretrained.tokenizer
-        try:
-            ids = encode(tokenizer, text)
-        except ValueError as error:
-            raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
-                             f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
-                             "text.") from error
+    tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size) if pretrained is None else pretrained.tokenizer
+    try:
+        if template is None:
+            ids, loss_mask, starts = encode_texts(tokenizer, [text])[0], None, None
+        else:
+            ids, loss_mask, starts = template.encode_pairs(pairs.prompts, pairs.responses, tokenizer,
+                                                           c.loss_on_prompt, pairs.source, pairs.lines)
+    except ValueError as error:
+        if pretrained is None:
+            raise
+        raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
+                         f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
+                         "text" + (" (or the chat template)." if template else ".")) from error
+    # samples continue the given prompt, else the corpus's first character (answer the last pair, a validation one)
+    sample_prompt = c.sample_prompt or (text[0] if template is None else pairs.prompts[-1])
+    check_sample_prompt(tokenizer, sample_prompt if template is None else template.render(sample_prompt)[0])
     train_ds, val_ds = causal_lm_datasets(
         ids,
         sequence_length=c.sequence_length,
@@ -324,6 +371,8 @@ def causal_lm(config=None, **overrides):
         seed=c.seed,
         sampling=c.sampling,
         validation_batches=c.validation_batches,
+        loss_mask=loss_mask,
+        window_starts=starts,
     )
     with strategy.scope():
         model = pretrained if pretrained is not None else GPT(
@@ -360,9 +409,11 @@ def causal_lm(config=None, **overrides):
                 ema_momentum=c.ema_momentum or None,
                 exclude_from_weight_decay=NO_DECAY_NAMES + (() if c.decay_embeddings else ("embeddings",)),
             ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            # with a loss mask, the mean over the counted (response) tokens, not over every token
+            loss=keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, reduction="mean_with_sample_weight" if template else "sum_over_batch_size"),
             **compile_execution(c),
             steps_per_execution=c.steps_per_execution,
         )
         build_optimizer_variables(model)  # one trace of the train step, not two
-    return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy, c.sample_prompt or text[0])
+    return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy, sample_prompt, template)

@@ -150,3 +150,40 @@ def test_loss_mask_errors_say_what_is_wrong():
         causal_lm_datasets(ids, 8, 2, loss_mask=np.r_[np.ones(99), 0.5])
     with pytest.raises(ValueError, match="loss_mask is 0 everywhere"):
         causal_lm_datasets(ids, 8, 2, loss_mask=np.zeros(100, bool))
+
+
+@pytest.mark.parametrize("sampling", ["random", "sequential"])
+def test_window_starts_open_every_window_at_an_example(sampling):
+    ids = np.arange(1_000)  # a token's id is its position
+    starts = np.unique(np.random.default_rng(1).integers(0, 1_000, 120))
+    train_ds, val_ds = causal_lm_datasets(ids, sequence_length=8, batch_size=4, sampling=sampling,
+                                          window_starts=starts, validation_fraction=0.2)
+    boundary = 800
+    seen = set()
+    for inputs, targets in train_ds.take(60):
+        np.testing.assert_array_equal(targets.numpy(), inputs.numpy() + 1)
+        first = inputs.numpy()[:, 0]
+        assert np.isin(first, starts).all() and (first + 8 < boundary).all()  # inside the training split
+        seen.update(first.tolist())
+    allowed = starts[starts + 8 < boundary]
+    assert len(seen) > 0.8 * len(allowed)  # drawn across the starts, not a few of them
+    val_first = np.concatenate([inputs.numpy()[:, 0] for inputs, _ in val_ds])
+    expected = starts[(starts >= boundary) & (starts + 8 < 1_000)]
+    np.testing.assert_array_equal(val_first, expected[: len(val_first)])  # every validation start, in order
+    assert len(val_first) == len(expected) // 4 * 4
+
+
+def test_window_starts_errors_say_what_is_wrong():
+    ids = np.arange(100)
+    with pytest.raises(ValueError, match=r"increase strictly and lie in \[0, 100\)"):
+        causal_lm_datasets(ids, 8, 2, window_starts=[0, 50, 40])
+    with pytest.raises(ValueError, match=r"increase strictly and lie in \[0, 100\)"):
+        causal_lm_datasets(ids, 8, 2, window_starts=[0, 100])
+    with pytest.raises(ValueError, match="non-empty 1-D array of integer offsets"):
+        causal_lm_datasets(ids, 8, 2, window_starts=[0.0, 5.0])
+    with pytest.raises(ValueError, match=r"no window start in the validation split has sequence_length=8 \+ 1"):
+        causal_lm_datasets(ids, 8, 2, window_starts=[0, 10, 20, 85])  # 85 + 9 tokens pass the end
+    prompt_heavy = np.tile(np.r_[np.zeros(12), np.ones(3)], 8)  # each 15-token example: a 12-token prompt
+    with pytest.raises(ValueError, match="no training window of sequence_length=8 reaches a token the loss_mask"):
+        causal_lm_datasets(np.arange(120), 8, 2, validation_fraction=0, loss_mask=prompt_heavy,
+                           window_starts=np.arange(0, 120, 15))

@@ -176,6 +176,19 @@ def test_keras_save_load_keeps_outputs_and_tokenizer(tmp_path):
     assert loaded.generate("abc", max_new_tokens=4) == model.generate("abc", max_new_tokens=4)
 
 
+def test_perplexity_weighs_tokens_by_a_loss_mask():
+    model = tiny_gpt()
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 11, (2, 8)).astype("int32"), rng.integers(0, 11, (2, 8)).astype("int32")
+    weight = (rng.random((2, 8)) < 0.4).astype("float32")
+    logits = np.asarray(model(x), "float64")
+    logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+        - logits.max(-1, keepdims=True)
+    losses = -np.take_along_axis(logp, y[..., None], -1)[..., 0]
+    expected = math.exp((losses * weight).sum() / weight.sum())  # the counted tokens only
+    assert model.perplexity([(x, y, weight)]) == pytest.approx(expected, rel=1e-5)
+
+
 def test_trains_under_mixed_bfloat16():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = tiny_gpt(num_layers=1)  # one block: XLA compile time grows with depth

@@ -92,7 +92,7 @@ class GPT(keras.Model):
             )
         if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim={hidden_dim} is not divisible by num_heads={num_heads}")
-        if tokenizer is not None and _vocab_size(tokenizer) != vocabulary_size:
+        if tokenizer is not None and _vocab_size(tokenizer) not in (None, vocabulary_size):
             raise ValueError(
                 f"tokenizer has {_vocab_size(tokenizer)} tokens but vocabulary_size={vocabulary_size}"
             )
@@ -378,5 +378,13 @@ class GPT(keras.Model):
 
 
 def _vocab_size(tokenizer):
+    """The tokenizer's vocabulary size, or None while it has no vocabulary: a KerasHub tokenizer loaded from a
+    `.keras` file is built from its config first and gets its vocabulary (an asset) after the model exists."""
     size = tokenizer.vocabulary_size
-    return size() if callable(size) else size
+    if not callable(size):
+        return size
+    try:
+        return size()
+    except ValueError:  # KerasHub: "No vocabulary has been set ..."
+        return None
+

@@ -176,6 +176,19 @@ def test_keras_save_load_keeps_outputs_and_tokenizer(tmp_path):
     assert loaded.generate("abc", max_new_tokens=4) == model.generate("abc", max_new_tokens=4)
 
 
+def test_keras_save_load_with_a_sentencepiece_tokenizer(tmp_path):
+    from kerastune.data import train_sentencepiece_tokenizer
+    from kerastune.data.text_corpus import default_corpus
+
+    tokenizer = train_sentencepiece_tokenizer(default_corpus()[:20_000], vocabulary_size=400)
+    model = tiny_gpt(vocabulary_size=400, tokenizer=tokenizer)  # its vocabulary is an asset, loaded after the model
+    loaded = assert_keras_save_load(model, np.array([[1, 2, 3, 4]], "int32"), tmp_path)
+    assert loaded.tokenizer.get_vocabulary() == tokenizer.get_vocabulary()
+    assert loaded.generate("The ", max_new_tokens=4) == model.generate("The ", max_new_tokens=4)
+    with pytest.raises(ValueError, match="tokenizer has 400 tokens but vocabulary_size=11"):
+        tiny_gpt(tokenizer=tokenizer)
+
+
 def test_perplexity_weighs_tokens_by_a_loss_mask():
     model = tiny_gpt()
     rng = np.random.default_rng(0)

@@ -343,7 +343,7 @@ def causal_lm(config=None, **overrides):
         text = load_text(c.data, data_dir=c.data_dir)
     else:
         pairs = read_instruction_pairs(c.data)
-        template.check_responses(pairs.responses, pairs.source, pairs.lines)
+        template.check_responses(pairs.responses, pairs.source, pairs.lines)  # before the tokenizer's errors below
         text = "".join("".join(template.render(*pair)) for pair in zip(pairs.prompts, pairs.responses))
     with strategy.scope():
         pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None

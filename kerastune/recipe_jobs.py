@@ -32,8 +32,9 @@ def _causal_lm(recipe, config):
     print(f"kerastune: training {c.name} ({run.model.count_params():,} parameters, "
           f"{c.epochs} x {c.steps_per_epoch} steps) on {c.data!r}", flush=True)
     history = run.train()
-    val_loss = training_loop(run.model, run.strategy).evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
-    print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
+    if run.val_ds is not None:  # validation_fraction=0 leaves none
+        val_loss = training_loop(run.model, run.strategy).evaluate(run.val_ds, verbose=0, return_dict=True)["loss"]
+        print(f"validation loss {val_loss:.4f}, perplexity {run.model.perplexity(run.val_ds):.2f}")
     if run.chat_template is None:
         sample = run.model.generate(run.sample_prompt, max_new_tokens=c.sample_tokens, **run.sampler_arguments())
         print(f"sample ({c.sampler}):\n{sample}")

@@ -2,6 +2,7 @@
 
 import fractions
 import numbers
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -62,10 +63,11 @@ def causal_lm_datasets(
     - `sampling="sequential"`: every non-overlapping training window (offsets `0, T, 2T, ...`),
       shuffled with `seed` and reshuffled each epoch; finite.
 
-    Validation always uses the non-overlapping windows of the last `validation_fraction` of the
-    tokens in order (no shuffling), finite, and the first `validation_batches` batches of them when
-    that is set. Batches drop the remainder so that shapes are fixed (XLA), and the datasets
-    prefetch and use the `DATA` auto-shard policy so they shard under any `tf.distribute` strategy.
+    Validation uses the non-overlapping windows of the last `validation_fraction` of the tokens
+    (or one at each of `window_starts` there, which may overlap) in order (no shuffling), finite,
+    and the first `validation_batches` batches of them when that is set. Batches drop the remainder
+    so that shapes are fixed (XLA), and the datasets prefetch and use the `DATA` auto-shard policy
+    so they shard under any `tf.distribute` strategy.
 
     With a `loss_mask` (one 0/1 per token: 1 where predicting that token counts, e.g. the responses
     of prompt/response pairs in supervised fine-tuning, 0 on the prompts), each batch also carries
@@ -77,7 +79,9 @@ def causal_lm_datasets(
     `ChatTemplate.encode_pairs`), every window, training and validation, starts at one of them, so
     no window opens inside an example with its prompt cut off: random sampling draws a start
     uniformly, sequential sampling takes each start once (shuffled for training, in order for
-    validation). A start is used where its split holds `sequence_length + 1` tokens from it.
+    validation). A start is used where its split holds `sequence_length + 1` tokens from it. With a
+    `loss_mask` too, a `UserWarning` gives the share of training windows that hold no counted
+    target (an example whose prompt fills the window is never learned): raise `sequence_length`.
 
     Args:
         token_ids: 1-D array-like of integer token ids, the whole corpus.
@@ -271,9 +275,15 @@ def _starts_within(window_starts, begin, end, sequence_length, split_name):
 
 
 def _check_windows_count(mask, starts, sequence_length):
-    """Raises when no window from `starts` holds a target the loss mask counts (every prompt too long)."""
+    """Raises when no window from `starts` holds a target the loss mask counts (every prompt too long), warns
+    when some do not."""
     counted = np.concatenate([[0.0], np.cumsum(mask)])  # counted[i]: counted tokens before position i
-    if not (counted[starts + sequence_length + 1] - counted[starts + 1]).any():
+    empty = (counted[starts + sequence_length + 1] - counted[starts + 1]) == 0
+    if empty.any() and not empty.all():
+        warnings.warn(f"{int(empty.sum())} of {len(starts)} training windows of sequence_length={sequence_length} "
+                      "hold no token the loss_mask counts (their example's prompt fills the window), so those "
+                      "examples are never learned; raise sequence_length or shorten the prompts", stacklevel=3)
+    if empty.all():
         raise ValueError(f"no training window of sequence_length={sequence_length} reaches a token the loss_mask "
                          "counts (e.g. every prompt fills the window before its response starts); raise "
                          "sequence_length or shorten the prompts")

@@ -45,6 +45,10 @@ class ChatTemplate:
         if not isinstance(end_marker, str) or not end_marker:
             raise ValueError("end_marker must be a non-empty str written after every response (the model learns to "
                              f"stop by writing it), e.g. {DEFAULT_END_MARKER!r}. Received: end_marker={end_marker!r}")
+        if prompt_format.endswith(PROMPT):
+            raise ValueError("prompt_format must have text after {prompt} (e.g. '\\nResponse: '), which tells the "
+                             "model where the prompt ends and the response begins. "
+                             f"Received: prompt_format={prompt_format!r}")
         self.prompt_format = prompt_format
         self.end_marker = end_marker
         self.prefix, self.suffix = prompt_format.split(PROMPT)
@@ -93,12 +97,14 @@ class ChatTemplate:
         return token_ids, loss_mask, starts
 
     def check_responses(self, responses, source="the pairs", lines=None):
-        """Raises a `ValueError` naming the first response that contains the end marker (`lines`: each one's line)."""
+        """Raises a `ValueError` naming the first response in which the end marker would appear before the
+        response ends: inside it, or overlapping its end (`"x\\n"` + `"\\n\\n"`), which would cut it when served."""
         for i, response in enumerate(responses):
-            if self.end_marker in response:
+            if (response + self.end_marker).find(self.end_marker) != len(response):
                 where = f"line {lines[i]}" if lines else f"pair {i}"
-                raise ValueError(f"{source}, {where}: the response contains the end marker {self.end_marker!r}, so "
-                                 "the model would learn to stop inside it; choose an end_marker no response contains. "
+                raise ValueError(f"{source}, {where}: the response contains the end marker {self.end_marker!r} "
+                                 "(or ends with part of it), so its answer would stop early; choose an end_marker no "
+                                 "response contains. "
                                  f"Received: response={response[:80]!r}")
 
     def get_config(self):

@@ -6,6 +6,8 @@ column before anything trains.
 """
 
 import dataclasses
+import json
+import re
 
 from kerastune.data.labelled_text import LabelledTextError, _rows, infer_format
 
@@ -47,7 +49,8 @@ class InstructionPairs:
 
 
 def read_instruction_pairs(path, prompt_column=None, response_column=None, format=None):
-    """Reads prompt/response pairs from a `.jsonl`, `.tsv` or `.csv` file.
+    """Reads prompt/response pairs from a `.jsonl`, `.json` (one object per line, or one array of objects,
+    as Alpaca's `alpaca_data.json`), `.tsv` or `.csv` file.
 
     Without column names, the first of `prompt`/`response`, `prompt`/`completion`,
     `question`/`answer` present is used, or Alpaca's `instruction`/`input`/`output` (a non-empty
@@ -72,12 +75,13 @@ def read_instruction_pairs(path, prompt_column=None, response_column=None, forma
     fmt = format or infer_format(path)
     prompts, responses, lines = [], [], []
     columns = None
-    for number, row in _rows(path, fmt):
+    rows = _json_array_rows(path) if fmt == "jsonl" and _holds_json_array(path) else _rows(path, fmt)
+    for number, row in rows:
         if fmt != "jsonl" and columns is None:
-            columns = _columns(row, prompt_column, response_column, path)
+            columns = _columns(row, prompt_column, response_column, path, number)
             continue
         if fmt == "jsonl":
-            columns = columns or _columns(list(row), prompt_column, response_column, path)
+            columns = columns or _columns(list(row), prompt_column, response_column, path, number)
         prompt, response = _pair(row, columns, path, number)
         prompts.append(prompt)
         responses.append(response)
@@ -108,7 +112,47 @@ def pairs_from_labelled_text(labelled, label_words=None):
                             labelled.lines)
 
 
-def _columns(available, prompt_column, response_column, path):
+def _holds_json_array(path):
+    """Whether the file's first non-blank character opens a JSON array."""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                return line.lstrip().startswith((b"[", b"\xef\xbb\xbf["))
+    return False
+
+
+def _json_array_rows(path):
+    """Yields (line number, object) for each element of a file holding one JSON array of objects."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as error:
+        raise LabelledTextError(f"is not UTF-8 ({error.reason} at byte {error.start}); re-encode it as UTF-8",
+                                path) from None
+    decoder, skip = json.JSONDecoder(), re.compile(r"\s*")
+    position, line, counted, seen = skip.match(text, text.index("[") + 1).end(), 1, 0, False
+    while not text.startswith("]", position):
+        line, counted = line + text.count("\n", counted, position), position
+        try:
+            row, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise LabelledTextError(f"not valid JSON ({error.msg} at character {error.colno})", path,
+                                    error.lineno) from None
+        if not isinstance(row, dict):
+            raise LabelledTextError(f"expected an array of JSON objects; received {type(row).__name__}", path, line)
+        seen = True
+        yield line, row
+        position = skip.match(text, end).end()
+        if text.startswith(",", position):
+            position = skip.match(text, position + 1).end()
+        elif not text.startswith("]", position):
+            raise LabelledTextError("not valid JSON (expected ',' or ']' after an object)", path,
+                                    line + text.count("\n", counted, position))
+    if not seen:
+        raise LabelledTextError("the file has no examples (an empty JSON array)", path)
+
+
+def _columns(available, prompt_column, response_column, path, number):
     """The (prompt, response) or Alpaca column tuple to read, checked against the header / first object."""
     if prompt_column or response_column:
         if not (prompt_column and response_column):
@@ -123,11 +167,14 @@ def _columns(available, prompt_column, response_column, path):
             return columns
     names = " or ".join("/".join(c) for c in candidates)
     raise LabelledTextError(f"no {names} columns among {list(available)}; pass prompt_column= and response_column=",
-                            path, 1)
+                            path, number)
 
 
 def _pair(row, columns, path, number):
     if columns == ALPACA_COLUMNS:
+        for name in columns[::2]:  # `input` may be absent
+            if name not in row:
+                raise LabelledTextError(f"missing key {name!r}; the object has {list(row)}", path, number, name)
         instruction, extra, output = (row.get(name, "") for name in columns)
         prompt = _text(instruction, "instruction", path, number)
         if extra not in ("", None):

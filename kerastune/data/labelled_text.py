@@ -10,7 +10,6 @@ character); CSV files use the `csv` module's standard quoting; JSONL files hold 
 
 import csv
 import dataclasses
-import io
 import json
 import os
 
@@ -161,20 +160,16 @@ def _rows(path, fmt):
         if not seen:
             raise LabelledTextError("the file has no examples", path)
         return
-    first = next(lines, None)
-    if first is None or not first[1].strip():
+    records = _csv_records(lines, path) if fmt == "csv" else ((n, line.split("\t")) for n, line in lines)
+    # blank lines (and lines of spaces) hold no example; GLUE's TSVs are read without quoting
+    records = ((n, fields) for n, fields in records if len(fields) > 1 or fields and fields[0].strip())
+    first = next(records, None)
+    if first is None or first[0] != 1:
         raise LabelledTextError("the file is empty; expected a header row then examples", path, 1)
-    if fmt == "tsv":
-        split = lambda line: line.split("\t")  # noqa: E731  (no quoting, as GLUE)
-    else:
-        split = lambda line: next(csv.reader(io.StringIO(line)))  # noqa: E731
-    header = split(first[1])
+    header = first[1]
     yield 1, header
     seen = False
-    for number, line in lines:
-        if not line.strip():
-            continue
-        fields = split(line)
+    for number, fields in records:
         if len(fields) != len(header):
             raise LabelledTextError(
                 f"has {len(fields)} fields; the header has {len(header)} ({header}). "
@@ -186,6 +181,29 @@ def _rows(path, fmt):
         yield number, dict(zip(header, fields))
     if not seen:
         raise LabelledTextError("the file has a header row but no examples", path, 1)
+
+
+def _csv_records(lines, path):
+    """Yields (first line number, fields) per CSV record: a quoted field may hold newlines and span lines."""
+    numbers = []
+
+    def feed():
+        for number, line in lines:
+            numbers.append(number)
+            yield line + "\n"
+
+    reader = csv.reader(feed(), strict=True)
+    consumed = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise LabelledTextError(f"is not valid CSV ({error}); check its quotes", path,
+                                    numbers[consumed] if consumed < len(numbers) else None) from None
+        start, consumed = numbers[consumed], reader.line_num
+        yield start, fields
 
 
 def _guess(columns, guesses, path, what):

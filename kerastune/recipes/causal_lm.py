@@ -96,7 +96,7 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     sampling: str = "random"  # "random" (nanoGPT) or "sequential"
     jit_compile: bool = True
     steps_per_execution: int = 1
-    sample_prompt: str = ""  # "" starts samples from the corpus's first character
+    sample_prompt: str = ""  # "" starts samples from the corpus's first character (instructions: the last prompt)
     sample_tokens: int = 200
     sampler: str = "top_k"  # for printed samples: "greedy", "top_k", "top_p", "random"
     top_k: int = 10  # "top_k": draw from the k most likely tokens
@@ -342,6 +342,9 @@ def causal_lm(config=None, **overrides):
     if template is None:
         text = load_text(c.data, data_dir=c.data_dir)
     else:
+        if os.path.splitext(c.data)[1].lower() not in (".jsonl", ".json", ".ndjson", ".tsv", ".csv"):
+            raise ValueError("data_format='instructions' reads prompt/response pairs from a .jsonl, .json, .tsv or "
+                             f".csv file (see read_instruction_pairs). Received: data={c.data!r}")
         pairs = read_instruction_pairs(c.data)
         template.check_responses(pairs.responses, pairs.source, pairs.lines)  # before the tokenizer's errors below
         text = "".join("".join(template.render(*pair)) for pair in zip(pairs.prompts, pairs.responses))
@@ -360,7 +363,7 @@ def causal_lm(config=None, **overrides):
         raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
                          f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
                          "text" + (" (or the chat template)." if template else ".")) from error
-    # samples continue the given prompt, else the corpus's first character (answer the last pair, a validation one)
+    # samples continue the given prompt, else the corpus's first character (answer the last pair's prompt)
     sample_prompt = c.sample_prompt or (text[0] if template is None else pairs.prompts[-1])
     check_sample_prompt(tokenizer, sample_prompt if template is None else template.render(sample_prompt)[0])
     train_ds, val_ds = causal_lm_datasets(

@@ -187,3 +187,12 @@ def test_window_starts_errors_say_what_is_wrong():
     with pytest.raises(ValueError, match="no training window of sequence_length=8 reaches a token the loss_mask"):
         causal_lm_datasets(np.arange(120), 8, 2, validation_fraction=0, loss_mask=prompt_heavy,
                            window_starts=np.arange(0, 120, 15))
+
+
+def test_window_starts_warn_when_some_examples_are_never_learned():
+    # examples of 15 tokens: even ones a 12-token prompt (fills an 8-token window), odd ones a 3-token prompt
+    mask = np.concatenate([np.r_[np.zeros(12), np.ones(3)] if i % 2 == 0 else np.r_[np.zeros(3), np.ones(12)]
+                           for i in range(8)])
+    with pytest.warns(UserWarning, match="4 of 8 training windows of sequence_length=8 hold no token the loss_mask"):
+        causal_lm_datasets(np.arange(120), 8, 2, validation_fraction=0, loss_mask=mask,
+                           window_starts=np.arange(0, 120, 15))

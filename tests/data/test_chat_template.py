@@ -22,7 +22,7 @@ def test_render_and_cut_a_response():
     assert template.render("hi") == ("<user>hi</user>\n<bot>", None)
     assert template.response_from("hello</bot><user>more</bot>") == "hello"
     assert template.response_from("never ended") == "never ended"
-    assert ChatTemplate("{x} {prompt}").render("p")[0] == "{x} p"  # other braces are literal text
+    assert ChatTemplate("{x} {prompt}:").render("p")[0] == "{x} p:"  # other braces are literal text
     assert ChatTemplate.from_config(template.get_config()) == template
 
 
@@ -68,12 +68,16 @@ def test_bad_templates_and_pairs_are_clear_errors():
         ChatTemplate("Q: ")
     with pytest.raises(ValueError, match="exactly one"):
         ChatTemplate("{prompt} {prompt}")
+    with pytest.raises(ValueError, match=r"must have text after \{prompt\} .* Received: prompt_format='Q: \{prompt\}'"):
+        ChatTemplate("Q: {prompt}")
     with pytest.raises(ValueError, match="end_marker must be a non-empty str"):
         ChatTemplate(end_marker="")
     template = ChatTemplate(end_marker="\n\n")
     tokenizer = CharacterTokenizer.from_corpus("abc \n:InstructionRespe")
     with pytest.raises(ValueError, match=r"pairs.jsonl, line 7: the response contains the end marker '\\n\\n'"):
         template.encode_pairs(["a", "b"], ["a", "b\n\nc"], tokenizer, source="pairs.jsonl", lines=[3, 7])
+    with pytest.raises(ValueError, match=r"pair 1: the response contains the end marker .*or ends with part of it"):
+        template.encode_pairs(["a", "b"], ["a", "print(1)\n"], tokenizer)  # + "\n\n" would be served as "print(1)"
     with pytest.raises(ValueError, match="2 prompts and 1 responses"):
         template.encode_pairs(["a", "b"], ["a"], tokenizer)
     with pytest.raises(ValueError, match="no prompt/response pair"):

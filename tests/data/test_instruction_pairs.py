@@ -57,3 +57,31 @@ def test_bad_pair_files_name_the_line_and_column(tmp_path):
         read_instruction_pairs(write(tmp_path / "e.jsonl", [{"instruction": "a", "output": None}]))
     with pytest.raises(ValueError, match="pass both prompt_column and response_column"):
         read_instruction_pairs(write(tmp_path / "f.jsonl", [{"q": "a"}]), prompt_column="q")
+
+
+def test_reads_an_alpaca_style_json_array_with_each_objects_line(tmp_path):
+    path = tmp_path / "alpaca_data.json"
+    path.write_text('[\n  {"instruction": "Say hi.", "input": "", "output": "hi"},\n\n  {"instruction": "Add.",\n'
+                    '   "input": "2 and 3", "output": "5"}\n]\n', encoding="utf-8")
+    pairs = read_instruction_pairs(str(path))
+    assert (pairs.prompts, pairs.responses, pairs.lines) == (["Say hi.", "Add.\n\n2 and 3"], ["hi", "5"], [2, 4])
+    path.write_text('[{"instruction": "a", "output": "b"},\n {"instruction": "c"}]', encoding="utf-8")
+    with pytest.raises(LabelledTextError, match=r"line 2, column 'output': missing key 'output'"):
+        read_instruction_pairs(str(path))
+    path.write_text('[{"instruction": "a", "output": "b"}\n {"instruction": "c"}]', encoding="utf-8")
+    with pytest.raises(LabelledTextError, match=r"line 2: not valid JSON \(expected ',' or '\]'"):
+        read_instruction_pairs(str(path))
+    path.write_text(' [ ] ', encoding="utf-8")
+    with pytest.raises(LabelledTextError, match="no examples"):
+        read_instruction_pairs(str(path))
+
+
+def test_csv_fields_may_hold_newlines_and_commas(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text('prompt,response\n"List two fruits","apple\nbanana, pear"\n\nhi,there\n', encoding="utf-8")
+    pairs = read_instruction_pairs(str(path))
+    assert (pairs.prompts, pairs.responses, pairs.lines) == (["List two fruits", "hi"], ["apple\nbanana, pear", "there"],
+                                                             [2, 5])
+    path.write_text('prompt,response\n"open quote,x\n', encoding="utf-8")
+    with pytest.raises(LabelledTextError, match=r"line 2: is not valid CSV"):
+        read_instruction_pairs(str(path))

@@ -100,6 +100,8 @@ def test_bad_instruction_settings_are_clear_errors(tmp_path):
         causal_lm(data=str(path), data_format="instructions", **TINY)
     with pytest.raises(ValueError, match="no training window of sequence_length=16 reaches a token the loss_mask"):
         causal_lm(data=pairs_file(tmp_path), data_format="instructions", **TINY)  # 37-character prompts
+    with pytest.raises(ValueError, match=r"reads prompt/response pairs from a .jsonl, .json, .tsv or .csv file.*'pydoc'"):
+        causal_lm(data_format="instructions")
     with pytest.raises(ValueError, match=r"sample_prompt does not fit the tokenizer .*'X'.* Received: sample_prompt="):
         causal_lm(data=pairs_file(tmp_path), data_format="instructions", sample_prompt="X", **TINY)
     with pytest.raises(ValueError, match="respond answers prompts of an instruction-tuned GPT"):
@@ -114,6 +116,7 @@ def test_the_cli_instruction_tunes_and_predict_prints_the_response(tmp_path, mon
     flags = tiny_settings("causal_lm", tmp_path) + [
         f"--data={pairs_file(tmp_path)}", "--data_format=instructions", "--sequence_length=48", "--max_new_tokens=6",
         "--sample_prompt=",  # pydoc_gpt.toml's "The " has capitals the pairs never use: answer their last prompt
+        "--validation_fraction=0",  # no validation set: nothing to report on, the run still exports
         f"--export_dir={tmp_path / 'exports'}", f"--logging_dir={tmp_path / 'logs'}"]
     assert main(["run", "recipes/pydoc_gpt.toml", *flags]) == 0, capsys.readouterr().err
     printed = capsys.readouterr().out

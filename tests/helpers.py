@@ -50,3 +50,11 @@ def randomize_weights(weights, seed=0, scale=1.0):
     for weight in weights:
         if "float" in str(weight.dtype):
             weight.assign(rng.normal(0.0, scale, weight.shape).astype(weight.dtype))
+
+
+def token_cross_entropy(logits, targets):
+    """Per-token next-token cross-entropy in numpy (float64): -log softmax(logits)[target], shape of `targets`."""
+    logits = np.asarray(logits, "float64")
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_probs, np.asarray(targets)[..., None], -1)[..., 0]

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from kerastune.peft.adapter_file import base_weights_fingerprint
 from kerastune.recipes import causal_lm
+from tests.helpers import token_cross_entropy
 from tests.recipes.test_causal_lm import TINY
 from tests.recipes.test_causal_lm_fine_tuning import pretrained  # noqa: F401 (a module fixture)
 
@@ -61,10 +62,7 @@ def test_export_wraps_the_prompt_and_answers_as_respond_does(tuned):
 def test_the_loss_averages_over_response_tokens_only(tmp_path):
     run = causal_lm(data=pairs_file(tmp_path), data_format="instructions", **{**TINY, "sequence_length": 48})
     x, y, weight = next(iter(run.train_ds))
-    logits = keras.ops.convert_to_numpy(run.model(x, training=False))
-    log_probs = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
-        - logits.max(-1, keepdims=True)
-    token_losses = -np.take_along_axis(log_probs, y.numpy()[..., None], -1)[..., 0]
+    token_losses = token_cross_entropy(keras.ops.convert_to_numpy(run.model(x, training=False)), y.numpy())
     weight = weight.numpy()
     expected = (token_losses * weight).sum() / weight.sum()  # response tokens only
     assert 0 < weight.mean() < 0.5  # most tokens are prompts ("Instruction: say cat twice\nResponse: ")

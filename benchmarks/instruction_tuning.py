@@ -17,7 +17,8 @@ that are one of the two words at all. Arms, each `--steps` updates of the same G
 - `scratch_response_loss`: a new GPT, the loss on the responses only (the default of the recipe);
 - `scratch_full_loss`: the same with `loss_on_prompt=True` (the loss on every token);
 - `pretrained_lora`: a GPT first pretrained `--pretrain-steps` on the training phrases as plain
-  text (no labels), then LoRA (rank 8) over it, frozen, on the pairs, responses only.
+  text (no labels), then LoRA (rank 8) over it, frozen, on the pairs, responses only;
+- `pretrained_full` (not run unless named): the same pretrained GPT, every weight tuned, responses only.
 
 Dev characters outside a character vocabulary (learned from the training phrases: `%`, `a` with a
 grave, `o` with an umlaut in 3 sentences) are replaced by spaces, and counted; SentencePiece's byte
@@ -40,7 +41,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
 
-ARMS = ("scratch_response_loss", "scratch_full_loss", "pretrained_lora")
+ARMS = ("scratch_response_loss", "scratch_full_loss", "pretrained_lora", "pretrained_full")
+DEFAULT_ARMS = ARMS[:3]
 LABEL_WORDS = ["negative", "positive"]
 PROMPT_FORMAT = "review: {prompt}\nsentiment: "
 END_MARKER = "\n"
@@ -49,7 +51,7 @@ END_MARKER = "\n"
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.path.join("..", "shared", "data", "sst2"))
-    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(DEFAULT_ARMS))
     parser.add_argument("--steps", type=int, default=1200, help="updates of each instruction-tuning arm")
     parser.add_argument("--pretrain-steps", type=int, default=1200, help="plain-text updates before pretrained_lora")
     parser.add_argument("--tokenizer", choices=("character", "sentencepiece"), default="character")
@@ -147,10 +149,11 @@ def main(argv=None):
                             end_marker=END_MARKER)
         for arm in args.arms:
             settings = model_settings(args, work, arm)
-            if arm == "pretrained_lora":
-                base = pretrained_gpt(args, work, train.texts, result)
-                run = causal_lm(**settings, **instructions, init_from=base, peft="lora", lora_rank=8,
-                                learning_rate=args.lora_learning_rate, total_steps=args.steps)
+            if arm.startswith("pretrained"):
+                base = result.get("pretrained_path") or pretrained_gpt(args, work, train.texts, result)
+                lora = dict(peft="lora", lora_rank=8, learning_rate=args.lora_learning_rate) if arm.endswith("lora") \
+                    else dict(learning_rate=args.learning_rate)
+                run = causal_lm(**settings, **instructions, init_from=base, total_steps=args.steps, **lora)
             else:
                 run = causal_lm(**settings, **instructions, loss_on_prompt=arm == "scratch_full_loss",
                                 learning_rate=args.learning_rate, total_steps=args.steps)
@@ -165,6 +168,7 @@ def main(argv=None):
     result.update({"steps": args.steps, "tokenizer": args.tokenizer, "sequence_length": args.sequence_length,
                    "batch_size": args.batch_size,
                    "cpu": cpu_model(), "cpu_cores": cpu_cores()})
+    result.pop("pretrained_path", None)  # a temporary file, gone with `work`
     print(json.dumps(result))
     return result
 
@@ -179,7 +183,8 @@ def pretrained_gpt(args, work, texts, result):
     run = causal_lm(**model_settings(args, work, "pretrained"), data=corpus, learning_rate=args.learning_rate,
                     total_steps=args.pretrain_steps)
     result["pretrain_seconds"] = round(fit(run, args.pretrain_steps, "pretraining on the phrases")[0], 1)
-    return run.save(os.path.join(work, "pretrained.keras"))
+    result["pretrained_path"] = run.save(os.path.join(work, "pretrained.keras"))  # one pretraining for both arms
+    return result["pretrained_path"]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`benchmarks/instruction_tuning.py` end to end at a tiny size on a few SST-2-format rows: every arm, its JSON line."""
+"""`benchmarks/instruction_tuning.py` end to end at a tiny size on a few SST-2-format rows: its arms and JSON line."""
 
 import json
 import os
@@ -21,12 +21,14 @@ def test_scores_every_arm_by_its_generated_answers(tmp_path, capsys, monkeypatch
     rows = [(f"{i}: a {'good' if i % 2 else 'bad'} film, a plain review with sentiment", i % 2) for i in range(300)]
     data = tfds_local.write_sst2_tsv(tmp_path / "sst2", train=rows, validation=rows[:6])
     monkeypatch.chdir(tmp_path)  # the recipe's default run_dir lands here, not in the checkout
-    instruction_tuning.main(["--data-dir", str(data), *TINY])
+    arms = ["scratch_response_loss", "pretrained_lora", "pretrained_full"]  # scratch_full_loss: one flag apart
+    instruction_tuning.main(["--data-dir", str(data), *TINY, "--arms", *arms])
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     assert result["dev_examples"] == 6 and result["majority_baseline"] == 0.5
-    for arm in instruction_tuning.ARMS:
+    for arm in arms:
         assert 0 <= result[f"dev_accuracy_{arm}"] <= result[f"well_formed_{arm}"] <= 1
         assert result[f"ms_per_step_{arm}"] > 0
     assert result["trainable_parameters_pretrained_lora"] < result["trainable_parameters_scratch_response_loss"]
-    assert "pretraining on the phrases: 3 steps" in "\n".join(lines)
+    assert "\n".join(lines).count("pretraining on the phrases: 3 steps") == 1  # one base for both pretrained arms
+    assert result["trainable_parameters_pretrained_full"] > result["trainable_parameters_pretrained_lora"]

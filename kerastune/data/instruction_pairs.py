@@ -7,6 +7,7 @@ column before anything trains.
 
 import dataclasses
 import json
+import os
 import re
 
 from kerastune.data.labelled_text import LabelledTextError, _rows, infer_format
@@ -113,7 +114,10 @@ def pairs_from_labelled_text(labelled, label_words=None):
 
 
 def _holds_json_array(path):
-    """Whether the file's first non-blank character opens a JSON array."""
+    """Whether the file's first non-blank character opens a JSON array (False for a missing file: the row
+    reader says it is missing)."""
+    if not os.path.isfile(path):
+        return False
     with open(path, "rb") as f:
         for line in f:
             if line.strip():

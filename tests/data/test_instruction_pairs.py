@@ -55,6 +55,8 @@ def test_bad_pair_files_name_the_line_and_column(tmp_path):
         read_instruction_pairs(write(tmp_path / "d.jsonl", [{"text": "a", "label": 1}]))
     with pytest.raises(LabelledTextError, match=r"line 1, column 'output'"):
         read_instruction_pairs(write(tmp_path / "e.jsonl", [{"instruction": "a", "output": None}]))
+    with pytest.raises(FileNotFoundError, match=r"missing.json: no such file"):
+        read_instruction_pairs(str(tmp_path / "missing.json"))
     with pytest.raises(ValueError, match="pass both prompt_column and response_column"):
         read_instruction_pairs(write(tmp_path / "f.jsonl", [{"q": "a"}]), prompt_column="q")
 

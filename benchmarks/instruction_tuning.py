@@ -151,9 +151,9 @@ def main(argv=None):
             settings = model_settings(args, work, arm)
             if arm.startswith("pretrained"):
                 base = result.get("pretrained_path") or pretrained_gpt(args, work, train.texts, result)
-                lora = dict(peft="lora", lora_rank=8, learning_rate=args.lora_learning_rate) if arm.endswith("lora") \
-                    else dict(learning_rate=args.learning_rate)
-                run = causal_lm(**settings, **instructions, init_from=base, total_steps=args.steps, **lora)
+                tuning = dict(peft="lora", lora_rank=8, learning_rate=args.lora_learning_rate) if arm.endswith("lora") \
+                    else dict(learning_rate=args.learning_rate)  # pretrained_full: every weight
+                run = causal_lm(**settings, **instructions, init_from=base, total_steps=args.steps, **tuning)
             else:
                 run = causal_lm(**settings, **instructions, loss_on_prompt=arm == "scratch_full_loss",
                                 learning_rate=args.learning_rate, total_steps=args.steps)

@@ -169,8 +169,8 @@ def _random_windows(ids, sequence_length, batch_size, seed, mask=None, starts=No
         )
         return drawn if allowed is None else tf.gather(allowed, drawn)
 
-    starts = tf.data.Dataset.counter().map(draw)  # (batch,) per element
-    return _batched_windows(starts, ids, sequence_length, batch_size, batched=True, mask=mask)
+    offsets = tf.data.Dataset.counter().map(draw)  # (batch,) per element
+    return _batched_windows(offsets, ids, sequence_length, batch_size, batched=True, mask=mask)
 
 
 def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, seed, mask=None, starts=None):

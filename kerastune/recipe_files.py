@@ -21,6 +21,7 @@ RECIPE_KINDS = {
     "token_classifier": ("kerastune.recipes.token_classifier", "TokenClassifierConfig", "token_classifier"),
     "masked_lm": ("kerastune.recipes.masked_lm", "MaskedLMConfig", "masked_lm"),
     "image_classifier": ("kerastune.recipes.image_classifier", "ImageClassifierConfig", "image_classifier"),
+    "sentence_encoder": ("kerastune.recipes.sentence_encoder", "SentenceEncoderConfig", "sentence_encoder"),
 }
 
 

@@ -12,7 +12,8 @@ import os
 from kerastune.distribute import training_loop
 from kerastune.recipe_files import recipe_parts
 
-REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1")
+REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1", "mrr", "mean_average_precision")
+REPORTED_AT_K = ("precision_at_", "hit_rate_at_")  # a sentence encoder's search at each depth
 DEFAULT_LOGGING_DIR = "logs"
 
 
@@ -56,7 +57,7 @@ def _causal_lm(recipe, config):
 def _fine_tuning(recipe, config):
     run = recipe(config)
     print(f"kerastune: fine-tuning {config.backbone!r} on {config.train!r} for {config.epochs} epochs "
-          f"({run.train_data.steps_per_epoch} steps each; names {run.names})", flush=True)
+          f"({run.train_data.steps_per_epoch} steps each{f'; names {run.names}' if run.names else ''})", flush=True)
     return finish_fine_tuning(run, run.fit())
 
 
@@ -67,7 +68,8 @@ def finish_fine_tuning(run, history):
     config = run.config = _logged(run.config)
     report = run.evaluate() if run.validation_data is not None else None
     if report is not None:
-        print(json.dumps({key: report[key] for key in REPORTED if key in report}))
+        print(json.dumps({key: value for key, value in report.items()
+                          if key in REPORTED or key.startswith(REPORTED_AT_K)}))
     path = run.export(report=report)
     print(f"exported SavedModel for TF Serving to {path}")
     _draw(history, report, config, path)
@@ -106,7 +108,7 @@ def _image_classifier(recipe, config):
 
 
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
-        "masked_lm": _masked_lm, "image_classifier": _image_classifier}
+        "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning}
 
 
 def run_recipe(kind, config):

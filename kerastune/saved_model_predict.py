@@ -2,7 +2,7 @@
 
 The SavedModel is loaded with TensorFlow alone (plus TensorFlow Text's ops), as TF Serving does; its
 `serving_default` signature says what it is: `text` (and `text_pair`) in and `label_names` out is a
-text classifier, `tags` out a token classifier, `prompts` in a causal LM.
+text classifier, `tags` out a token classifier, `embeddings` out a sentence encoder, `prompts` in a causal LM.
 """
 
 import os
@@ -31,8 +31,9 @@ def predict_lines(path, texts):
 
     Text classifiers answer `label<TAB>probability<TAB>text` (plus a note for an empty or truncated
     text); token classifiers `word/TAG ...`;
-    causal LMs the prompt and its continuation (an instruction-tuned one its response alone). Pair
-    classifiers take `first<TAB>second` texts.
+    causal LMs the prompt and its continuation (an instruction-tuned one its response alone); sentence
+    encoders, for each text, the most similar other text given and their cosine similarity
+    (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts.
     """
     if not texts:
         raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
@@ -72,8 +73,29 @@ def predict_lines(path, texts):
                 elif cut:
                     lines[i] += f"\t(truncated: the model read {used} of its word pieces)"
         return lines
+    if "embeddings" in outputs:
+        return _nearest_lines(out["embeddings"].numpy(), out["num_tokens"].numpy(), texts)
     if "tags" in outputs:
         words, tags, counts = out["words"].numpy(), out["tags"].numpy(), out["num_words"].numpy()
         return [" ".join(f"{w.decode('utf-8')}/{g.decode('utf-8')}" for w, g in zip(ws[:n], gs[:n]))
                 for ws, gs, n in zip(words, tags, counts)]
     raise ValueError(f"{directory}: serving_default returns {sorted(outputs)}, not a kerastune export's outputs.")
+
+
+def _nearest_lines(embeddings, num_tokens, texts):
+    """For each text, the most similar other text by cosine similarity (one text: its embedding's size)."""
+    import numpy as np
+
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    similarity = unit @ unit.T
+    np.fill_diagonal(similarity, -np.inf)
+    lines = []
+    for i, text in enumerate(texts):
+        if len(texts) == 1:
+            lines.append(f"{text}\t{embeddings.shape[1]}-dimensional embedding (give several texts to compare them)")
+        else:
+            j = int(similarity[i].argmax())
+            lines.append(f"{text}\tnearest: {texts[j]} (cosine {similarity[i, j]:.4f})")
+        if num_tokens[i] == 0:
+            lines[-1] += "\t(empty: no word piece read, the embedding means nothing)"
+    return lines

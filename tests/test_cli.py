@@ -52,6 +52,12 @@ def tiny_settings(kind, directory, backbone=None):
         (directory / "valid.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
         return FINE_TUNING + [f"--backbone={backbone}", "--max_train_sentences=48",
                               f"--validation={directory / 'valid.txt'}"]
+    if kind == "sentence_encoder":  # AG News topics: texts of a topic drawn as pairs
+        for split, rows in (("train_subset", 49), ("test", 25)):
+            lines = open(SHARED / "data" / "agnews" / f"{split}.tsv", encoding="utf-8").read().splitlines()[:rows]
+            (directory / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return FINE_TUNING + [f"--backbone={backbone}", f"--train={directory / 'train_subset.tsv'}",
+                              f"--validation={directory / 'test.tsv'}"]
     if kind == "image_classifier":
         return EAGER + ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
     assert kind == "masked_lm", kind
@@ -85,6 +91,14 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
     version = tmp_path / "exports" / settings["name"] / "1"
     marker = "kerastune_backbone.json" if kind == "masked_lm" else "saved_model.pb"
     assert (version / marker).is_file(), os.listdir(tmp_path / "exports" / settings["name"])
+    if kind == "sentence_encoder":
+        capsys.readouterr()
+        texts = ["stocks fell on wall street", "shares dropped in new york", "the team won the cup"]
+        assert main(["predict", str(tmp_path / "exports" / settings["name"]), *texts]) == 0
+        lines = capsys.readouterr().out.strip().split("\n")
+        assert [line.split("\t")[0] for line in lines] == texts
+        assert all("\tnearest: " in line and "(cosine " in line for line in lines)
+        assert json.load(open(version / "embedding.json"))["dim"] == 16
     if kind in ("text_classifier", "token_classifier", "causal_lm"):
         capsys.readouterr()
         text = "the film was good" if kind != "token_classifier" else "EU rejects German call"

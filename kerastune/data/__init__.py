@@ -14,8 +14,10 @@ from kerastune.data.bert_inputs import align_words, dense_inputs, pad_id, tokeni
 from kerastune.data.classification_dataset import ClassificationDataset  # noqa: F401
 from kerastune.data.conll import ConllError, TaggedSentences, read_conll, read_tfds_conll, tagged_sentences  # noqa: F401
 from kerastune.data.token_classification_dataset import TokenClassificationDataset  # noqa: F401
-from kerastune.data.masked_lm_dataset import MaskedLMDataset, sentence_pairs, split_documents  # noqa: F401
+from kerastune.data.masked_lm_dataset import MaskedLMDataset, next_sentence_pairs, split_documents  # noqa: F401
 from kerastune.data.prompt_pattern import PromptPattern, PromptTokenizer, verbalizer_token_ids  # noqa: F401
 from kerastune.data.text_encoding import encode_texts  # noqa: F401
 from kerastune.data.chat_template import ChatTemplate  # noqa: F401
 from kerastune.data.instruction_pairs import InstructionPairs, pairs_from_labelled_text, read_instruction_pairs  # noqa: F401
+from kerastune.data.sentence_pairs import SentencePairs, read_sentence_pairs  # noqa: F401
+from kerastune.data.contrastive_dataset import ContrastiveDataset  # noqa: F401

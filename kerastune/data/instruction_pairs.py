@@ -1,16 +1,13 @@
 """Prompt/response pairs for instruction tuning, read from JSONL/TSV/CSV files or made from labelled text.
 
-Files are read with `labelled_text`'s row reader, so every problem (a missing key, an empty
+Files are read with `labelled_text.read_records`, so every problem (a missing key, an empty
 response, bytes that are not UTF-8) is a `LabelledTextError` naming the file, the line and the
 column before anything trains.
 """
 
 import dataclasses
-import json
-import os
-import re
 
-from kerastune.data.labelled_text import LabelledTextError, _rows, infer_format
+from kerastune.data.labelled_text import LabelledTextError, infer_format, read_records
 
 # Columns tried in turn: (prompt, response), then Alpaca's (instruction, input, output), whose
 # non-empty `input` is appended to the instruction after a blank line.
@@ -76,8 +73,7 @@ def read_instruction_pairs(path, prompt_column=None, response_column=None, forma
     fmt = format or infer_format(path)
     prompts, responses, lines = [], [], []
     columns = None
-    rows = _json_array_rows(path) if fmt == "jsonl" and _holds_json_array(path) else _rows(path, fmt)
-    for number, row in rows:
+    for number, row in read_records(path, fmt):
         if fmt != "jsonl" and columns is None:
             columns = _columns(row, prompt_column, response_column, path, number)
             continue
@@ -111,49 +107,6 @@ def pairs_from_labelled_text(labelled, label_words=None):
         f"{text}\n{pair}" for text, pair in zip(labelled.texts, labelled.text_pairs)]
     return InstructionPairs(list(prompts), [words[label] for label in labelled.labels], labelled.source,
                             labelled.lines)
-
-
-def _holds_json_array(path):
-    """Whether the file's first non-blank character opens a JSON array (False for a missing file: the row
-    reader says it is missing)."""
-    if not os.path.isfile(path):
-        return False
-    with open(path, "rb") as f:
-        for line in f:
-            if line.strip():
-                return line.lstrip().startswith((b"[", b"\xef\xbb\xbf["))
-    return False
-
-
-def _json_array_rows(path):
-    """Yields (line number, object) for each element of a file holding one JSON array of objects."""
-    try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-    except UnicodeDecodeError as error:
-        raise LabelledTextError(f"is not UTF-8 ({error.reason} at byte {error.start}); re-encode it as UTF-8",
-                                path) from None
-    decoder, skip = json.JSONDecoder(), re.compile(r"\s*")
-    position, line, counted, seen = skip.match(text, text.index("[") + 1).end(), 1, 0, False
-    while not text.startswith("]", position):
-        line, counted = line + text.count("\n", counted, position), position
-        try:
-            row, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise LabelledTextError(f"not valid JSON ({error.msg} at character {error.colno})", path,
-                                    error.lineno) from None
-        if not isinstance(row, dict):
-            raise LabelledTextError(f"expected an array of JSON objects; received {type(row).__name__}", path, line)
-        seen = True
-        yield line, row
-        position = skip.match(text, end).end()
-        if text.startswith(",", position):
-            position = skip.match(text, position + 1).end()
-        elif not text.startswith("]", position):
-            raise LabelledTextError("not valid JSON (expected ',' or ']' after an object)", path,
-                                    line + text.count("\n", counted, position))
-    if not seen:
-        raise LabelledTextError("the file has no examples (an empty JSON array)", path)
 
 
 def _columns(available, prompt_column, response_column, path, number):

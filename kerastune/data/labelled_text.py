@@ -6,12 +6,15 @@ here as a `LabelledTextError` naming the file, the line and the column.
 
 TSV files are read without quoting (GLUE / SST-2 / AG News conventions: a `"` is an ordinary
 character); CSV files use the `csv` module's standard quoting; JSONL files hold one object per line.
+`read_records` is the row reader the other text readers share; it also reads a `.json` file holding
+one JSON array of objects (Alpaca's `alpaca_data.json`).
 """
 
 import csv
 import dataclasses
 import json
 import os
+import re
 
 FORMATS = ("tsv", "csv", "jsonl")
 TEXT_COLUMN_GUESSES = ("text", "sentence", "sentence1", "question", "premise", "review", "content")
@@ -181,6 +184,79 @@ def _rows(path, fmt):
         yield number, dict(zip(header, fields))
     if not seen:
         raise LabelledTextError("the file has a header row but no examples", path, 1)
+
+
+def read_records(path, fmt):
+    """The rows of a text file, each with its 1-based line, every problem a located `LabelledTextError`.
+
+    TSV and CSV files yield `(1, header)` first, the header a list of column names, then
+    `(line, {column: value})` per example; blank lines are skipped. JSONL files yield
+    `(line, object)` per non-blank line, or, when the file holds one JSON array of objects (Alpaca's
+    `alpaca_data.json`), `(line, object)` per element, `line` being where the object starts.
+    A file with no examples is an error; a missing file is a `FileNotFoundError` naming the path.
+
+    Args:
+        path: str, the file.
+        fmt: `"tsv"`, `"csv"` or `"jsonl"` (see `infer_format`).
+
+    Returns:
+        An iterator of `(line, row)` pairs; the file is read as it is consumed.
+
+    Example:
+
+    >>> rows = read_records("alpaca_data.json", "jsonl")  # doctest: +SKIP
+    >>> next(rows)  # doctest: +SKIP
+    (2, {'instruction': 'Give three tips for staying healthy.', 'input': '', 'output': '1. Eat a balanced diet ...'})
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}. Received: format={fmt!r}")
+    path = str(path)
+    if fmt == "jsonl" and _holds_json_array(path):
+        return _json_array_rows(path)
+    return _rows(path, fmt)
+
+
+def _holds_json_array(path):
+    """Whether the file's first non-blank character opens a JSON array (False for a missing file: the row
+    reader says it is missing)."""
+    if not os.path.isfile(path):
+        return False
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                return line.lstrip().startswith((b"[", b"\xef\xbb\xbf["))
+    return False
+
+
+def _json_array_rows(path):
+    """Yields (line number, object) for each element of a file holding one JSON array of objects."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as error:
+        raise LabelledTextError(f"is not UTF-8 ({error.reason} at byte {error.start}); re-encode it as UTF-8",
+                                path) from None
+    decoder, skip = json.JSONDecoder(), re.compile(r"\s*")
+    position, line, counted, seen = skip.match(text, text.index("[") + 1).end(), 1, 0, False
+    while not text.startswith("]", position):
+        line, counted = line + text.count("\n", counted, position), position
+        try:
+            row, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise LabelledTextError(f"not valid JSON ({error.msg} at character {error.colno})", path,
+                                    error.lineno) from None
+        if not isinstance(row, dict):
+            raise LabelledTextError(f"expected an array of JSON objects; received {type(row).__name__}", path, line)
+        seen = True
+        yield line, row
+        position = skip.match(text, end).end()
+        if text.startswith(",", position):
+            position = skip.match(text, position + 1).end()
+        elif not text.startswith("]", position):
+            raise LabelledTextError("not valid JSON (expected ',' or ']' after an object)", path,
+                                    line + text.count("\n", counted, position))
+    if not seen:
+        raise LabelledTextError("the file has no examples (an empty JSON array)", path)
 
 
 def _csv_records(lines, path):

@@ -81,7 +81,7 @@ def hold_out_documents(documents, validation_fraction, seed=0):
     return train, validation
 
 
-def sentence_pairs(documents, next_sentence=True, seed=0):
+def next_sentence_pairs(documents, next_sentence=True, seed=0):
     """BERT's NSP pairs from documents; returns `(first, second, label, weight)` lists.
 
     With `next_sentence=False` every sentence is a single segment (`second=""`, weight 0).
@@ -190,7 +190,7 @@ class MaskedLMDataset:
                 "pack_sentences=True joins consecutive sentences into one segment, which leaves no sentence "
                 "pairs for next-sentence prediction; pass next_sentence=False with it (RoBERTa-style MLM)"
             )
-        first, second, labels, weights = sentence_pairs(documents, next_sentence, seed)
+        first, second, labels, weights = next_sentence_pairs(documents, next_sentence, seed)
         if not first:
             raise ValueError("documents hold no sentence; pass the pretraining text")
         mask_selection_length = mask_selection_length or math.ceil(mask_selection_rate * sequence_length) + 1

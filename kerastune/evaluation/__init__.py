@@ -1,3 +1,4 @@
 """kerastune.evaluation."""
 from kerastune.evaluation.classification_report import classification_report, save_report  # noqa: F401
 from kerastune.evaluation.sequence_labelling_report import sequence_labelling_report  # noqa: F401
+from kerastune.evaluation.retrieval_report import retrieval_report  # noqa: F401

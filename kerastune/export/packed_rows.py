@@ -1,4 +1,4 @@
-"""Run a text classifier on packed rows: several texts share one row, each attending only to itself.
+"""Run a text encoder on packed rows: several texts share one row, each attending only to itself.
 
 Length-sorted chunks (`length_sorted_chunks`) keep padding small only when a request holds many texts
 of similar lengths. A request of 64 mixed texts cut into 4 chunks still pads each chunk to its longest
@@ -9,11 +9,12 @@ longest first). The encoder gets a block-diagonal attention mask, so every token
 tokens of its own text. Each text gets what the encoder gives it alone (within float rounding), while
 every matmul runs over all the chunk's tokens at once with almost no padding. Embeddings are computed
 per text before packing (positions count from each text's start), and the encoder's outputs are put
-back per text before the classifier's head pools them.
+back per text before the model's head pools them.
 
 It works for backbones built like BERT: a list `transformer_layers` that take an `attention_mask`, an
 `embeddings_dropout` layer whose output is the embedding output, and `pooled_dense` over the [CLS]
-vector (KerasHub's `BertBackbone`, kerastune's `BertEncoder`), under a `TextClassifier`. `packs(model)`
+vector (KerasHub's `BertBackbone`, kerastune's `BertEncoder`), under a `TextClassifier` or a
+`SentenceEncoder`. `packs(model)`
 says whether a model is one; others run unpacked.
 """
 
@@ -22,11 +23,12 @@ import tensorflow as tf
 
 
 def packs(model):
-    """Whether `packed_logits` can run `model`: a `TextClassifier` over a BERT-built backbone without a
+    """Whether `packed_logits` can run `model`: a `TextClassifier` or `SentenceEncoder` (a model with
+    `head_from_backbone_outputs`) over a BERT-built backbone without a
     tuned prompt (whose positions the packed embeddings would not hold)."""
     backbone = getattr(model, "backbone", None)
     return (
-        hasattr(model, "logits_from_backbone_outputs")
+        hasattr(model, "head_from_backbone_outputs")
         and backbone is not None
         and getattr(backbone, "soft_prompt", None) is None
         and bool(getattr(backbone, "transformer_layers", None))
@@ -73,15 +75,16 @@ def first_fit_rows(lengths, width):
 
 
 def packed_logits(model):
-    """Returns `logits(token_ids, segment_ids, padding_mask)`: `model`'s logits, its encoder run on packed rows.
+    """Returns `logits(token_ids, segment_ids, padding_mask)`: `model`'s output (a classifier's logits, an
+    encoder's embeddings), its encoder run on packed rows.
 
     Args:
-        model: a `TextClassifier` for which `packs(model)` holds.
+        model: a `TextClassifier` or `SentenceEncoder` for which `packs(model)` holds.
 
     Returns:
         A callable: dense int32 (batch, seq) `token_ids`, `segment_ids`, `padding_mask` (real tokens
         first in each row, as `kerastune.data.bert_inputs.dense_inputs` writes them) -> float32 logits
-        (batch, num_classes), equal to `model(...)`'s within float rounding.
+        (batch, num_classes) or embeddings (batch, dim), equal to `model(...)`'s within float rounding.
 
     Example:
 
@@ -90,7 +93,7 @@ def packed_logits(model):
     """
     if not packs(model):
         raise ValueError(
-            "packed_logits runs a TextClassifier over a BERT-built backbone (transformer_layers, an "
+            "packed_logits runs a TextClassifier or SentenceEncoder over a BERT-built backbone (transformer_layers, an "
             "embeddings_dropout layer and pooled_dense; no tuned prompt); run this model unpacked instead. "
             f"Received: model={type(model).__name__} {model.name!r}"
         )
@@ -120,6 +123,6 @@ def packed_logits(model):
         outputs = {"sequence_output": tf.gather_nd(packed, unpacked)}  # (batch, seq, hidden)
         if model.pooling == "pooled":
             outputs["pooled_output"] = backbone.pooled_dense(outputs["sequence_output"][:, 0, :])
-        return tf.cast(model.logits_from_backbone_outputs(outputs, padding_mask), tf.float32)
+        return tf.cast(model.head_from_backbone_outputs(outputs, padding_mask), tf.float32)
 
     return logits

@@ -56,12 +56,10 @@ REST (TF Serving): `POST /v1/models/<name>:predict` with `{"instances": ["a grea
 import keras
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import dense_inputs, packer, pad_id, text_specs
 from kerastune.export.export_writer import write_export
-from kerastune.export.length_sorted_chunks import check_chunk_size, length_sorted_outputs
-from kerastune.export.packed_rows import packed_logits, packs
+from kerastune.export.string_signatures import (DENSE_SPECS, encoder_on_strings, encoder_outputs_function,
+                                                string_signature, tokenize_function)
 from kerastune.models.backbones import max_sequence_length
-from kerastune.models.bert_encoder import INPUT_NAMES
 
 # TensorFlow Text ops in the serving graph (KerasHub's WordPiece tokenizer), beside core TF ops.
 TEXT_OPS = ("NormalizeUTF8", "CaseFoldUTF8", "RegexSplitWithOffsets", "FastWordpieceTokenizeWithOffsets")
@@ -72,9 +70,7 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
     """Returns a `tf.function` mapping raw strings to `{probabilities, label_ids, label_names,
     num_tokens, truncated}`.
 
-    The encoder runs on length-sorted chunks of at most `chunk_size` texts, each padded only to its
-    own longest text (rounded up to `pad_to_multiple_of`): see `length_sorted_chunks`; packed, each
-    chunk's texts share rows (`packed_rows`).
+    The encoder runs on chunks of the texts (`string_signatures.encoder_on_strings`).
 
     Args:
         model: a `TextClassifier` (or any model taking the backbone inputs and returning logits).
@@ -85,98 +81,25 @@ def serving_function(model, tokenizer, label_names, pair=False, sequence_length=
         chunk_size: int, the most texts the encoder runs at once, or None: 64 packed, 16 not.
         pad_to_multiple_of: int, chunk widths are rounded up to a multiple of it.
         truncate: `"end"` or `"middle"`, what a too-long text loses (as the model was trained).
-        logits: the `logits_function(model)` to call unpacked, or None for a new one (an export passes
+        logits: the `encoder_outputs_function(model)` to call unpacked, or None for a new one (an export passes
             the one its `token_ids` signature calls, so an unpacked model is traced once).
         packed: bool, or None to pack whenever `packed_rows.packs(model)`.
     """
-    if sequence_length is None:
-        sequence_length = max_sequence_length(getattr(model, "backbone", None))
-    packed = packs(model) if packed is None else packed
-    chunk_size = (64 if packed else 16) if chunk_size is None else chunk_size
-    check_chunk_size(chunk_size)
-    # packed chunks of many long texts stop where an unpacked chunk of 16 at the longest would: the same memory
-    chunk_tokens = 16 * sequence_length if packed else None
     names = tf.constant([str(n) for n in label_names])
-    padding_id = pad_id(tokenizer)
-    num_classes = len(label_names)
-    if packed:
-        logits_of = tf.function(packed_logits(model), input_signature=_DENSE_SPECS)
-    else:
-        logits_of = logits or logits_function(model)
-    pack = packer(tokenizer, sequence_length, pair, truncate)  # the training batches' own
+    encode = encoder_on_strings(model, tokenizer, (len(label_names),), pair, sequence_length, chunk_size,
+                                pad_to_multiple_of, truncate, outputs=logits, packed=packed)
 
     def serve(text, text_pair=None):
-        token_ids, segment_ids, full_lengths = pack(text) if text_pair is None else pack(text, text_pair)
-        used = tf.cast(token_ids.row_lengths(), tf.int32)
-        logits = length_sorted_outputs(
-            lambda features: logits_of(**features), token_ids, segment_ids, (num_classes,), padding_id, chunk_size,
-            pad_to_multiple_of, limit=sequence_length, sort=not packed, chunk_tokens=chunk_tokens,
-        )  # (batch, num_classes)
+        logits, read = encode(text, text_pair)  # (batch, num_classes)
         label_ids = tf.argmax(logits, axis=-1)
         return {
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "label_ids": label_ids,
             "label_names": tf.gather(names, label_ids),
-            **_what_was_read(used, full_lengths, text_pair is not None),
+            **read,
         }
 
-    return _string_signature(serve, pair)
-
-
-def _string_signature(fn, pair):
-    """`fn` as a `tf.function` over `text` (batch,) strings, and `text_pair` when `pair`."""
-    if pair:
-        def with_pair(text, text_pair):
-            return fn(text, text_pair)
-
-        return tf.function(with_pair, input_signature=text_specs(pair=True))
-
-    def single(text):
-        return fn(text)
-
-    return tf.function(single, input_signature=text_specs())
-
-
-def _what_was_read(used, full_lengths, pair):
-    """`num_tokens` (the word pieces read, [CLS]/[SEP] not counted) and `truncated` (the text was cut) of each
-    text, from its packed length `used` and its length before the cut, both with the special tokens."""
-    return {"num_tokens": used - (3 if pair else 2), "truncated": full_lengths > used}
-
-
-def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
-    """Returns a `tf.function`: strings -> the dense `{token_ids, segment_ids, padding_mask}` the encoder takes,
-    and each text's `num_tokens` and `truncated` as `serving_default` reports them.
-
-    The `tokenize` signature: what `serving_default` feeds its encoder (padded to the batch's
-    longest text), for clients that run the encoder elsewhere (LiteRT) and to profile the stages.
-    """
-    padding_id = pad_id(tokenizer)
-    pack = packer(tokenizer, sequence_length, pair, truncate)
-
-    def tokenize(text, text_pair=None):
-        token_ids, segment_ids, full_lengths = pack(text) if text_pair is None else pack(text, text_pair)
-        used = tf.cast(token_ids.row_lengths(), tf.int32)
-        return {
-            **dense_inputs(token_ids, segment_ids, padding_id),  # (batch, longest) int32 each
-            **_what_was_read(used, full_lengths, text_pair is not None),  # (batch,) each
-        }
-
-    return _string_signature(tokenize, pair)
-
-
-_DENSE_SPECS = [tf.TensorSpec([None, None], tf.int32, name=n) for n in INPUT_NAMES]
-
-
-def logits_function(model):
-    """Returns a `tf.function`: dense `token_ids, segment_ids, padding_mask` (batch, seq) int32 -> float32
-    logits (batch, num_classes). `serving_default`'s chunks and the `token_ids` signature both call it,
-    so an export traces the model once."""
-
-    def logits(token_ids, segment_ids, padding_mask):
-        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-        return tf.cast(model(features, training=False), tf.float32)
-
-    return tf.function(logits, input_signature=_DENSE_SPECS)
+    return string_signature(serve, pair)
 
 
 def token_ids_function(model, logits=None):
@@ -184,14 +107,14 @@ def token_ids_function(model, logits=None):
 
     The `token_ids` signature: the encoder and softmax alone, as a LiteRT conversion or a client
     with its own tokenizer (the vocabulary is `assets.extra/vocab.txt`) runs it. `logits`: the
-    `logits_function(model)` to call, or None for a new one.
+    `encoder_outputs_function(model)` to call, or None for a new one.
     """
-    logits = logits or logits_function(model)
+    logits = logits or encoder_outputs_function(model)
 
     def probabilities(token_ids, segment_ids, padding_mask):
         return {"probabilities": tf.nn.softmax(logits(token_ids, segment_ids, padding_mask), axis=-1)}
 
-    return tf.function(probabilities, input_signature=_DENSE_SPECS)
+    return tf.function(probabilities, input_signature=DENSE_SPECS)
 
 
 def export_text_classifier(
@@ -236,7 +159,7 @@ def export_text_classifier(
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     archive = keras.export.ExportArchive()
     archive.track(model)
-    logits = logits_function(model)
+    logits = encoder_outputs_function(model)
     endpoints = {  # `logits` and the tokenizer (`packer`) are each traced once between them; packing: once more
         "serving_default": serving_function(
             model, tokenizer, label_names, pair, sequence_length, chunk_size, pad_to_multiple_of, truncate,

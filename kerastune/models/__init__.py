@@ -3,7 +3,8 @@
 from kerastune.models.gpt import GPT
 from kerastune.models.bert_encoder import BertEncoder  # noqa: E402,F401
 from kerastune.models.conv_encoder import ConvEncoder  # noqa: E402,F401
-from kerastune.models.text_classifier import MaskedMeanPooling, TextClassifier  # noqa: E402,F401
+from kerastune.models.sentence_pooling import MaskedMeanPooling  # noqa: E402,F401
+from kerastune.models.text_classifier import TextClassifier  # noqa: E402,F401
 from kerastune.models.backbones import load_backbone  # noqa: E402,F401
 from kerastune.models.token_classifier import TokenClassifier  # noqa: E402,F401
 from kerastune.models.bert_pretrainer import BertPretrainer, TiedMaskedLMHead  # noqa: E402,F401
@@ -12,3 +13,5 @@ from kerastune.models.mlp_classifier import MLPClassifier  # noqa: E402,F401
 from kerastune.models.prompt_classifier import PromptClassifier, load_masked_lm_backbone  # noqa: E402,F401
 from kerastune.models.multi_task_classifier import MultiTaskClassifier  # noqa: E402,F401
 from kerastune.models.text_generation import generate_responses  # noqa: E402,F401
+from kerastune.models.sentence_encoder import SentenceEncoder  # noqa: E402,F401
+from kerastune.models.in_batch_contrastive import InBatchContrastive  # noqa: E402,F401

@@ -7,7 +7,7 @@ from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
-from kerastune.models.text_classifier import MaskedMeanPooling
+from kerastune.models.sentence_pooling import MaskedMeanPooling
 from kerastune.training import adamw
 
 NEGATIVE = -1e9  # logit of a class the example's task does not have

@@ -1,47 +1,13 @@
 """A classification head over any BERT-style backbone (KerasHub `BertBackbone` or kerastune's own)."""
 
 import keras
-from keras import ops
 
 from kerastune.api import register
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
+from kerastune.models.sentence_pooling import MaskedMeanPooling, check_pooling, pool_features
 from kerastune.training import adamw
-
-POOLINGS = ("pooled", "mean", "cls")
-
-
-@register
-class MaskedMeanPooling(keras.layers.Layer):
-    """Mean of the sequence output over real (unpadded) positions.
-
-    Call arguments:
-        sequence_output: float tensor (batch, seq, hidden).
-        padding_mask: int/bool tensor (batch, seq), 1 for real tokens.
-
-    Returns:
-        (batch, hidden).
-    """
-
-    def call(self, sequence_output, padding_mask):
-        mask = ops.expand_dims(ops.cast(padding_mask, sequence_output.dtype), -1)  # (batch, seq, 1); LiteRT has no new-axis slice
-        total = ops.sum(sequence_output * mask, axis=1)  # (batch, hidden)
-        count = ops.maximum(ops.sum(mask, axis=1), 1.0)  # (batch, 1)
-        return total / count
-
-    def compute_output_shape(self, sequence_output_shape, padding_mask_shape=None):
-        return (sequence_output_shape[0], sequence_output_shape[-1])
-
-
-def _pool(pooling, features, padding_mask, mean_pooling):
-    """The vector the head classifies: the backbone's pooler output, the raw [CLS] vector or `mean_pooling`'s."""
-    if pooling == "pooled":
-        return features["pooled_output"]
-    if pooling == "cls":
-        return features["sequence_output"][:, 0, :]
-    return mean_pooling(features["sequence_output"], padding_mask)
-
 
 @register
 class TextClassifier(BackboneTask):
@@ -76,8 +42,7 @@ class TextClassifier(BackboneTask):
     """
 
     def __init__(self, backbone, num_classes, pooling="pooled", dropout=0.1, **kwargs):
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}; received {pooling!r}")
+        check_pooling(pooling)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2; received {num_classes!r}")
         inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
@@ -85,7 +50,7 @@ class TextClassifier(BackboneTask):
         if pooling != "pooled":
             freeze_unused_pooler(backbone)
         mean_pooling = MaskedMeanPooling(name="mean_pooling") if pooling == "mean" else None
-        pooled = _pool(pooling, features, inputs["padding_mask"], mean_pooling)
+        pooled = pool_features(pooling, features, inputs["padding_mask"], mean_pooling)
         x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)
         logits = logits_layer(num_classes)(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
@@ -94,7 +59,7 @@ class TextClassifier(BackboneTask):
         self.pooling = pooling
         self.dropout = dropout
 
-    def logits_from_backbone_outputs(self, features, padding_mask):
+    def head_from_backbone_outputs(self, features, padding_mask):
         """The head alone, at inference: pooling and the logits layer over the backbone's outputs.
 
         For a serving path that runs the backbone its own way (`kerastune.export.packed_rows`).
@@ -108,7 +73,7 @@ class TextClassifier(BackboneTask):
             logits (batch, num_classes).
         """
         mean_pooling = self.get_layer("mean_pooling") if self.pooling == "mean" else None
-        return self.get_layer("logits")(_pool(self.pooling, features, padding_mask, mean_pooling))
+        return self.get_layer("logits")(pool_features(self.pooling, features, padding_mask, mean_pooling))
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", label_smoothing=0.0, **kwargs):
         """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits (smoothed by

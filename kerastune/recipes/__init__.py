@@ -8,3 +8,4 @@ from kerastune.recipes.image_classifier import ImageClassifierConfig, ImageClass
 from kerastune.recipes.prompt_classifier import (PromptClassifierConfig, PromptClassifierRun, distill_ensemble,  # noqa: E402,F401
                                                  ensemble_probabilities, prompt_classifier)
 from kerastune.recipes.continual import ContinualConfig, ContinualRun, ContinualTask, continual  # noqa: E402,F401
+from kerastune.recipes.sentence_encoder import SentenceEncoderConfig, SentenceEncoderRun, sentence_encoder  # noqa: E402,F401

@@ -13,11 +13,12 @@ from kerastune.training.training_backup import fit_with_backups
 
 
 class FineTuningRun:
-    """Base of `TextClassifierRun`, `TokenClassifierRun` and `MaskedLMRun`.
+    """Base of `TextClassifierRun`, `TokenClassifierRun`, `SentenceEncoderRun` and `MaskedLMRun`.
 
-    Subclasses set `exporter` (a `staticmethod` of a function `(model, tokenizer, names,
-    export_dir=, name=, version=, sequence_length=, report=, config=, **export_options())` -> path)
-    and `names` (label or tag names), and add their own `predict` / `evaluate`.
+    Subclasses set `exporter` (a `staticmethod` of a function `(*exported(), export_dir=, name=,
+    version=, sequence_length=, report=, config=, **export_options())` -> path, `exported()` being
+    `(model, tokenizer, names)` unless they say otherwise) and `names` (label or tag names), and add
+    their own `predict` / `evaluate`.
 
     Attributes:
         model: the compiled task model.
@@ -108,6 +109,10 @@ class FineTuningRun:
         """Extra keyword arguments of `exporter` (e.g. the text classifier's `pair`)."""
         return {}
 
+    def exported(self):
+        """The positional arguments of `exporter`: the model to export, its tokenizer and `names`."""
+        return self.model, self.tokenizer, self.names
+
     def export(self, export_dir=None, version=None, report=None):
         """Writes the string-in SavedModel to `export_dir/<config.name>/<version>/`; returns the path.
 
@@ -120,7 +125,7 @@ class FineTuningRun:
         """
         with merged_for_export(self.model):  # LoRA / DoRA in the kernels, prefix MLPs computed: no extra op serving
             return self.exporter(
-                self.model, self.tokenizer, self.names,
+                *self.exported(),
                 export_dir=worker_dir(export_dir or self.config.export_dir, self.strategy),
                 name=self.config.name, version=version, sequence_length=self.sequence_length, report=report,
                 config=as_dict(self.config), **self.export_options(),

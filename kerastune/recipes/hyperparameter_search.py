@@ -2,7 +2,8 @@
 
 Each trial builds the recipe with the trial's values (`config_from`, so every value is type-checked
 as a flag would be), fits it and scores it on the validation set with the recipe's own `evaluate`
-(accuracy for the text classifier, entity F1 for the token classifier). KerasTuner's oracles choose
+(accuracy for the text classifier, entity F1 for the token classifier, the search's mean average
+precision for the sentence encoder). KerasTuner's oracles choose
 the values: `"random"` (RandomSearch), `"bayesian"` (BayesianOptimization) or `"hyperband"` (which
 also chooses each trial's `epochs`, up to the config's). The table of trials is printed and written as
 CSV. The best trial's fitted run is kept (`SearchResult.best_run`): `kerastune tune` reports and exports
@@ -27,7 +28,8 @@ from kerastune.recipe_files import recipe_parts
 from kerastune.recipes.config import coerce, config_from
 
 # kind -> (the report key the search maximises, its name as an objective)
-OBJECTIVES = {"text_classifier": ("accuracy", "val_accuracy"), "token_classifier": ("f1", "val_f1")}
+OBJECTIVES = {"text_classifier": ("accuracy", "val_accuracy"), "token_classifier": ("f1", "val_f1"),
+              "sentence_encoder": ("mean_average_precision", "val_mean_average_precision")}
 TUNERS = ("random", "bayesian", "hyperband")
 
 
@@ -41,7 +43,7 @@ class SearchResult:
         objective: str, e.g. `"val_accuracy"`.
         trials: list of dicts, one per trial: `trial_id`, each searched key, the objective, `status`.
         csv_path: str, where the trials were written as CSV.
-        best_run: the best trial's fitted run (`TextClassifierRun` / `TokenClassifierRun`), its
+        best_run: the best trial's fitted run (`TextClassifierRun`, `TokenClassifierRun`, `SentenceEncoderRun`), its
             `config` set to `best_config`: evaluate or export it as it is.
         best_history: the Keras `History` of the best trial's `fit`.
     """
@@ -126,7 +128,8 @@ def hyperparameter_search(kind, config, space, tuner="random", max_trials=4, dir
     """Searches `space` for recipe `kind` from base `config`; returns a `SearchResult`.
 
     Args:
-        kind: `"text_classifier"` or `"token_classifier"`.
+        kind: `"text_classifier"`, `"token_classifier"` or `"sentence_encoder"` (scored by the validation
+            search's mean average precision).
         config: the recipe's config: every setting not searched (it needs a `validation` set).
         space: dict of setting -> list of choices (at least two each), e.g. `{"learning_rate": [1e-4, 3e-4]}`.
         tuner: `"random"`, `"bayesian"` or `"hyperband"`.

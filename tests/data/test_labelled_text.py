@@ -1,6 +1,6 @@
 import pytest
 
-from kerastune.data.labelled_text import LabelledTextError, read_labelled_text
+from kerastune.data.labelled_text import LabelledTextError, read_labelled_text, read_records
 from tests.conftest import shared_path
 
 
@@ -26,7 +26,8 @@ def test_integer_labels_and_validation_file_share_ids(tmp_path):
     train = read_labelled_text(write(tmp_path, "t.tsv", "sentence\tlabel\na\t1\nb\t2\nc\t1\n"))
     assert train.label_names == ["1", "2"] and train.labels == [0, 1, 0]
     dev = read_labelled_text(
-        write(tmp_path, "d.tsv", "sentence\tlabel\nx\t2\n"), label_names=train.label_names, label_values=train.label_values
+        write(tmp_path, "d.tsv", "sentence\tlabel\nx\t2\n"), label_names=train.label_names,
+        label_values=train.label_values,
     )
     assert dev.labels == [1]
 
@@ -46,7 +47,8 @@ BAD_INPUTS = [
     ("missing_column.tsv", "text\ty\na\t1\n", {}, ["line 1", "column 'label'", "missing column"]),
     ("empty_text.tsv", "text\tlabel\na\t1\n  \t0\n", {}, ["line 3", "column 'text'", "empty text"]),
     ("mixed.tsv", "text\tlabel\na\t1\nb\tpos\n", {}, ["line 3", "column 'label'", "'pos' is a string"]),
-    ("outside.tsv", "text\tlabel\na\t1\nb\t7\n", {"label_names": ["0", "1"]}, ["line 3", "column 'label'", "outside the label set"]),
+    ("outside.tsv", "text\tlabel\na\t1\nb\t7\n", {"label_names": ["0", "1"]},
+     ["line 3", "column 'label'", "outside the label set"]),
     ("header_only.tsv", "text\tlabel\n", {}, ["line 1", "header row but no examples"]),
     ("empty.tsv", "", {}, ["line 1", "empty"]),
     ("fields.tsv", "text\tlabel\na\tb\t1\n", {}, ["line 2", "3 fields"]),
@@ -76,3 +78,16 @@ def test_sst2_dev_matches_published_counts():
     data = read_labelled_text(shared_path("data", "sst2", "dev.tsv"))
     assert len(data) == 872 and data.label_names == ["0", "1"]
     assert data.labels.count(0) == 428 and data.labels.count(1) == 444
+
+
+def test_read_records_yields_the_header_then_rows_and_reads_a_json_array(tmp_path):
+    tsv = write(tmp_path, "a.tsv", "text\tlabel\n\na\t1\n")
+    assert list(read_records(tsv, "tsv")) == [(1, ["text", "label"]), (3, {"text": "a", "label": "1"})]
+    lines = write(tmp_path, "a.jsonl", '{"text": "a"}\n\n{"text": "b"}\n')
+    assert list(read_records(lines, "jsonl")) == [(1, {"text": "a"}), (3, {"text": "b"})]
+    array = write(tmp_path, "a.json", '\ufeff[\n {"text": "a"},\n\n {"text":\n  "b"}]')
+    assert list(read_records(array, "jsonl")) == [(2, {"text": "a"}), (4, {"text": "b"})]
+    with pytest.raises(LabelledTextError, match=r"a.json, line 2: expected an array of JSON objects; received list"):
+        list(read_records(write(tmp_path, "a.json", '[{"text": "a"},\n ["b"]]'), "jsonl"))
+    with pytest.raises(ValueError, match="format must be one of"):
+        read_records(tsv, "xml")

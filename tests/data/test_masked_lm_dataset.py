@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerastune.data.masked_lm_dataset import MaskedLMDataset, hold_out_documents, sentence_pairs, split_documents
+from kerastune.data.masked_lm_dataset import (MaskedLMDataset, hold_out_documents, next_sentence_pairs,
+                                              split_documents)
 
 WORDS = [f"w{i}" for i in range(40)]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
@@ -17,7 +18,7 @@ def test_split_documents_at_wikitext_titles():
 
 def test_nsp_pairs_half_true_next_half_random_other_document():
     documents = [[f"d{d}s{i}" for i in range(5)] for d in range(50)]
-    first, second, labels, weights = sentence_pairs(documents, seed=0)
+    first, second, labels, weights = next_sentence_pairs(documents, seed=0)
     real = [(a, b, l) for a, b, l, w in zip(first, second, labels, weights) if w]
     assert len(real) == 50 * 4 and sum(weights) == len(real)  # last sentences have no next: weight 0
     assert 0.4 < np.mean([l for _, _, l in real]) < 0.6

@@ -3,7 +3,8 @@ import keras_hub
 import numpy as np
 import pytest
 
-from kerastune.models.text_classifier import MaskedMeanPooling, TextClassifier
+from kerastune.models.sentence_pooling import MaskedMeanPooling
+from kerastune.models.text_classifier import TextClassifier
 from tests.helpers import assert_config_round_trip, assert_keras_save_load
 
 

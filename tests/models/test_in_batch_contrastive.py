@@ -1,0 +1,115 @@
+import keras
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerastune.models.in_batch_contrastive import InBatchContrastive
+from kerastune.models.sentence_encoder import SentenceEncoder
+
+
+def encoder(seed=0):
+    keras.utils.set_random_seed(seed)
+    return SentenceEncoder(keras_hub.models.BertBackbone(40, 1, 2, 16, 32, max_sequence_length=16, dropout=0.0))
+
+
+def texts(n, width, seed):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(2, width + 1, n)
+    mask = (np.arange(width)[None, :] < lengths[:, None]).astype("int32")
+    return {"token_ids": rng.integers(5, 40, (n, width)).astype("int32") * mask,
+            "segment_ids": np.zeros_like(mask), "padding_mask": mask}
+
+
+def batch(n=4, negatives=False, group=None):
+    out = {"anchor": texts(n, 6, 1), "positive": texts(n, 7, 2)}
+    if negatives:
+        out["negative"] = texts(n, 5, 3)
+    if group is not None:
+        out["group"] = np.asarray(group, "int32")
+    return out
+
+
+def unit(x):
+    x = keras.ops.convert_to_numpy(x)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def cross_entropy(logits):
+    """Mean over rows of -log softmax(row)[row index]: each anchor's own positive is the target."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probabilities = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return -log_probabilities[np.arange(len(logits)), np.arange(len(logits))].mean()
+
+
+@pytest.mark.parametrize("negatives", [False, True])
+def test_logits_are_scaled_cosines_against_every_candidate(negatives):
+    model = InBatchContrastive(encoder(), scale=7.0)
+    x = batch(negatives=negatives)
+    candidates = [unit(model.encoder(x["positive"]))] + ([unit(model.encoder(x["negative"]))] if negatives else [])
+    expected = 7.0 * unit(model.encoder(x["anchor"])) @ np.concatenate(candidates).T
+    got = keras.ops.convert_to_numpy(model(x))
+    assert got.shape == (4, 8 if negatives else 4)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_same_group_positives_of_other_anchors_are_masked_out():
+    model = InBatchContrastive(encoder())
+    x = batch(negatives=True, group=[0, 1, 0, 2])
+    plain = keras.ops.convert_to_numpy(model({k: v for k, v in x.items() if k != "group"}))
+    got = keras.ops.convert_to_numpy(model(x))
+    masked = np.zeros_like(got, bool)
+    masked[0, 2] = masked[2, 0] = True  # anchors 0 and 2 share group 0: each other's positive is not a negative
+    assert (got[masked] < -1e3).all()
+    np.testing.assert_allclose(got[~masked], plain[~masked], rtol=1e-6)
+
+
+def test_loss_and_accuracy_use_each_anchors_own_positive_as_target():
+    model = InBatchContrastive(encoder(), scale=20.0)
+    model.compile(optimizer="sgd")
+    x = batch(n=6, negatives=True, group=[0, 0, 1, 1, 2, 3])
+    logits = keras.ops.convert_to_numpy(model(x))
+    results = model.evaluate(tf.data.Dataset.from_tensors(x), return_dict=True, verbose=0)
+    np.testing.assert_allclose(results["loss"], cross_entropy(logits), rtol=1e-5)
+    np.testing.assert_allclose(results["accuracy"], (logits.argmax(1) == np.arange(6)).mean())
+
+
+def test_training_pulls_pairs_together():
+    model = InBatchContrastive(encoder(), scale=20.0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    x = batch(n=8)
+    before = model.evaluate(tf.data.Dataset.from_tensors(x), return_dict=True, verbose=0)
+    model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=30, verbose=0)
+    after = model.evaluate(tf.data.Dataset.from_tensors(x), return_dict=True, verbose=0)
+    assert after["loss"] < 0.5 * before["loss"] and after["accuracy"] == 1.0
+
+
+def test_each_replica_contrasts_its_own_half_of_the_batch():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    x = batch(n=8)
+    with strategy.scope():
+        model = InBatchContrastive(encoder(), scale=20.0)
+        model.compile(optimizer="sgd")
+    loss = model.evaluate(tf.data.Dataset.from_tensors(x), return_dict=True, verbose=0)["loss"]
+    halves = [{side: {k: v[i * 4:(i + 1) * 4] for k, v in x[side].items()} for side in x} for i in (0, 1)]
+    expected = np.mean([cross_entropy(keras.ops.convert_to_numpy(model(half))) for half in halves])
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_keras_save_and_load(tmp_path):
+    model = InBatchContrastive(encoder(), scale=5.0)
+    x = batch(negatives=True, group=[0, 1, 0, 2])
+    model.save(str(tmp_path / "contrastive.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "contrastive.keras"))
+    assert isinstance(loaded, InBatchContrastive) and loaded.get_config() == model.get_config()
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+
+
+def test_config_round_trip_and_bad_arguments():
+    model = InBatchContrastive(encoder(), scale=5.0)
+    copy = InBatchContrastive.from_config(model.get_config())
+    assert copy.scale == 5.0 and isinstance(copy.encoder, SentenceEncoder)
+    with pytest.raises(ValueError, match="scale must be a positive number.*Received: scale=0"):
+        InBatchContrastive(encoder(), scale=0)
+    with pytest.raises(ValueError, match="'anchor' and 'positive'"):
+        model({"anchor": texts(2, 4, 0)})

@@ -3,9 +3,8 @@
 import keras
 
 from kerastune.api import register
-from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
-from kerastune.models.bert_encoder import INPUT_NAMES
-from kerastune.models.sentence_pooling import MaskedMeanPooling, check_pooling, pool_features
+from kerastune.models.backbone_task import BackboneTask
+from kerastune.models.sentence_pooling import pool_features, pooled_backbone
 
 
 @register
@@ -41,13 +40,7 @@ class SentenceEncoder(BackboneTask):
     """
 
     def __init__(self, backbone, pooling="mean", normalize=True, **kwargs):
-        check_pooling(pooling)
-        inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
-        features = backbone(inputs)
-        if pooling != "pooled":
-            freeze_unused_pooler(backbone)
-        mean_pooling = MaskedMeanPooling(name="mean_pooling") if pooling == "mean" else None
-        embeddings = pool_features(pooling, features, inputs["padding_mask"], mean_pooling)
+        inputs, embeddings = pooled_backbone(backbone, pooling)
         if normalize:
             embeddings = keras.layers.UnitNormalization(name="unit_normalization")(embeddings)
         super().__init__(inputs=inputs, outputs=embeddings, **kwargs)
@@ -72,8 +65,7 @@ class SentenceEncoder(BackboneTask):
         Returns:
             embeddings (batch, hidden).
         """
-        mean_pooling = self.get_layer("mean_pooling") if self.pooling == "mean" else None
-        embeddings = pool_features(self.pooling, features, padding_mask, mean_pooling)
+        embeddings = pool_features(self.pooling, features, padding_mask, self)
         return self.get_layer("unit_normalization")(embeddings) if self.normalize else embeddings
 
     def get_config(self):

@@ -1,12 +1,15 @@
 """One vector per text from a BERT-style backbone's outputs: the pooler, the [CLS] vector or a masked mean.
 
-The text classifier's head and the sentence encoder pool the same way, through `pool_features`.
+The text classifier's head and the sentence encoder pool the same way: `pooled_backbone` builds the
+pooled graph of a functional model, `pool_features` pools outputs the model's own way at serving time.
 """
 
 import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.models.backbone_task import freeze_unused_pooler
+from kerastune.models.bert_encoder import INPUT_NAMES
 
 POOLINGS = ("pooled", "mean", "cls")
 
@@ -56,7 +59,8 @@ def pool_features(pooling, features, padding_mask, mean_pooling=None):
         features: the backbone's output dict, `sequence_output` (batch, seq, hidden) and, for
             `"pooled"`, `pooled_output` (batch, hidden).
         padding_mask: int/bool (batch, seq), 1 for real tokens.
-        mean_pooling: the model's `MaskedMeanPooling` layer (used for `"mean"`).
+        mean_pooling: the model's `MaskedMeanPooling` layer (used for `"mean"`), or a model built by
+            `pooled_backbone` (its `mean_pooling` layer is looked up).
 
     Returns:
         (batch, hidden).
@@ -65,4 +69,22 @@ def pool_features(pooling, features, padding_mask, mean_pooling=None):
         return features["pooled_output"]
     if pooling == "cls":
         return features["sequence_output"][:, 0, :]
+    if isinstance(mean_pooling, keras.Model):
+        mean_pooling = mean_pooling.get_layer("mean_pooling")
     return mean_pooling(features["sequence_output"], padding_mask)
+
+
+def pooled_backbone(backbone, pooling):
+    """`(inputs, pooled)`: symbolic backbone inputs and one vector per text, for a functional model's graph.
+
+    Checks `pooling`; with `"mean"` or `"cls"` the backbone's unused pooler is set `trainable=False`, and
+    `"mean"` adds a `MaskedMeanPooling` layer named `mean_pooling` (what `pool_features` of the built model
+    finds again).
+    """
+    check_pooling(pooling)
+    inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
+    features = backbone(inputs)
+    if pooling != "pooled":
+        freeze_unused_pooler(backbone)
+    mean_pooling = MaskedMeanPooling(name="mean_pooling") if pooling == "mean" else None
+    return inputs, pool_features(pooling, features, inputs["padding_mask"], mean_pooling)

@@ -3,10 +3,9 @@
 import keras
 
 from kerastune.api import register
-from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
-from kerastune.models.bert_encoder import INPUT_NAMES
+from kerastune.models.backbone_task import BackboneTask
 from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
-from kerastune.models.sentence_pooling import MaskedMeanPooling, check_pooling, pool_features
+from kerastune.models.sentence_pooling import pool_features, pooled_backbone
 from kerastune.training import adamw
 
 @register
@@ -42,15 +41,9 @@ class TextClassifier(BackboneTask):
     """
 
     def __init__(self, backbone, num_classes, pooling="pooled", dropout=0.1, **kwargs):
-        check_pooling(pooling)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer >= 2; received {num_classes!r}")
-        inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
-        features = backbone(inputs)
-        if pooling != "pooled":
-            freeze_unused_pooler(backbone)
-        mean_pooling = MaskedMeanPooling(name="mean_pooling") if pooling == "mean" else None
-        pooled = pool_features(pooling, features, inputs["padding_mask"], mean_pooling)
+        inputs, pooled = pooled_backbone(backbone, pooling)
         x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)
         logits = logits_layer(num_classes)(x)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
@@ -72,8 +65,7 @@ class TextClassifier(BackboneTask):
         Returns:
             logits (batch, num_classes).
         """
-        mean_pooling = self.get_layer("mean_pooling") if self.pooling == "mean" else None
-        return self.get_layer("logits")(pool_features(self.pooling, features, padding_mask, mean_pooling))
+        return self.get_layer("logits")(pool_features(self.pooling, features, padding_mask, self))
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", label_smoothing=0.0, **kwargs):
         """Compiles with fine-tuning defaults: `adamw(5e-5)`, sparse CE on logits (smoothed by

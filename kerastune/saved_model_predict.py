@@ -74,7 +74,7 @@ def predict_lines(path, texts):
                     lines[i] += f"\t(truncated: the model read {used} of its word pieces)"
         return lines
     if "embeddings" in outputs:
-        return _nearest_lines(out["embeddings"].numpy(), out["num_tokens"].numpy(), texts)
+        return _nearest_lines(out["embeddings"].numpy(), out["num_tokens"].numpy(), out["truncated"].numpy(), texts)
     if "tags" in outputs:
         words, tags, counts = out["words"].numpy(), out["tags"].numpy(), out["num_words"].numpy()
         return [" ".join(f"{w.decode('utf-8')}/{g.decode('utf-8')}" for w, g in zip(ws[:n], gs[:n]))
@@ -82,7 +82,7 @@ def predict_lines(path, texts):
     raise ValueError(f"{directory}: serving_default returns {sorted(outputs)}, not a kerastune export's outputs.")
 
 
-def _nearest_lines(embeddings, num_tokens, texts):
+def _nearest_lines(embeddings, num_tokens, truncated, texts):
     """For each text, the most similar other text by cosine similarity (one text: its embedding's size)."""
     import numpy as np
 
@@ -98,4 +98,6 @@ def _nearest_lines(embeddings, num_tokens, texts):
             lines.append(f"{text}\tnearest: {texts[j]} (cosine {similarity[i, j]:.4f})")
         if num_tokens[i] == 0:
             lines[-1] += "\t(empty: no word piece read, the embedding means nothing)"
+        elif truncated[i]:
+            lines[-1] += f"\t(truncated: the model read {num_tokens[i]} of its word pieces)"
     return lines

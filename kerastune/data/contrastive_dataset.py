@@ -11,7 +11,7 @@ Two sources make them:
 
 Texts are tokenised once, by `kerastune.data.bert_inputs.packer` (the function the export's
 serving graph calls), and each batch is padded only to its own longest text, rounded up to
-`pad_to_multiple_of`. Training batches are an endless stream in which batch `n` depends only on
+`pad_to_multiple_of`; all its sides (anchors, positives, negatives) to the same width. Training batches are an endless stream in which batch `n` depends only on
 `(seed, n)`: each epoch's order and pairing is drawn from the seed and the epoch number, so
 crash-safe backups resume exactly.
 """
@@ -113,11 +113,13 @@ class ContrastiveDataset:
         padding_id = pad_id(tokenizer)
 
         def features(batch):
-            out = {}
-            for name, tokens in columns.items():
-                rows = batch["positive"] if name == "positive" else batch["anchor"]
-                out[name] = dense_inputs(tf.gather(tokens, rows), None, padding_id, pad_to_multiple_of,
-                                         sequence_length)
+            sides = [tf.gather(tokens, batch["positive"] if name == "positive" else batch["anchor"])
+                     for name, tokens in columns.items()]
+            # one block, so every side of a batch has the same width: XLA sees one shape per width, not one per
+            # combination of the sides' widths
+            block = dense_inputs(tf.concat(sides, axis=0), None, padding_id, pad_to_multiple_of, sequence_length)
+            parts = {key: tf.split(value, len(sides)) for key, value in block.items()}
+            out = {name: {key: parts[key][i] for key in parts} for i, name in enumerate(columns)}
             if "group" in batch:
                 out["group"] = batch["group"]
             return out

@@ -332,7 +332,7 @@ def read_labelled_text(
     fmt = format or infer_format(path)
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}; received {fmt!r}")
-    rows = _rows(path, fmt)
+    rows = read_records(path, fmt)  # a .json array of objects too
     texts, pairs, raw_labels, names_by_label, line_numbers = [], [], [], {}, []
     columns = None
     for number, row in rows:

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from kerastune.api import base_model_config, register, restore_dtype_policy
+from kerastune.models.classifier_defaults import classifier_compile_arguments
 
 # What a masked-out candidate scores: far below any scaled cosine (|scale x cosine| <= scale); finite, so a
 # row's softmax never sees -inf.
@@ -88,13 +89,9 @@ class InBatchContrastive(keras.Model):
         return super().compute_metrics(x, self._targets(y_pred), y_pred, sample_weight)
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """Compiles with the contrastive defaults: sparse cross-entropy on the logits and in-batch accuracy."""
-        super().compile(
-            optimizer="adam" if optimizer == "auto" else optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True) if loss == "auto" else loss,
-            metrics=["accuracy"] if metrics == "auto" else metrics,
-            **kwargs,
-        )
+        """Compiles with the contrastive defaults: Adam, sparse cross-entropy on the logits and in-batch accuracy."""
+        super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: keras.optimizers.Adam(2e-5)),
+                        **kwargs)
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "scale": self.scale,

@@ -136,17 +136,18 @@ class SentenceEncoderRun(FineTuningRun):
         """`retrieval_report` (precision and recall at 1 and `top_k`, hit rate, MRR, MAP) on the validation set
         (or `data`, `SentencePairs` or `LabelledText`).
 
-        Pairs: each anchor searches all the positives and hard negatives; its own positive is the one
-        relevant document. Labelled texts: each text searches all the others (itself left out); texts
+        Pairs: each anchor searches the distinct texts among all the positives and hard negatives; its
+        own positive is the one relevant document (a passage that answers several anchors is one document). Labelled texts: each text searches all the others (itself left out); texts
         of its label are relevant.
         """
         data, _ = self.evaluation_set((data, None), (self.validation_examples, None))
         k = sorted({1, self.config.top_k})
         if isinstance(data, SentencePairs):
-            documents = list(data.positives) + list(data.negatives or [])
-            ids = np.arange(len(data))
-            document_ids = np.concatenate([ids, -1 - ids[:len(documents) - len(data)]])  # negatives: never relevant
-            return retrieval_report(self.encode(data.anchors), self.encode(documents), ids, document_ids, k=k)
+            documents = list(dict.fromkeys(list(data.positives) + list(data.negatives or [])))  # each text once
+            document_ids = {text: i for i, text in enumerate(documents)}
+            relevant = np.array([document_ids[text] for text in data.positives])  # each anchor's positive text
+            return retrieval_report(self.encode(data.anchors), self.encode(documents), relevant,
+                                    np.arange(len(documents)), k=k)
         embeddings = self.encode(data.texts)
         labels = np.asarray(data.labels)
         return retrieval_report(embeddings, embeddings, labels, labels, k=k, exclude_self=True)

@@ -55,7 +55,8 @@ def test_token_ids_are_the_packers_and_padding_is_rounded_up():
     (batch,) = list(data.dataset)
     order = first_word(batch["anchor"])
     token_ids, _, _ = packer(TOKENIZER, 16)(np.asarray([text(i, 3) for i in order]))
-    assert batch["positive"]["token_ids"].shape == (5, 8)
+    assert batch["positive"]["token_ids"].shape == batch["anchor"]["token_ids"].shape == (5, 8)  # one width
+    np.testing.assert_array_equal(batch["anchor"]["padding_mask"].numpy().sum(1), 4)  # [CLS] 2 words [SEP]
     np.testing.assert_array_equal(batch["positive"]["token_ids"].numpy()[:, :5], token_ids.to_tensor().numpy())
 
 

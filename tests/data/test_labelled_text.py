@@ -91,3 +91,14 @@ def test_read_records_yields_the_header_then_rows_and_reads_a_json_array(tmp_pat
         list(read_records(write(tmp_path, "a.json", '[{"text": "a"},\n ["b"]]'), "jsonl"))
     with pytest.raises(ValueError, match="format must be one of"):
         read_records(tsv, "xml")
+
+
+def test_a_json_array_of_labelled_objects_is_read_like_jsonl(tmp_path):
+    path = tmp_path / "labelled.json"
+    path.write_text('[\n  {"text": "a fine film", "label": "pos"},\n  {"text": "dull", "label": "neg"}\n]\n')
+    data = read_labelled_text(str(path))
+    assert data.texts == ["a fine film", "dull"] and data.label_names == ["neg", "pos"] and data.labels == [1, 0]
+    assert data.lines == [2, 3]
+    path.write_text('[\n  {"text": "a fine film", "label": "pos"},\n  {"text": "", "label": "neg"}\n]\n')
+    with pytest.raises(LabelledTextError, match="labelled.json, line 3, column 'text'"):
+        read_labelled_text(str(path))

@@ -75,8 +75,8 @@ def test_topics_become_searchable_and_the_export_embeds_as_encode(task, tmp_path
 
 def test_pairs_with_hard_negatives_train_and_are_scored_by_their_own_positive(task):
     d = task["directory"]
-    run = sentence_encoder(train=write_pairs(d / "pairs.tsv", 128, 2), validation=write_pairs(d / "dev_pairs.tsv", 32, 3),
-                           epochs=1, **settings(task))
+    run = sentence_encoder(train=write_pairs(d / "pairs.tsv", 128, 2),
+                           validation=write_pairs(d / "dev_pairs.tsv", 32, 3), epochs=1, **settings(task))
     batch = next(iter(run.train_data.dataset))
     assert set(batch) == {"anchor", "positive", "negative", "group"}
     run.fit(verbose=0)
@@ -84,14 +84,14 @@ def test_pairs_with_hard_negatives_train_and_are_scored_by_their_own_positive(ta
     pairs = read_sentence_pairs(d / "dev_pairs.tsv")
     queries, documents = run.encode(pairs.anchors), run.encode(pairs.positives + pairs.negatives)
     ids = np.arange(32)
+    assert len(set(pairs.positives + pairs.negatives)) == 64  # distinct texts: the search's documents are the 64
     assert report == retrieval_report(queries, documents, ids, np.concatenate([ids, -1 - ids]), k=[1, 10])
-    assert report["num_documents"] == 64
 
 
 def test_bad_settings_and_files_fail_before_training(task, tmp_path):
     d = task["directory"]
     train = write_topics(d / "train2.tsv", 32, 4)
-    with pytest.raises(ValueError, match="sentence_encoder trains with the in-batch contrastive loss.*adversarial='fgm'"):
+    with pytest.raises(ValueError, match="sentence_encoder trains with the in-batch contrastive.*adversarial='fgm'"):
         sentence_encoder(train=train, adversarial="fgm", **settings(task))
     with pytest.raises(ValueError, match="top_k must be a positive int"):
         sentence_encoder(train=train, top_k=0, **settings(task))
@@ -125,3 +125,20 @@ def test_hyperparameter_search_scores_trials_by_mean_average_precision(task, tmp
     scores = [t["val_mean_average_precision"] for t in result.trials]
     assert len(scores) == 2 and result.best_score == max(scores)
     assert result.best_score == result.best_run.evaluate()["mean_average_precision"]
+
+
+def test_pair_search_counts_a_repeated_passage_once_and_ranks_by_the_encoder(task, tmp_path, monkeypatch):
+    """Three questions, two answered by the same passage: the search runs over the three distinct texts."""
+    d = task["directory"]
+    run = sentence_encoder(train=write_pairs(d / "pairs4.tsv", 32, 7), **settings(task))
+    (tmp_path / "qa.tsv").write_text("query\tpositive\tnegative\nq1\tp1\tn1\nq2\tp1\tn1\nq3\tp2\tp1\n")
+    # hand-made embeddings: q1 is nearest p1, q2 nearest n1 then p1, q3 nearest p1 then p2
+    vectors = {"q1": [1, 0, 0], "q2": [0, 1, 0.1], "q3": [0.6, 0, 0.5], "p1": [1, 0.2, 0], "p2": [0, 0, 1],
+               "n1": [0, 1, 0]}
+    monkeypatch.setattr(run, "encode", lambda texts: np.array([vectors[t] for t in texts], "float32"))
+    report = run.evaluate(read_sentence_pairs(tmp_path / "qa.tsv"))
+    assert report["num_documents"] == 3  # p1, n1, p2
+    # q1: p1 first (rank 1); q2: n1 then p1 (rank 2); q3 (answered by p2): p1 (cos .75) then p2 (cos .64) (rank 2)
+    assert report["precision_at_1"] == pytest.approx(1 / 3)
+    assert report["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 2) / 3)
+    assert report["hit_rate_at_10"] == 1.0

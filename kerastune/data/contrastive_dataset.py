@@ -11,7 +11,10 @@ Two sources make them:
 
 Texts are tokenised once, by `kerastune.data.bert_inputs.packer` (the function the export's
 serving graph calls), and each batch is padded only to its own longest text, rounded up to
-`pad_to_multiple_of`; all its sides (anchors, positives, negatives) to the same width. Training batches are an endless stream in which batch `n` depends only on
+`pad_to_multiple_of`; all its sides (anchors, positives, negatives) to the same width. Training
+batches group pairs of similar length (`WINDOW_BATCHES`, Hugging Face's `group_by_length`): each
+epoch's shuffled pairs are sorted by length within windows of 16 batches, cut into batches, and the
+batches shuffled. Training batches are an endless stream in which batch `n` depends only on
 `(seed, n)`: each epoch's order and pairing is drawn from the seed and the epoch number, so
 crash-safe backups resume exactly.
 """
@@ -27,6 +30,9 @@ from kerastune.data.bert_inputs import dense_inputs, packer, pad_id
 from kerastune.data.labelled_text import LabelledText, LabelledTextError
 
 _TOKENIZE_CHUNK = 1024
+# Training batches are cut from windows of this many batches' worth of shuffled pairs, each window sorted by
+# length: a batch's texts have similar lengths, so little of its compute goes to padding.
+WINDOW_BATCHES = 16
 
 
 @dataclasses.dataclass
@@ -99,14 +105,15 @@ class ContrastiveDataset:
                           f"maximum of {sequence_length} tokens (longest {int(full.max())}) and are truncated to it "
                           f"(their {truncate} cut)", stacklevel=2)
         pairs_per_epoch = pairing.size
+        lengths = {name: tf.cast(tokens.row_lengths(), tf.int32) for name, tokens in columns.items()}
         if training:
             steps = pairs_per_epoch // batch_size
             if steps == 0:
                 raise ValueError(f"{examples.source}: {pairs_per_epoch} training pairs make no batch of "
                                  f"{batch_size}; pass a smaller batch_size or more data. Received: "
                                  f"batch_size={batch_size}")
-            indices = tf.data.Dataset.counter().flat_map(
-                lambda epoch: tf.data.Dataset.from_tensor_slices(pairing.epoch(epoch)).batch(batch_size, True))
+            indices = tf.data.Dataset.counter().flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
+                _grouped_by_length(pairing.epoch(epoch), lengths, batch_size, seed, epoch)))
         else:
             steps = math.ceil(pairs_per_epoch / batch_size)
             indices = tf.data.Dataset.from_tensor_slices(pairing.epoch(tf.constant(0, tf.int64))).batch(batch_size)
@@ -143,9 +150,38 @@ def _tokenized(pack, texts):
     return tf.concat(ids, axis=0), np.concatenate(full)
 
 
-def _epoch_order(size, seed, epoch):
+def _draw_seed(seed, epoch, stream):
+    """The stateless seed of one of an epoch's random draws (0: the order of pairs, 1: same-label partners,
+    2: the order of batches), from `(seed, epoch)` alone."""
+    return tf.stack([tf.cast(seed, tf.int64), 3 * epoch + stream])
+
+
+def _epoch_order(size, seed, epoch, stream=0):
     """A permutation of `range(size)` drawn from `(seed, epoch)` alone."""
-    return tf.argsort(tf.random.stateless_uniform([size], tf.stack([tf.cast(seed, tf.int64), epoch])), stable=True)
+    return tf.argsort(tf.random.stateless_uniform([size], _draw_seed(seed, epoch, stream)), stable=True)
+
+
+def _grouped_by_length(pairs, lengths, batch_size, seed, epoch):
+    """An epoch's shuffled pairs as batches of similar-length texts: sorted by length within windows of
+    `WINDOW_BATCHES` batches, cut into whole batches (the last partial one dropped), the batches shuffled.
+
+    Args:
+        pairs: dict of int32 (n,) rows: `anchor`, `positive` (and `group`), in the epoch's order.
+        lengths: dict side name -> int32 (texts,) packed lengths (`negative` rows are the anchor's).
+        batch_size, seed, epoch: as the dataset's.
+
+    Returns:
+        dict of int32 (n // batch_size, batch_size).
+    """
+    count = (tf.size(pairs["anchor"]) // batch_size) * batch_size
+    pairs = {key: rows[:count] for key, rows in pairs.items()}
+    longest = tf.reduce_max(tf.stack([tf.gather(lengths[name], pairs["positive" if name == "positive" else "anchor"])
+                                      for name in lengths]), axis=0)  # (count,): the pair's longest side
+    window = tf.range(count) // (batch_size * WINDOW_BATCHES)
+    order = tf.argsort(window * (tf.reduce_max(longest) + 1) + longest, stable=True)
+    batches = {key: tf.reshape(tf.gather(rows, order), [-1, batch_size]) for key, rows in pairs.items()}
+    shuffled = _epoch_order(count // batch_size, seed, epoch, stream=2)
+    return {key: tf.gather(rows, shuffled) for key, rows in batches.items()}
 
 
 class _OrderedPairs:
@@ -184,9 +220,8 @@ class _SameLabelPairs:
         anchors = tf.gather(self.anchors, _epoch_order(self.size, self.seed, epoch))
         labels = tf.gather(self.labels, anchors)
         count = tf.gather(self.counts.astype(np.int32), labels)
-        # another text of the label: 1 to count - 1 places on from the anchor among its label's texts (its own
-        # stream of draws: the seed pair (seed, -1 - epoch) is never an order's (seed, epoch))
-        draw = tf.random.stateless_uniform([self.size], tf.stack([tf.cast(self.seed, tf.int64), -1 - epoch]))
+        # another text of the label: 1 to count - 1 places on from the anchor among its label's texts
+        draw = tf.random.stateless_uniform([self.size], _draw_seed(self.seed, epoch, 1))
         skip = 1 + tf.cast(tf.floor(draw * tf.cast(count - 1, tf.float32)), tf.int32)
         skip = tf.minimum(skip, count - 1)  # float rounding at the top of the draw
         position = tf.gather(self.starts, labels) + (tf.gather(self.rank, anchors) + skip) % count

@@ -118,3 +118,22 @@ def test_pairs_sharing_a_positive_text_share_a_group():
     for i in range(6):
         for j in range(6):
             assert (group[i] == group[j]) == (positive[i] == positive[j])
+
+
+def test_training_batches_group_pairs_of_similar_length():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(1, 9, 32)  # words per positive, 1 to 8
+    varied = SentencePairs([text(i, 1) for i in range(32)], [text(i, int(n)) for i, n in enumerate(sizes)],
+                           source="varied.tsv")
+    data = ContrastiveDataset.from_examples(varied, TOKENIZER, batch_size=4, sequence_length=16, training=True,
+                                            pad_to_multiple_of=1)
+    spans = []
+    for batch in data.dataset.take(8):  # one epoch: 8 batches, one window of 16 batches' worth
+        anchor = first_word(batch["anchor"])
+        longest = sizes[anchor] + 2  # the positive ([CLS] words [SEP]) is each pair's longer side
+        assert batch["positive"]["token_ids"].shape[1] == longest.max()
+        spans.append((longest.min(), longest.max()))
+    spans.sort()
+    assert all(high <= next_low for (_, high), (next_low, _) in zip(spans, spans[1:]))  # sorted: no interleaving
+    random_widths = [sizes[rng.permutation(32)[:4]].max() + 2 for _ in range(200)]
+    assert np.mean([high for _, high in spans]) < np.mean(random_widths)

@@ -24,20 +24,25 @@ class InBatchContrastive(keras.Model):
     the positives of other anchors of the same group are not negatives: they are masked out.
 
     The targets come from the batch itself (anchor `i`'s is candidate `i`), so the data holds no
-    labels, and under a `tf.distribute` strategy each replica contrasts its own part of the batch.
-    Keras metrics compiled with the model (default: accuracy, the fraction of anchors whose own
-    positive scores highest) see the same targets.
+    labels. Under a `tf.distribute` strategy each replica's anchors are scored against the candidates
+    of every replica (`all_gather`, whose gradient flows back to the replica that embedded each one),
+    so a batch has as many negatives on 8 devices as on one, and a step computes the loss of the whole
+    batch; `gather_across_replicas=False` contrasts each replica's part alone. Keras metrics compiled
+    with the model (default: accuracy, the fraction of anchors whose own positive scores highest) see
+    the same targets.
 
     Args:
         encoder: a `SentenceEncoder` (or any model mapping the backbone inputs to (batch, dim)).
         scale: float > 0, the inverse temperature on the cosine similarities (sentence-transformers: 20).
+        gather_across_replicas: bool, score each replica's anchors against every replica's candidates.
 
     Call arguments:
         inputs: dict with `anchor` and `positive` (each a dict of the encoder's inputs), optionally
             `negative` (the same) and `group` (int (batch,)).
 
     Returns:
-        logits, float32 (batch, batch) or (batch, 2 * batch) with negatives.
+        logits, float32 (batch, batch) or (batch, 2 * batch) with negatives (under a strategy, this
+        replica's anchors against the whole batch's candidates).
 
     Example:
 
@@ -48,11 +53,12 @@ class InBatchContrastive(keras.Model):
     >>> model.fit(pair_batches, steps_per_epoch=100)  # doctest: +SKIP
     """
 
-    def __init__(self, encoder, scale=20.0, **kwargs):
+    def __init__(self, encoder, scale=20.0, gather_across_replicas=True, **kwargs):
         self.check_scale(scale)
         super().__init__(**kwargs)
         self.encoder = encoder
         self.scale = float(scale)
+        self.gather_across_replicas = bool(gather_across_replicas)
 
     @staticmethod
     def check_scale(scale):
@@ -64,6 +70,24 @@ class InBatchContrastive(keras.Model):
     def _embed(self, inputs, training):
         return ops.normalize(ops.cast(self.encoder(inputs, training=training), "float32"), axis=-1)
 
+    def _replica_context(self):
+        """The `tf.distribute` replica context when this batch is one replica's part of it and candidates are
+        gathered across replicas; None otherwise."""
+        if not self.gather_across_replicas or keras.backend.backend() != "tensorflow":
+            return None
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        return context if context is not None and context.num_replicas_in_sync > 1 else None
+
+    def _first_target(self, size):
+        """The candidate index of this replica's first anchor: the anchors of the replicas before it (0 alone)."""
+        context = self._replica_context()
+        if context is None:
+            return 0
+        sizes = context.all_gather(ops.reshape(ops.cast(size, "int32"), (1,)), axis=0)  # each replica's batch
+        return ops.sum(sizes[:context.replica_id_in_sync_group])
+
     def call(self, inputs, training=None):
         for key in ("anchor", "positive"):
             if key not in inputs:
@@ -73,14 +97,21 @@ class InBatchContrastive(keras.Model):
         candidates = [self._embed(inputs["positive"], training)]
         if "negative" in inputs:
             candidates.append(self._embed(inputs["negative"], training))
-        candidates = ops.concatenate(candidates, axis=0)  # (b or 2b, dim)
-        logits = self.scale * ops.matmul(anchors, ops.transpose(candidates))  # (b, b or 2b)
-        if "group" in inputs:
-            logits = _masked_same_group(logits, inputs["group"])
-        return logits
+        group = ops.reshape(ops.cast(inputs["group"], "int32"), (-1,)) if "group" in inputs else None
+        candidate_group = group
+        context = self._replica_context()
+        if context is not None:  # every replica's positives and negatives are candidates (gradients flow back)
+            candidates = context.all_gather(candidates, axis=0)
+            if group is not None:  # apart: an all_gather's tensors must all be on the device or all on the host
+                candidate_group = context.all_gather(group, axis=0)
+        logits = self.scale * ops.matmul(anchors, ops.transpose(ops.concatenate(candidates, axis=0)))
+        if group is not None:
+            logits = _masked_same_group(logits, group, candidate_group, self._first_target(ops.shape(anchors)[0]))
+        return logits  # (b, B) or (b, 2B), B the global batch: b on one device
 
     def _targets(self, logits):
-        return ops.arange(ops.shape(logits)[0], dtype="int32")  # anchor i's own positive is candidate i
+        size = ops.shape(logits)[0]
+        return self._first_target(size) + ops.arange(size, dtype="int32")  # anchor i's own positive
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         return super().compute_loss(x, self._targets(y_pred), y_pred, sample_weight, training)
@@ -95,7 +126,7 @@ class InBatchContrastive(keras.Model):
 
     def get_config(self):
         return {"encoder": keras.saving.serialize_keras_object(self.encoder), "scale": self.scale,
-                **base_model_config(self)}
+                "gather_across_replicas": self.gather_across_replicas, **base_model_config(self)}
 
     @classmethod
     def from_config(cls, config):
@@ -104,11 +135,12 @@ class InBatchContrastive(keras.Model):
         return cls(**config)
 
 
-def _masked_same_group(logits, group):
-    """`logits` with anchor i's score of positive j (j != i) set to `MASKED_SCORE` where groups i and j agree."""
-    size = ops.shape(logits)[0]
-    group = ops.reshape(group, (-1,))
-    index = ops.arange(size)
-    same = ops.logical_and(ops.equal(group[:, None], group[None, :]), ops.not_equal(index[:, None], index[None, :]))
-    positives = ops.where(same, MASKED_SCORE, logits[:, :size])
-    return ops.concatenate([positives, logits[:, size:]], axis=1)
+def _masked_same_group(logits, group, candidate_group, first_target):
+    """`logits` with anchor i's score of positive j set to `MASKED_SCORE` where their groups agree, but for
+    its own positive (`first_target + i`); the hard negatives' scores are kept."""
+    size, width = ops.shape(logits)[0], ops.shape(candidate_group)[0]
+    own = first_target + ops.arange(size, dtype="int32")
+    same = ops.logical_and(ops.equal(group[:, None], candidate_group[None, :]),
+                           ops.not_equal(own[:, None], ops.arange(width, dtype="int32")[None, :]))
+    positives = ops.where(same, MASKED_SCORE, logits[:, :width])
+    return ops.concatenate([positives, logits[:, width:]], axis=1)

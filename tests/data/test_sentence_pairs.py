@@ -4,15 +4,7 @@ import pytest
 
 from kerastune.data.labelled_text import LabelledTextError
 from kerastune.data.sentence_pairs import COLUMN_GUESSES, SentencePairs, read_sentence_pairs
-
-
-def write(tmp_path, name, content):
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
-    return str(path)
+from tests.data.test_labelled_text import write
 
 
 def jsonl(rows):

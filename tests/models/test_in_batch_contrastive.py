@@ -84,16 +84,53 @@ def test_training_pulls_pairs_together():
     assert after["loss"] < 0.5 * before["loss"] and after["accuracy"] == 1.0
 
 
-def test_each_replica_contrasts_its_own_half_of_the_batch():
+def masked_cross_entropy(logits, group):
+    """`cross_entropy` with every other same-group positive out of the softmax (the positives' block)."""
+    logits = logits.copy()
+    n = len(group)
+    same = (group[:, None] == group[None, :]) & ~np.eye(n, dtype=bool)
+    logits[:, :n][same] = -1e4
+    return cross_entropy(logits)
+
+
+@pytest.mark.parametrize("gather", [True, False])
+def test_under_a_strategy_anchors_meet_every_replicas_candidates(gather):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    x = batch(n=8)
+    group = np.array([0, 1, 0, 2, 1, 3, 0, 4], "int32")  # same-group pairs within and across the two halves
+    x = batch(n=8, negatives=True, group=group)
     with strategy.scope():
-        model = InBatchContrastive(encoder(), scale=20.0)
+        model = InBatchContrastive(encoder(), scale=20.0, gather_across_replicas=gather)
         model.compile(optimizer="sgd")
     loss = model.evaluate(tf.data.Dataset.from_tensors(x), return_dict=True, verbose=0)["loss"]
-    halves = [{side: {k: v[i * 4:(i + 1) * 4] for k, v in x[side].items()} for side in x} for i in (0, 1)]
-    expected = np.mean([cross_entropy(keras.ops.convert_to_numpy(model(half))) for half in halves])
+    plain = InBatchContrastive(model.encoder, scale=20.0)  # the same weights, one device
+    if gather:  # the whole batch's loss, as on one device
+        logits = keras.ops.convert_to_numpy(plain({k: v for k, v in x.items() if k != "group"}))
+        expected = masked_cross_entropy(logits, group)
+    else:  # each half against its own candidates
+        halves = [{k: ({f: w[i * 4:(i + 1) * 4] for f, w in v.items()} if isinstance(v, dict) else v[i * 4:(i + 1) * 4])
+                   for k, v in x.items()} for i in (0, 1)]
+        expected = np.mean([masked_cross_entropy(keras.ops.convert_to_numpy(
+            plain({k: v for k, v in h.items() if k != "group"})), h["group"]) for h in halves])
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+def test_a_training_step_on_two_replicas_equals_one_on_one_device():
+    x = batch(n=8, negatives=True, group=[0, 1, 0, 2, 1, 3, 0, 4])
+    data = tf.data.Dataset.from_tensors(x)
+    one = InBatchContrastive(encoder(seed=3), scale=20.0)
+    one.compile(optimizer=keras.optimizers.SGD(0.5))
+    start = [w.copy() for w in one.get_weights()]
+    one.fit(data, epochs=1, verbose=0)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        two = InBatchContrastive(encoder(seed=3), scale=20.0)
+        two.compile(optimizer=keras.optimizers.SGD(0.5))
+    two.set_weights(start)
+    two.fit(data, epochs=1, verbose=0)
+    moved = [np.abs(a - b).max() for a, b in zip(one.get_weights(), start)]
+    assert max(moved) > 1e-3  # the step changed the weights
+    for after_one, after_two in zip(one.get_weights(), two.get_weights()):
+        np.testing.assert_allclose(after_two, after_one, rtol=1e-4, atol=1e-6)
 
 
 def test_keras_save_and_load(tmp_path):

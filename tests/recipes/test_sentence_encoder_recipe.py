@@ -142,3 +142,18 @@ def test_pair_search_counts_a_repeated_passage_once_and_ranks_by_the_encoder(tas
     assert report["precision_at_1"] == pytest.approx(1 / 3)
     assert report["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 2) / 3)
     assert report["hit_rate_at_10"] == 1.0
+
+
+def test_first_step_under_mirrored_strategy_equals_one_device(task):
+    # conftest.py splits the CPU into two logical devices: "mirrored" has two replicas, each gathering the other's
+    # candidates, so the losses are the whole batch's
+    train = write_topics(task["directory"] / "train5.tsv", 64, 8)
+    losses = {}
+    for name in ("default", "mirrored"):
+        run = sentence_encoder(train=train, strategy=name, **settings(task))
+        assert run.strategy.num_replicas_in_sync == (2 if name == "mirrored" else 1)
+        history = run.model.fit(run.train_data.dataset, epochs=1, steps_per_epoch=1, verbose=0)
+        losses[name] = history.history["loss"][0]
+    # the first step's loss (Adam's first update moves near-zero gradients by their sign, so rounding in the
+    # replicas' sum moves later losses by ~0.1%; tests/models/test_in_batch_contrastive.py checks a whole SGD step)
+    assert losses["mirrored"] == pytest.approx(losses["default"], rel=1e-5)

@@ -20,7 +20,6 @@ crash-safe backups resume exactly.
 """
 
 import dataclasses
-import math
 import warnings
 
 import numpy as np
@@ -46,7 +45,7 @@ class ContrastiveDataset:
             (batch, seq) `token_ids`, `segment_ids`, `padding_mask`; `group` is int32 (batch,).
             Training datasets repeat endlessly: pass `steps_per_epoch` to `fit`.
         steps_per_epoch: int, batches in one pass (training drops the last partial batch, a different
-            one each epoch; validation keeps it).
+            one each epoch; validation keeps every pair: `validation_batch_sizes`).
         num_examples: int, pairs (or labelled texts) in the source.
         num_truncated: int, texts longer than `sequence_length` that were truncated.
     """
@@ -115,8 +114,11 @@ class ContrastiveDataset:
             indices = tf.data.Dataset.counter().flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
                 _grouped_by_length(pairing.epoch(epoch), lengths, batch_size, seed, epoch)))
         else:
-            steps = math.ceil(pairs_per_epoch / batch_size)
-            indices = tf.data.Dataset.from_tensor_slices(pairing.epoch(tf.constant(0, tf.int64))).batch(batch_size)
+            sizes = validation_batch_sizes(pairs_per_epoch, batch_size)
+            steps = len(sizes)
+            first_epoch = pairing.epoch(tf.constant(0, tf.int64))
+            indices = tf.data.Dataset.from_tensor_slices(
+                {key: tf.RaggedTensor.from_row_lengths(rows, sizes) for key, rows in first_epoch.items()})
         padding_id = pad_id(tokenizer)
 
         def features(batch):
@@ -137,6 +139,25 @@ class ContrastiveDataset:
         options = tf.data.Options()
         options.deterministic = True
         return cls(ds.with_options(options).prefetch(tf.data.AUTOTUNE), steps, len(examples), num_truncated)
+
+
+def validation_batch_sizes(count, batch_size):
+    """The sizes of the batches `count` validation pairs make: full batches, and the rest as a last batch, or in
+    the one before when it is at most half a batch. A pair's negatives are its batch's others, so a batch of a few
+    pairs would score an easier search than the rest (and under a strategy leave replicas empty).
+
+    Example:
+
+    >>> validation_batch_sizes(10, 4), validation_batch_sizes(11, 4), validation_batch_sizes(3, 4)
+    ([4, 6], [4, 4, 3], [3])
+    """
+    full, rest = divmod(count, batch_size)
+    sizes = [batch_size] * full
+    if rest and (rest * 2 > batch_size or not sizes):
+        sizes.append(rest)
+    elif rest:
+        sizes[-1] += rest
+    return sizes
 
 
 def _tokenized(pack, texts):

@@ -85,7 +85,10 @@ class InBatchContrastive(keras.Model):
         context = self._replica_context()
         if context is None:
             return 0
-        sizes = context.all_gather(ops.reshape(ops.cast(size, "int32"), (1,)), axis=0)  # each replica's batch
+        if "TPU" in type(context.strategy).__name__:  # every replica's batch has one static size there
+            return ops.cast(context.replica_id_in_sync_group, "int32") * ops.cast(size, "int32")
+        # each replica's batch: a last (validation) batch may split unevenly
+        sizes = context.all_gather(ops.reshape(ops.cast(size, "int32"), (1,)), axis=0)
         return ops.sum(sizes[:context.replica_id_in_sync_group])
 
     def call(self, inputs, training=None):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from kerastune.data.bert_inputs import packer
-from kerastune.data.contrastive_dataset import ContrastiveDataset
+from kerastune.data.contrastive_dataset import ContrastiveDataset, validation_batch_sizes
 from kerastune.data.labelled_text import LabelledText, LabelledTextError
 from kerastune.data.sentence_pairs import SentencePairs
 
@@ -94,7 +94,9 @@ def test_a_label_with_one_text_is_left_out_with_a_warning_and_no_pairs_is_an_err
 def test_validation_keeps_every_pair_and_training_needs_one_batch():
     data = ContrastiveDataset.from_examples(pairs(10), TOKENIZER, batch_size=4, sequence_length=16)
     sizes = [len(first_word(b["anchor"])) for b in data.dataset]
-    assert data.steps_per_epoch == 3 and sizes == [4, 4, 2]
+    assert data.steps_per_epoch == 2 and sizes == [4, 6]  # the last 2 pairs, half a batch, join the one before
+    assert sorted(np.concatenate([first_word(b["anchor"]) for b in data.dataset])) == list(range(10))
+    assert validation_batch_sizes(11, 4) == [4, 4, 3] and validation_batch_sizes(3, 4) == [3]
     with pytest.raises(ValueError, match="pairs.tsv: 10 training pairs make no batch of 16"):
         ContrastiveDataset.from_examples(pairs(10), TOKENIZER, batch_size=16, training=True)
     with pytest.raises(ValueError, match="batch_size must be a positive int"):

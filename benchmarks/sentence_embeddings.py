@@ -65,7 +65,8 @@ def tfidf_report(train_texts, test):
 
     from kerastune.evaluation.retrieval_report import retrieval_report
 
-    vectors = TfidfVectorizer(sublinear_tf=True, max_features=TFIDF_FEATURES).fit(train_texts).transform(test.texts).toarray()
+    vectorizer = TfidfVectorizer(sublinear_tf=True, max_features=TFIDF_FEATURES).fit(train_texts)
+    vectors = vectorizer.transform(test.texts).toarray()
     keep = np.linalg.norm(vectors, axis=1) > 0  # an article of unseen words only has no TF-IDF vector
     labels = np.asarray(test.labels)[keep]
     return retrieval_report(vectors[keep], vectors[keep], labels, labels, k=(1, 10), exclude_self=True)

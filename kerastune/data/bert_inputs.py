@@ -14,6 +14,7 @@ string-in serving graphs. So serving tokenises, truncates, aligns and pads exact
   into batches that `tf.data` padded with zeros.
 """
 
+import warnings
 import weakref
 
 import tensorflow as tf
@@ -126,6 +127,18 @@ def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512, trun
         [tf.zeros_like(tf.concat([cls, a, sep], axis=1)), tf.ones_like(tf.concat([b, sep], axis=1))], axis=1
     )
     return token_ids, segment_ids, full
+
+
+def count_truncated(full_lengths, sequence_length, source, truncate, noun="examples"):
+    """How many of `full_lengths` (packed lengths before truncation) exceed `sequence_length`, with a warning
+    that counts them, names `source` and says which part of them is cut. A data set calls it once, before
+    training."""
+    num_truncated = int((full_lengths > sequence_length).sum())
+    if num_truncated:
+        warnings.warn(f"{source}: {num_truncated} of {len(full_lengths)} {noun} are longer than the backbone's "
+                      f"maximum of {sequence_length} tokens (longest {int(full_lengths.max())}) and are truncated "
+                      f"to it (their {truncate} cut)", stacklevel=3)
+    return num_truncated
 
 
 def valid_utf8(text):

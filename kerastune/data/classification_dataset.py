@@ -18,12 +18,11 @@ as training did.
 
 import dataclasses
 import math
-import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import fill_padding, packer, pad_id
+from kerastune.data.bert_inputs import count_truncated, fill_padding, packer, pad_id
 from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
 
 
@@ -115,14 +114,7 @@ class ClassificationDataset:
         # Validation pass (in tf.data too): lengths before and after truncation, before training.
         full = np.concatenate([f["full_length"].numpy() for f, _ in tokenized]) if len(data) else np.zeros(0, int)
         lengths = np.minimum(full, sequence_length)
-        num_truncated = int((full > sequence_length).sum())
-        if num_truncated:
-            warnings.warn(
-                f"{data.source}: {num_truncated} of {len(full)} examples are longer than the backbone's "
-                f"maximum of {sequence_length} tokens (longest {int(full.max())}) and are truncated to it "
-                f"(their {truncate} cut)",
-                stacklevel=2,
-            )
+        num_truncated = count_truncated(full, sequence_length, data.source, truncate)
 
         def to_dense(features, label):
             length = tf.cast(features["token_ids"].row_lengths(), tf.int32)

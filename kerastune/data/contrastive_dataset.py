@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import dense_inputs, packer, pad_id
+from kerastune.data.bert_inputs import count_truncated, dense_inputs, packer, pad_id
 from kerastune.data.labelled_text import LabelledText, LabelledTextError
 
 _TOKENIZE_CHUNK = 1024
@@ -98,19 +98,15 @@ class ContrastiveDataset:
             # pairs sharing a positive text share a group: one is not the other's negative
             _, positive_ids = np.unique(np.asarray(examples.positives, object), return_inverse=True)
             pairing = _OrderedPairs(positive_ids.astype(np.int32), seed)
-        num_truncated = int((full > sequence_length).sum())
-        if num_truncated:
-            warnings.warn(f"{examples.source}: {num_truncated} of {len(full)} texts are longer than the backbone's "
-                          f"maximum of {sequence_length} tokens (longest {int(full.max())}) and are truncated to it "
-                          f"(their {truncate} cut)", stacklevel=2)
+        num_truncated = count_truncated(full, sequence_length, examples.source, truncate, noun="texts")
         pairs_per_epoch = pairing.size
-        lengths = {name: tf.cast(tokens.row_lengths(), tf.int32) for name, tokens in columns.items()}
         if training:
             steps = pairs_per_epoch // batch_size
             if steps == 0:
                 raise ValueError(f"{examples.source}: {pairs_per_epoch} training pairs make no batch of "
                                  f"{batch_size}; pass a smaller batch_size or more data. Received: "
                                  f"batch_size={batch_size}")
+            lengths = {name: tf.cast(tokens.row_lengths(), tf.int32) for name, tokens in columns.items()}
             indices = tf.data.Dataset.counter().flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(
                 _grouped_by_length(pairing.epoch(epoch), lengths, batch_size, seed, epoch)))
         else:
@@ -122,8 +118,7 @@ class ContrastiveDataset:
         padding_id = pad_id(tokenizer)
 
         def features(batch):
-            sides = [tf.gather(tokens, batch["positive"] if name == "positive" else batch["anchor"])
-                     for name, tokens in columns.items()]
+            sides = [tf.gather(tokens, _side_rows(batch, name)) for name, tokens in columns.items()]
             # one block, so every side of a batch has the same width: XLA sees one shape per width, not one per
             # combination of the sides' widths
             block = dense_inputs(tf.concat(sides, axis=0), None, padding_id, pad_to_multiple_of, sequence_length)
@@ -171,6 +166,11 @@ def _tokenized(pack, texts):
     return tf.concat(ids, axis=0), np.concatenate(full)
 
 
+def _side_rows(pairs, side):
+    """The text rows of one side (`anchor`, `positive`, `negative`) of `pairs`: a negative is on its anchor's row."""
+    return pairs["positive"] if side == "positive" else pairs["anchor"]
+
+
 def _draw_seed(seed, epoch, stream):
     """The stateless seed of one of an epoch's random draws (0: the order of pairs, 1: same-label partners,
     2: the order of batches), from `(seed, epoch)` alone."""
@@ -196,8 +196,8 @@ def _grouped_by_length(pairs, lengths, batch_size, seed, epoch):
     """
     count = (tf.size(pairs["anchor"]) // batch_size) * batch_size
     pairs = {key: rows[:count] for key, rows in pairs.items()}
-    longest = tf.reduce_max(tf.stack([tf.gather(lengths[name], pairs["positive" if name == "positive" else "anchor"])
-                                      for name in lengths]), axis=0)  # (count,): the pair's longest side
+    longest = tf.reduce_max(tf.stack([tf.gather(lengths[name], _side_rows(pairs, name)) for name in lengths]),
+                            axis=0)  # (count,): the pair's longest side
     window = tf.range(count) // (batch_size * WINDOW_BATCHES)
     order = tf.argsort(window * (tf.reduce_max(longest) + 1) + longest, stable=True)
     batches = {key: tf.reshape(tf.gather(rows, order), [-1, batch_size]) for key, rows in pairs.items()}

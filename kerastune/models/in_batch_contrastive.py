@@ -109,7 +109,7 @@ class InBatchContrastive(keras.Model):
                 candidate_group = context.all_gather(group, axis=0)
         logits = self.scale * ops.matmul(anchors, ops.transpose(ops.concatenate(candidates, axis=0)))
         if group is not None:
-            logits = _masked_same_group(logits, group, candidate_group, self._first_target(ops.shape(anchors)[0]))
+            logits = _masked_same_group(logits, group, candidate_group, self._targets(logits))
         return logits  # (b, B) or (b, 2B), B the global batch: b on one device
 
     def _targets(self, logits):
@@ -138,11 +138,10 @@ class InBatchContrastive(keras.Model):
         return cls(**config)
 
 
-def _masked_same_group(logits, group, candidate_group, first_target):
+def _masked_same_group(logits, group, candidate_group, own):
     """`logits` with anchor i's score of positive j set to `MASKED_SCORE` where their groups agree, but for
-    its own positive (`first_target + i`); the hard negatives' scores are kept."""
-    size, width = ops.shape(logits)[0], ops.shape(candidate_group)[0]
-    own = first_target + ops.arange(size, dtype="int32")
+    its own positive (`own[i]`, its target); the hard negatives' scores are kept."""
+    width = ops.shape(candidate_group)[0]
     same = ops.logical_and(ops.equal(group[:, None], candidate_group[None, :]),
                            ops.not_equal(own[:, None], ops.arange(width, dtype="int32")[None, :]))
     positives = ops.where(same, MASKED_SCORE, logits[:, :width])

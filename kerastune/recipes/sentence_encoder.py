@@ -137,8 +137,8 @@ class SentenceEncoderRun(FineTuningRun):
         (or `data`, `SentencePairs` or `LabelledText`).
 
         Pairs: each anchor searches the distinct texts among all the positives and hard negatives; its
-        own positive is the one relevant document (a passage that answers several anchors is one document). Labelled texts: each text searches all the others (itself left out); texts
-        of its label are relevant.
+        own positive is the one relevant document (a passage that answers several anchors is one document).
+        Labelled texts: each text searches all the others (itself left out); texts of its label are relevant.
         """
         data, _ = self.evaluation_set((data, None), (self.validation_examples, None))
         k = sorted({1, self.config.top_k})
@@ -159,10 +159,10 @@ PAIR_LABEL_COLUMNS = ("label", "score", "gold_label")
 
 def _read(config, path):
     """`SentencePairs` when the file has pair columns (or they are named), else `LabelledText`."""
-    if config.anchor_column or config.positive_column or not _looks_labelled(config, path):
+    header = _header(config, path)
+    if config.anchor_column or config.positive_column or not _looks_labelled(config, header):
         pairs = read_sentence_pairs(path, config.anchor_column, config.positive_column, config.negative_column,
                                     format=config.format)
-        header = _header(config, path)
         graded = [name for name in PAIR_LABEL_COLUMNS if name in header]
         if graded and not (config.anchor_column and config.positive_column):
             raise ValueError(f"{path} holds pairs and a {graded[0]!r} column: every row is trained as a match, so "
@@ -183,11 +183,10 @@ def _header(config, path):
     return list(first)
 
 
-def _looks_labelled(config, path):
-    """Whether the file's header (first object) holds no pair columns, or labelled-text columns were named."""
+def _looks_labelled(config, header):
+    """Whether the file's `header` (first object's keys) holds no pair columns, or labelled-text columns were named."""
     if config.text_column or config.label_column:
         return True
-    header = _header(config, path)
     if not header:
         return False
     return not any(anchor in header and positive in header for anchor, positive in COLUMN_GUESSES)

@@ -22,6 +22,7 @@ RECIPE_KINDS = {
     "masked_lm": ("kerastune.recipes.masked_lm", "MaskedLMConfig", "masked_lm"),
     "image_classifier": ("kerastune.recipes.image_classifier", "ImageClassifierConfig", "image_classifier"),
     "sentence_encoder": ("kerastune.recipes.sentence_encoder", "SentenceEncoderConfig", "sentence_encoder"),
+    "question_answering": ("kerastune.recipes.question_answering", "QuestionAnsweringConfig", "question_answering"),
 }
 
 

@@ -12,7 +12,8 @@ import os
 from kerastune.distribute import training_loop
 from kerastune.recipe_files import recipe_parts
 
-REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1", "mrr", "mean_average_precision")
+REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1", "mrr", "mean_average_precision", "exact_match",
+            "has_answer_f1", "no_answer_f1", "best_f1")
 REPORTED_AT_K = ("precision_at_", "hit_rate_at_")  # a sentence encoder's search at each depth
 DEFAULT_LOGGING_DIR = "logs"
 
@@ -108,7 +109,8 @@ def _image_classifier(recipe, config):
 
 
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
-        "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning}
+        "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning,
+        "question_answering": _fine_tuning}
 
 
 def run_recipe(kind, config):

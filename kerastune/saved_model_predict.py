@@ -2,7 +2,8 @@
 
 The SavedModel is loaded with TensorFlow alone (plus TensorFlow Text's ops), as TF Serving does; its
 `serving_default` signature says what it is: `text` (and `text_pair`) in and `label_names` out is a
-text classifier, `tags` out a token classifier, `embeddings` out a sentence encoder, `prompts` in a causal LM.
+text classifier, `tags` out a token classifier, `embeddings` out a sentence encoder, `prompts` in a causal LM,
+`question` and `context` in a question answerer.
 """
 
 import os
@@ -33,7 +34,9 @@ def predict_lines(path, texts):
     text); token classifiers `word/TAG ...`;
     causal LMs the prompt and its continuation (an instruction-tuned one its response alone); sentence
     encoders, for each text, the most similar other text given and their cosine similarity
-    (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts.
+    (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts, question
+    answerers `question<TAB>context` and answer `answer<TAB>score<TAB>question` (`(no answer)` when the model
+    finds none).
     """
     if not texts:
         raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
@@ -51,12 +54,10 @@ def predict_lines(path, texts):
         out = signature(prompts=tf.constant(texts))
         key = "response" if "response" in outputs else "generated_text"  # an instruction-tuned GPT: its answer
         return [t.decode("utf-8", "replace") for t in out[key].numpy()]
+    if inputs == {"question", "context"}:
+        return _answer_lines(signature, texts)
     if "text_pair" in inputs:
-        pairs = [t.split("\t", 1) for t in texts]
-        bad = [t for t, p in zip(texts, pairs) if len(p) != 2]
-        if bad:
-            raise ValueError("This classifier takes text pairs: pass each as 'first<TAB>second'. "
-                             f"Received: text={bad[0]!r}")
+        pairs = _tab_pairs(texts, "This classifier takes text pairs: pass each as 'first<TAB>second'.")
         out = signature(text=tf.constant([p[0] for p in pairs]), text_pair=tf.constant([p[1] for p in pairs]))
     elif inputs == {"text"}:
         out = signature(text=tf.constant(texts))
@@ -101,3 +102,26 @@ def _nearest_lines(embeddings, num_tokens, truncated, texts):
         elif truncated[i]:
             lines[-1] += f"\t(truncated: the model read {num_tokens[i]} of its word pieces)"
     return lines
+
+
+def _answer_lines(signature, texts):
+    """`answer<TAB>score<TAB>question` for each `question<TAB>context` text (a question answerer's export)."""
+    import tensorflow as tf
+
+    pairs = _tab_pairs(texts, "This model answers questions from a context: pass each as 'question<TAB>context'.")
+    out = signature(question=tf.constant([p[0] for p in pairs]), context=tf.constant([p[1] for p in pairs]))
+    lines = []
+    for (question, _), answer, score, cut in zip(pairs, out["answer"].numpy(), out["score"].numpy(),
+                                                 out["question_truncated"].numpy()):
+        text = answer.decode("utf-8", "replace") or "(no answer)"
+        lines.append(f"{text}\t{score:.4f}\t{question}" + ("\t(question truncated)" if cut else ""))
+    return lines
+
+
+def _tab_pairs(texts, how):
+    """Each text split at its first tab into two parts; a text without a tab is an error that starts with `how`."""
+    pairs = [t.split("\t", 1) for t in texts]
+    bad = [t for t, p in zip(texts, pairs) if len(p) != 2]
+    if bad:
+        raise ValueError(f"{how} Received: text={bad[0]!r}")
+    return pairs

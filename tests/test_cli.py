@@ -58,6 +58,12 @@ def tiny_settings(kind, directory, backbone=None):
             (directory / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
         return FINE_TUNING + [f"--backbone={backbone}", f"--train={directory / 'train_subset.tsv'}",
                               f"--validation={directory / 'test.tsv'}"]
+    if kind == "question_answering":  # CoNLL sentences read as reading comprehension (format="conll")
+        blocks = open(SHARED / "data" / "conll2003" / "valid.txt", encoding="utf-8").read().split("\n\n")[:12]
+        (directory / "valid.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+        return FINE_TUNING + [f"--backbone={backbone}", f"--train={directory / 'valid.txt'}",
+                              f"--validation={directory / 'valid.txt'}", "--max_sequence_length=32", "--stride=8",
+                              "--max_question_length=12"]
     if kind == "image_classifier":
         return EAGER + ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
     assert kind == "masked_lm", kind
@@ -99,6 +105,15 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
         assert [line.split("\t")[0] for line in lines] == texts
         assert all("\tnearest: " in line and "(cosine " in line for line in lines)
         assert json.load(open(version / "embedding.json"))["dim"] == 16
+    if kind == "question_answering":
+        capsys.readouterr()
+        question, context = "Which person is named in the text?", "EU rejects German call to boycott British lamb ."
+        assert main(["predict", str(tmp_path / "exports" / settings["name"]), f"{question}\t{context}"]) == 0
+        answer, score, echoed = capsys.readouterr().out.strip().split("\t")
+        assert (answer in context or answer == "(no answer)") and float(score) and echoed == question
+        assert json.load(open(version / "question_answering.json"))["stride"] == 8
+        assert main(["predict", str(tmp_path / "exports" / settings["name"]), "a question without its context"]) == 2
+        assert "pass each as 'question<TAB>context'" in capsys.readouterr().err
     if kind in ("text_classifier", "token_classifier", "causal_lm"):
         capsys.readouterr()
         text = "the film was good" if kind != "token_classifier" else "EU rejects German call"

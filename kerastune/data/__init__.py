@@ -21,3 +21,8 @@ from kerastune.data.chat_template import ChatTemplate  # noqa: F401
 from kerastune.data.instruction_pairs import InstructionPairs, pairs_from_labelled_text, read_instruction_pairs  # noqa: F401
 from kerastune.data.sentence_pairs import SentencePairs, read_sentence_pairs  # noqa: F401
 from kerastune.data.contrastive_dataset import ContrastiveDataset  # noqa: F401
+from kerastune.data.question_answers import (QuestionAnswers, QuestionAnswersError, read_question_answers,  # noqa: F401
+                                             read_tfds_question_answers, write_squad_json)
+from kerastune.data.entity_questions import entity_questions  # noqa: F401
+from kerastune.data.question_context import best_answers, pack_question_context  # noqa: F401
+from kerastune.data.question_answering_dataset import QuestionAnsweringDataset  # noqa: F401

@@ -146,7 +146,7 @@ def valid_utf8(text):
     return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
 
 
-_PACKERS = weakref.WeakKeyDictionary()  # tokenizer -> {(sequence_length, pair, truncate): tf.function}
+_PACKERS = weakref.WeakKeyDictionary()  # tokenizer -> {key: tf.function}
 
 
 def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
@@ -164,16 +164,24 @@ def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
     >>> token_ids, segment_ids, full_lengths = pack(tf.constant(["a great film"]))  # doctest: +SKIP
     """
     check_truncate(truncate)
-    key = (int(sequence_length), bool(pair), truncate)
-    functions = _PACKERS.setdefault(tokenizer, {})
-    if key not in functions:
-        owner = weakref.ref(tokenizer)  # the cache must not keep its own key alive; tracing runs while it lives
 
+    def make(owner):
         def pack(text, text_pair=None):
             text_pair = None if text_pair is None else valid_utf8(text_pair)
             return tokenize_and_pack(owner(), valid_utf8(text), text_pair, sequence_length, truncate)
 
-        functions[key] = tf.function(pack, input_signature=text_specs(pair))
+        return tf.function(pack, input_signature=text_specs(pair))
+
+    return tokenizer_function(tokenizer, ("pack", int(sequence_length), bool(pair), truncate), make)
+
+
+def tokenizer_function(tokenizer, key, make):
+    """The `tf.function` `make(owner)` builds for `tokenizer` and `key`, built once and kept while the tokenizer
+    lives (`owner()` returns the tokenizer: the cache must not keep its own key alive). Every string-in graph
+    that tokenises (`packer`, `kerastune.data.question_context.question_packer`) is cached here."""
+    functions = _PACKERS.setdefault(tokenizer, {})
+    if key not in functions:
+        functions[key] = make(weakref.ref(tokenizer))
     return functions[key]
 
 

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from kerastune.data.bert_inputs import count_truncated, dense_inputs, packer, pad_id
 from kerastune.data.labelled_text import LabelledText, LabelledTextError
+from kerastune.data.length_buckets import check_batching
 
 _TOKENIZE_CHUNK = 1024
 # Training batches are cut from windows of this many batches' worth of shuffled pairs, each window sorted by
@@ -77,11 +78,7 @@ class ContrastiveDataset:
         >>> data = ContrastiveDataset.from_examples(pairs, tokenizer, batch_size=16, training=True)  # doctest: +SKIP
         >>> model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch)  # doctest: +SKIP
         """
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}")
-        if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of < 1:
-            raise ValueError(
-                f"pad_to_multiple_of must be a positive int. Received: pad_to_multiple_of={pad_to_multiple_of!r}")
+        check_batching(batch_size, pad_to_multiple_of)
         pack = packer(tokenizer, sequence_length, False, truncate)
         if isinstance(examples, LabelledText):
             tokens, full = _tokenized(pack, examples.texts)

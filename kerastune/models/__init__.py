@@ -15,3 +15,4 @@ from kerastune.models.multi_task_classifier import MultiTaskClassifier  # noqa: 
 from kerastune.models.text_generation import generate_responses  # noqa: E402,F401
 from kerastune.models.sentence_encoder import SentenceEncoder  # noqa: E402,F401
 from kerastune.models.in_batch_contrastive import InBatchContrastive  # noqa: E402,F401
+from kerastune.models.span_extractor import SpanExtractor  # noqa: E402,F401

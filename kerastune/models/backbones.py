@@ -36,6 +36,19 @@ def _hf_model_type(path):
         return json.load(f).get("model_type")
 
 
+def _hf_tokenizer_options(path):
+    """The KerasHub tokenizer options a Hugging Face directory's `tokenizer_config.json` implies beyond what KerasHub
+    reads: `strip_accents=True` when it strips accents (`strip_accents`, or, when that is null, `do_lower_case`:
+    BERT uncased's "Café" is "cafe", not `[UNK]`)."""
+    config = os.path.join(path, "tokenizer_config.json") if os.path.isdir(path) else ""
+    if not os.path.exists(config):
+        return {}
+    with open(config, encoding="utf-8") as f:
+        settings = json.load(f)
+    strip = settings.get("strip_accents")
+    return {"strip_accents": True} if (settings.get("do_lower_case", False) if strip is None else strip) else {}
+
+
 def _vocabulary(vocabulary):
     if isinstance(vocabulary, (list, tuple)):
         return list(vocabulary)
@@ -95,7 +108,7 @@ def load_backbone(name_or_dir, vocabulary=None, lowercase=True, **kwargs):
         raise FileNotFoundError(f"{name}: no such directory (and not a preset name)")
     try:
         backbone = keras_hub.models.BertBackbone.from_preset(name, **kwargs)
-        tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(name)
+        tokenizer = keras_hub.tokenizers.BertTokenizer.from_preset(name, **_hf_tokenizer_options(name))
     except OSError as error:  # requests' ConnectionError and timeouts are OSErrors
         if os.path.isdir(name):
             raise

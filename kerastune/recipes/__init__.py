@@ -9,3 +9,5 @@ from kerastune.recipes.prompt_classifier import (PromptClassifierConfig, PromptC
                                                  ensemble_probabilities, prompt_classifier)
 from kerastune.recipes.continual import ContinualConfig, ContinualRun, ContinualTask, continual  # noqa: E402,F401
 from kerastune.recipes.sentence_encoder import SentenceEncoderConfig, SentenceEncoderRun, sentence_encoder  # noqa: E402,F401
+from kerastune.recipes.question_answering import (QuestionAnsweringConfig, QuestionAnsweringRun,  # noqa: E402,F401
+                                                  question_answering)

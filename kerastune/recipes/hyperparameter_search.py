@@ -29,7 +29,8 @@ from kerastune.recipes.config import coerce, config_from
 
 # kind -> (the report key the search maximises, its name as an objective)
 OBJECTIVES = {"text_classifier": ("accuracy", "val_accuracy"), "token_classifier": ("f1", "val_f1"),
-              "sentence_encoder": ("mean_average_precision", "val_mean_average_precision")}
+              "sentence_encoder": ("mean_average_precision", "val_mean_average_precision"),
+              "question_answering": ("f1", "val_f1")}
 TUNERS = ("random", "bayesian", "hyperband")
 
 

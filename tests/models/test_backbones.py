@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -51,3 +52,26 @@ def test_a_preset_name_without_network_says_to_pass_a_local_directory(monkeypatc
         load_backbone("bert_base_en_uncased")
     assert "pass a local directory instead" in str(info.value)
     assert "Received: backbone='bert_base_en_uncased'" in str(info.value)
+
+
+def test_an_uncased_hugging_face_tokenizer_strips_accents_as_hugging_face_does(tmp_path):
+    import tensorflow as tf
+
+    minilm = shared_path("models", "all-MiniLM-L6-v2")
+    _, tokenizer = load_backbone(minilm)
+    accented = ["Héllo Zürich, Beyoncé's café", "naïve façade"]
+    plain = ["hello zurich, beyonce's cafe", "naive facade"]
+    assert tokenizer(tf.constant(accented)) == tokenizer(tf.constant(plain))
+    assert 100 not in sum(tokenizer(tf.constant(accented)), [])  # no [UNK]
+    # a tokenizer_config.json that says strip_accents false is followed
+    for name in os.listdir(minilm):
+        os.symlink(os.path.join(minilm, name), tmp_path / name)
+    settings = json.load(open(os.path.join(minilm, "tokenizer_config.json")))
+    os.remove(tmp_path / "tokenizer_config.json")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({**settings, "strip_accents": False}))
+    _, keeping = load_backbone(str(tmp_path))
+    assert 100 in keeping(tf.constant(["Beyoncé"]))[0]
+    transformers = pytest.importorskip("transformers", reason="the Hugging Face comparison needs .[peers]")
+    reference = transformers.AutoTokenizer.from_pretrained(minilm)
+    for text in accented:
+        assert list(tokenizer(tf.constant([text]))[0]) == reference(text, add_special_tokens=False)["input_ids"]

@@ -1,4 +1,4 @@
-"""Real TFDS data sets (glue/sst2, conll2003, mnist, tiny_shakespeare) prepared in a tmp `data_dir`, offline.
+"""Real TFDS data sets (glue/sst2, conll2003, squad, mnist, tiny_shakespeare) prepared in a tmp `data_dir`, offline.
 
 Each `build_*` writes a few examples in the data set's original download format (GLUE's `SST-2/*.tsv`,
 CoNLL-2003's four-column `train.txt` / `valid.txt` / `test.txt`, MNIST's IDX files, Karpathy's
@@ -81,6 +81,12 @@ def build_conll2003(data_dir, source_dir, train=CONLL_TRAIN, dev=CONLL_DEV):
         blocks = ["\n".join(" ".join(row) for row in sentence) for sentence in sentences]
         (source_dir / name).write_text("-DOCSTART- -X- -X- O\n\n" + "\n\n".join(blocks) + "\n", encoding="utf-8")
     return prepare("conll2003", data_dir, lambda url: source_dir)
+
+
+def build_squad(data_dir, train_file, dev_file, version="v2.0"):
+    """Prepares `squad/<version>` (train, validation) in `data_dir` from two SQuAD JSON files
+    (`write_squad_json`)."""
+    return prepare(f"squad/{version}", data_dir, lambda urls: {"train": str(train_file), "dev": str(dev_file)})
 
 
 def build_mnist(data_dir, source_dir, num_train=40, num_test=20, seed=0):

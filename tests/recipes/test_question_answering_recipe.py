@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (the WordPiece ops of the serving graph)
 
-from kerastune.data.question_answers import QuestionAnswers, QuestionAnswersError
+from kerastune.data.question_answers import (QuestionAnswers, QuestionAnswersError, read_question_answers,
+                                             write_squad_json)
 from kerastune.evaluation.squad_metrics import squad_report
 from kerastune.recipes.question_answering import question_answering
 
@@ -151,3 +152,20 @@ def test_evaluate_takes_other_questions(trained):
                             answer_starts=[[0]], ids=["x"], source="memory")
     report = run.evaluate(other)
     assert report["total"] == 1 and report["exact_match"] in (0.0, 100.0)
+
+
+def test_squad_from_a_prepared_tfds_copy_trains_as_from_its_files(task, tmp_path):
+    from tests.tfds_local import build_squad
+
+    _, settings = task
+    files = {}
+    for split, seed in (("train", 6), ("dev", 7)):
+        examples = read_question_answers(write_jsonl(tmp_path / f"{split}.jsonl", questions(24, seed)))
+        files[split] = write_squad_json(examples, str(tmp_path / f"{split}-v2.0.json"))
+    build_squad(tmp_path / "tfds", files["train"], files["dev"])
+    run = question_answering(train="train", validation="validation", tfds_name="squad/v2.0",
+                             data_dir=str(tmp_path / "tfds"), epochs=1, **settings)
+    written = read_question_answers(files["dev"])
+    order = np.argsort(run.validation_examples.ids)  # TFDS keeps its own order
+    assert run.validation_examples.subset(order) == written.subset(np.argsort(written.ids))
+    assert run.allow_no_answer and run.evaluate()["total"] == len(written)

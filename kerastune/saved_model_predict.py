@@ -35,8 +35,8 @@ def predict_lines(path, texts):
     causal LMs the prompt and its continuation (an instruction-tuned one its response alone); sentence
     encoders, for each text, the most similar other text given and their cosine similarity
     (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts, question
-    answerers `question<TAB>context` and answer `answer<TAB>score<TAB>question` (`(no answer)` when the model
-    finds none).
+    answerers `question<TAB>context` and answer `answer<TAB>score<TAB>question` (`(no answer)<TAB>margin` when
+    the model finds none: how far its no-answer score passed the best span's).
     """
     if not texts:
         raise ValueError('Give at least one text to answer: kerastune predict DIR "a text" ... Received: texts=[]')
@@ -111,10 +111,13 @@ def _answer_lines(signature, texts):
     pairs = _tab_pairs(texts, "This model answers questions from a context: pass each as 'question<TAB>context'.")
     out = signature(question=tf.constant([p[0] for p in pairs]), context=tf.constant([p[1] for p in pairs]))
     lines = []
-    for (question, _), answer, score, cut in zip(pairs, out["answer"].numpy(), out["score"].numpy(),
-                                                 out["question_truncated"].numpy()):
-        text = answer.decode("utf-8", "replace") or "(no answer)"
-        lines.append(f"{text}\t{score:.4f}\t{question}" + ("\t(question truncated)" if cut else ""))
+    for (question, _), answer, score, no_answer, cut in zip(pairs, out["answer"].numpy(), out["score"].numpy(),
+                                                            out["no_answer_score"].numpy(),
+                                                            out["question_truncated"].numpy()):
+        text = answer.decode("utf-8", "replace")
+        # an answer's span score, or how far "no answer" outscored the best span
+        line = f"{text}\t{score:.4f}" if text else f"(no answer)\t{no_answer:.4f}"
+        lines.append(f"{line}\t{question}" + ("\t(question truncated)" if cut else ""))
     return lines
 
 

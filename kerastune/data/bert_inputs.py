@@ -129,21 +129,31 @@ def tokenize_and_pack(tokenizer, text, text_pair=None, sequence_length=512, trun
     return token_ids, segment_ids, full
 
 
-def count_truncated(full_lengths, sequence_length, source, truncate, noun="examples"):
+def count_truncated(full_lengths, sequence_length, source, truncate, noun="examples", limit="the backbone's maximum"):
     """How many of `full_lengths` (packed lengths before truncation) exceed `sequence_length`, with a warning
-    that counts them, names `source` and says which part of them is cut. A data set calls it once, before
-    training."""
+    that counts them, names `source`, the `limit` they pass and which part of them is cut. A data set calls it
+    once, before training."""
     num_truncated = int((full_lengths > sequence_length).sum())
     if num_truncated:
-        warnings.warn(f"{source}: {num_truncated} of {len(full_lengths)} {noun} are longer than the backbone's "
-                      f"maximum of {sequence_length} tokens (longest {int(full_lengths.max())}) and are truncated "
-                      f"to it (their {truncate} cut)", stacklevel=3)
+        warnings.warn(f"{source}: {num_truncated} of {len(full_lengths)} {noun} are longer than {limit} of "
+                      f"{sequence_length} tokens (longest {int(full_lengths.max())}) and are truncated to it (their "
+                      f"{truncate} cut)", stacklevel=3)
     return num_truncated
 
 
 def valid_utf8(text):
-    """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so the tokenizer never fails."""
-    return tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+    """`text` with every byte sequence that is not UTF-8 replaced by U+FFFD, so the tokenizer never fails, and every
+    NUL byte by a space (TensorFlow Text's splitting stops at a NUL: the rest of the text would go unread). Byte
+    offsets into valid UTF-8 text stay where they were."""
+    text = tf.strings.unicode_transcode(text, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+    return tf.strings.regex_replace(text, "\\x00", " ")
+
+
+def ascii_spaces(text):
+    """`text` with every Unicode space (category Zs: no-break, thin, ideographic, ...) written as " ". The KerasHub
+    tokenizer splits words at ASCII whitespace only (RE2's `\\s`); BERT's and Hugging Face's split at all of them,
+    so "1843\\u2009AD" is two words there, and is here too."""
+    return tf.strings.regex_replace(text, "\\p{Zs}", " ")
 
 
 _PACKERS = weakref.WeakKeyDictionary()  # tokenizer -> {key: tf.function}
@@ -151,7 +161,8 @@ _PACKERS = weakref.WeakKeyDictionary()  # tokenizer -> {key: tf.function}
 
 def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
     """`tokenize_and_pack` with `tokenizer` as one `tf.function` over (batch,) strings (`text`, and
-    `text_pair` when `pair`), bytes that are not UTF-8 read as U+FFFD (`valid_utf8`).
+    `text_pair` when `pair`), bytes that are not UTF-8 read as U+FFFD (`valid_utf8`), Unicode spaces as spaces
+    (`ascii_spaces`).
 
     One per tokenizer and settings, kept while the tokenizer lives: a run's training and validation
     batches and its export's signatures call the same function, so the tokenizer is traced once for
@@ -167,8 +178,8 @@ def packer(tokenizer, sequence_length=512, pair=False, truncate="end"):
 
     def make(owner):
         def pack(text, text_pair=None):
-            text_pair = None if text_pair is None else valid_utf8(text_pair)
-            return tokenize_and_pack(owner(), valid_utf8(text), text_pair, sequence_length, truncate)
+            text_pair = None if text_pair is None else ascii_spaces(valid_utf8(text_pair))
+            return tokenize_and_pack(owner(), ascii_spaces(valid_utf8(text)), text_pair, sequence_length, truncate)
 
         return tf.function(pack, input_signature=text_specs(pair))
 

@@ -25,9 +25,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from kerastune.arguments import check_positive_ints
 from kerastune.data.bert_inputs import count_truncated, dense_inputs, packer, pad_id
 from kerastune.data.labelled_text import LabelledText, LabelledTextError
-from kerastune.data.length_buckets import check_batching
 
 _TOKENIZE_CHUNK = 1024
 # Training batches are cut from windows of this many batches' worth of shuffled pairs, each window sorted by
@@ -78,7 +78,7 @@ class ContrastiveDataset:
         >>> data = ContrastiveDataset.from_examples(pairs, tokenizer, batch_size=16, training=True)  # doctest: +SKIP
         >>> model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch)  # doctest: +SKIP
         """
-        check_batching(batch_size, pad_to_multiple_of)
+        check_positive_ints(batch_size=batch_size, pad_to_multiple_of=pad_to_multiple_of)
         pack = packer(tokenizer, sequence_length, False, truncate)
         if isinstance(examples, LabelledText):
             tokens, full = _tokenized(pack, examples.texts)

@@ -13,13 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def check_batching(batch_size, pad_to_multiple_of):
-    """Raises a clear error unless `batch_size` and `pad_to_multiple_of` are positive ints."""
-    for name, value in (("batch_size", batch_size), ("pad_to_multiple_of", pad_to_multiple_of)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-
-
 def bucket_widths(lengths, multiple, sequence_length, min_bucket_size=1):
     """Ascending padded widths of the length buckets: multiples of `multiple`, capped at `sequence_length`.
 

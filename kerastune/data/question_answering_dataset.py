@@ -15,8 +15,9 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.bert_inputs import fill_padding, pad_id
-from kerastune.data.length_buckets import batch_by_length, check_batching, pad_batch_to_multiple
+from kerastune.arguments import check_positive_ints
+from kerastune.data.bert_inputs import count_truncated, fill_padding, pad_id
+from kerastune.data.length_buckets import batch_by_length, pad_batch_to_multiple
 from kerastune.data.question_context import answer_token_spans, question_packer, window_labels
 
 _PACK_CHUNK = 512
@@ -35,7 +36,8 @@ class QuestionAnsweringDataset:
         num_examples: int, questions in the source.
         num_windows: int, windows they make (more than `num_examples` when contexts are longer than a window).
         num_truncated: int, questions longer than `max_question_length` tokens, which keep their first ones.
-        num_answers_split: int, windows whose question's answer is only partly inside them (labelled `[CLS]`).
+        num_answers_split: int, windows whose question's answer is only partly inside them (labelled `[CLS]`;
+            answered questions no window holds whole are warned of).
         lengths: np.ndarray, every window's length in tokens.
     """
 
@@ -69,14 +71,17 @@ class QuestionAnsweringDataset:
         >>> data = QuestionAnsweringDataset.from_examples(examples, tokenizer, training=True)  # doctest: +SKIP
         >>> model.fit(data.dataset, steps_per_epoch=data.steps_per_epoch)  # doctest: +SKIP
         """
-        check_batching(batch_size, pad_to_multiple_of)
+        check_positive_ints(batch_size=batch_size, pad_to_multiple_of=pad_to_multiple_of)
         pack = question_packer(tokenizer, sequence_length, stride, max_question_length)
         windows = pack_examples(pack, examples)
-        num_truncated = _count_long_questions(windows["question_lengths"], max_question_length, examples.source)
+        num_truncated = count_truncated(windows["question_lengths"], max_question_length, examples.source, "end",
+                                        noun="questions", limit="max_question_length")
         begins, ends = answer_bytes(examples)
-        first, last = answer_token_spans(windows["token_begins"], windows["token_ends"], begins, ends)
+        names = [f"{examples.source}, question {qid!r}" for qid in examples.ids]
+        first, last = answer_token_spans(windows["token_begins"], windows["token_ends"], begins, ends, names)
         labels = window_labels(windows, first, last)
         split = _answers_split(windows, first, last)
+        _warn_of_unread_answers(windows["example"], first, labels, examples.source)
         token_ids, segment_ids = windows["token_ids"], windows["segment_ids"]
         lengths = np.asarray(token_ids.row_lengths(), np.int64)
         ds = tf.data.Dataset.from_tensor_slices((token_ids, segment_ids, labels[:, 0], labels[:, 1]))
@@ -154,11 +159,14 @@ def _answers_split(windows, first, last):
     return int((overlaps & ~inside).sum())
 
 
-def _count_long_questions(question_lengths, max_question_length, source):
-    """How many questions are longer than `max_question_length` tokens, with a warning that counts them."""
-    long = int((question_lengths > max_question_length).sum())
-    if long:
-        warnings.warn(f"{source}: {long} of {len(question_lengths)} questions are longer than max_question_length="
-                      f"{max_question_length} tokens (longest {int(question_lengths.max())}) and keep their first "
-                      f"{max_question_length} tokens; raise max_question_length to keep them whole", stacklevel=3)
-    return long
+def _warn_of_unread_answers(example, first, labels, source):
+    """Warns, counting them, of answered questions none of whose windows holds the whole answer: they train as
+    "no answer" everywhere (an answer longer than a window's context part, or cut by every window)."""
+    answered = np.flatnonzero(first >= 0)
+    held = np.zeros(len(first), bool)
+    held[example[labels[:, 0] > 0]] = True
+    unread = int((~held[answered]).sum())
+    if unread:
+        warnings.warn(f"{source}: {unread} of {len(answered)} answered questions have no window holding their whole "
+                      "answer, so they train as unanswerable; lower stride (windows start closer) or raise "
+                      "max_sequence_length (wider windows)", stacklevel=3)

@@ -159,6 +159,21 @@ def _where_else(text, context):
     return f"the answer occurs in the context at characters {found[:5]}{more}: set answer_start to the one meant"
 
 
+def _encodes(text):
+    """Whether `text` can be written as UTF-8 (a str holding a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_surrogate(text):
+    """Where the first lone surrogate of `text` is, for a message."""
+    at = next(i for i, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF)
+    return f"U+{ord(text[at]):04X} at character {at}"
+
+
 def _example_problem(question, context, texts, starts):
     """`(message, field)` for the first thing wrong with one example, or None; field is `"question"`,
     `"context"`, `"answers"` or `"answer_start"`."""
@@ -166,6 +181,10 @@ def _example_problem(question, context, texts, starts):
         return f"empty question ({question!r}); fill it in or remove the example", "question"
     if not isinstance(context, str) or not context.strip():
         return f"empty context ({context!r}); fill it in or remove the example", "context"
+    for field, value in (("question", question), ("context", context)):
+        if not _encodes(value):
+            return (f"the {field} holds a lone surrogate ({_first_surrogate(value)}), which no UTF-8 text can: "
+                    "the file was decoded or escaped wrongly (a JSON \\ud83d without its pair?); fix the text", field)
     if len(texts) != len(starts):
         return f"{len(texts)} answer texts but {len(starts)} answer starts; give one start per answer", "answers"
     for text, start in zip(texts, starts):

@@ -5,14 +5,14 @@ tokens where the answer starts and ends. Two things make it more than `tokenize_
 
 - **Offsets.** The answer must come back as the context's own text (its case, accents and spaces),
   so every context token carries the byte span, in the context, of the word it belongs to. Words are
-  split exactly as the tokenizer splits them (whitespace, punctuation and CJK characters, KerasHub's
-  own patterns) but on the original text, and each word is then tokenised alone (`_tokenize_words`),
-  so a token's word span is known without undoing lower-casing or accent stripping. Answers therefore
-  start and end on word boundaries, and punctuation is a word of its own: `"(Einstein),"` gives
-  `Einstein`, not `(Einstein),`.
-- **Windows.** A context longer than the window is never cut: it is read in overlapping windows
-  (BERT's and Hugging Face's `doc_stride`), each `[CLS] question [SEP] part of the context [SEP]`,
-  every window starting `stride` tokens after the one before, the last one reaching the context's end.
+  split where BERT's tokenizer splits them (spaces of every kind, control characters, punctuation, CJK
+  ideographs) but on the original text, and each word is then tokenised alone, so a token's word span
+  is known without undoing lower-casing or accent stripping. Answers therefore start and end on word
+  boundaries, and punctuation is a word of its own: `"(Einstein),"` gives `Einstein`, not `(Einstein),`.
+- **Windows.** A context longer than the window is never cut: it is read in overlapping windows, each
+  `[CLS] question [SEP] part of the context [SEP]`, every window starting `stride` tokens after the
+  one before (BERT's `doc_stride`; Hugging Face's `stride` is the overlap of two windows instead), the
+  last one reaching the context's end.
 
 `pack_question_context` is one graph function of strings, so training data and the exported serving
 graph pack alike; `best_answers` turns per-window start/end logits into one answer per question.
@@ -21,25 +21,29 @@ graph pack alike; `best_answers` turns per-window start/end logits into one answ
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
-from keras_hub.src.tokenizers.word_piece_tokenizer import (
-    PUNCTUATION_AND_CJK_REGEX,
-    PUNCTUATION_REGEX,
-    WHITESPACE_AND_PUNCTUATION_REGEX,
-    WHITESPACE_PUNCTUATION_AND_CJK_REGEX,
-)
 
-from kerastune.data.bert_inputs import _special_id, _tokenize, _tokenize_words, tokenizer_function, valid_utf8
+from kerastune.arguments import check_positive_ints
+from kerastune.data.bert_inputs import (_pieces_per_sentence, _special_id, _tokenize, ascii_spaces, tokenizer_function,
+                                        valid_utf8)
 
-# A masked-out logit: far below any real one, finite so that differences of scores stay numbers.
-_NEVER = -1e9
+# The logit of a position that can hold neither a start nor an end: far below any real one, finite so that
+# differences of scores stay numbers. `SpanExtractor` writes it; `best_answers` reads spans scored with it as none.
+MASKED_LOGIT = -1e9
+
+# Where BERT's basic tokenizer splits words (google-research/bert `tokenization.py`: `_is_whitespace`,
+# `_is_control`, `_is_punctuation`, `_is_chinese_char`), as RE2 patterns: spaces of every kind (the KerasHub
+# tokenizer's `\s` alone misses U+00A0, U+2009, ...), control and format characters (dropped), punctuation (all
+# non-alphanumeric ASCII and Unicode's P categories) and CJK ideographs (kept, each a word of its own).
+_SPACES = r"\s|\p{Zs}|\p{Cc}|\p{Cf}"
+_PUNCTUATION = r"[!-/]|[:-@]|[\[-`]|[{-~]|\p{P}"
+_CJK = (r"[\x{4E00}-\x{9FFF}]|[\x{3400}-\x{4DBF}]|[\x{20000}-\x{2A6DF}]|[\x{2A700}-\x{2B73F}]|"
+        r"[\x{2B740}-\x{2B81F}]|[\x{2B820}-\x{2CEAF}]|[\x{F900}-\x{FAFF}]|[\x{2F800}-\x{2FA1F}]")
 
 
 def check_window_settings(sequence_length, stride, max_question_length):
     """Raises a clear error unless the three fit: each window holds the question, 3 special tokens and at least
     `stride` context tokens, so consecutive windows overlap or touch and every context token is read."""
-    for name, value in (("stride", stride), ("max_question_length", max_question_length)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+    check_positive_ints(stride=stride, max_question_length=max_question_length)
     room = sequence_length - 3 - max_question_length
     if stride > room:
         raise ValueError(f"a window of {sequence_length} tokens holds [CLS], [SEP], [SEP], up to "
@@ -59,12 +63,8 @@ def context_words(tokenizer, context):
     Returns:
         `(words, begins, ends)`: ragged (batch, None) strings and int32 byte offsets (end exclusive).
     """
-    cjk = getattr(tokenizer, "split_on_cjk", True)
-    words, begins, ends = tf_text.regex_split_with_offsets(
-        context,
-        WHITESPACE_PUNCTUATION_AND_CJK_REGEX if cjk else WHITESPACE_AND_PUNCTUATION_REGEX,
-        PUNCTUATION_AND_CJK_REGEX if cjk else PUNCTUATION_REGEX,
-    )
+    kept = f"{_PUNCTUATION}|{_CJK}" if getattr(tokenizer, "split_on_cjk", True) else _PUNCTUATION
+    words, begins, ends = tf_text.regex_split_with_offsets(context, f"{_SPACES}|{kept}", kept)
     return words, tf.cast(begins, tf.int32), tf.cast(ends, tf.int32)
 
 
@@ -101,18 +101,16 @@ def pack_question_context(tokenizer, question, context, sequence_length=384, str
     TensorShape([1, None])
     """
     check_window_settings(sequence_length, stride, max_question_length)
-    question, context = valid_utf8(question), valid_utf8(context)
+    question, context = ascii_spaces(valid_utf8(question)), valid_utf8(context)  # the context's bytes stay in place
     cls_id, sep_id = _special_id(tokenizer, "cls"), _special_id(tokenizer, "sep")
     questions = _tokenize(tokenizer, question)  # (batch, None)
     question_lengths = tf.cast(questions.row_lengths(), tf.int32)
     questions = questions[:, :max_question_length]
     words, begins, ends = context_words(tokenizer, context)
-    pieces = _tokenize_words(tokenizer, words.flat_values)  # (total words, None): at least one per word
-    per_word = tf.cast(pieces.row_lengths(), tf.int32)
-    word_counts = tf.cast(words.row_lengths(), tf.int32)
-    # context tokens per example: the sum of its words' pieces
-    word_example = tf.repeat(tf.range(tf.size(word_counts)), word_counts)
-    token_counts = tf.math.unsorted_segment_sum(per_word, word_example, tf.size(word_counts))  # (batch,)
+    pieces = _tokenize(tokenizer, words.flat_values)  # (total words, None); a word of combining marks has none
+    per_word = pieces.row_lengths()
+    token_counts = tf.cast(_pieces_per_sentence(per_word, words.row_lengths()), tf.int32)  # (batch,)
+    per_word = tf.cast(per_word, tf.int32)
     tokens = tf.RaggedTensor.from_row_lengths(pieces.flat_values, token_counts)  # (batch, None) context ids
     token_begins = tokens.with_flat_values(tf.repeat(begins.flat_values, per_word))
     token_ends = tokens.with_flat_values(tf.repeat(ends.flat_values, per_word))
@@ -170,12 +168,13 @@ def question_packer(tokenizer, sequence_length=384, stride=128, max_question_len
     return tokenizer_function(tokenizer, key, make)
 
 
-def answer_token_spans(token_begins, token_ends, answer_begins, answer_ends):
+def answer_token_spans(token_begins, token_ends, answer_begins, answer_ends, names=None):
     """The first and last context token of each answer: the tokens whose words overlap its bytes.
 
     Args:
         token_begins, token_ends: ragged (batch, None) from `pack_question_context` (numpy-convertible).
         answer_begins, answer_ends: int arrays (batch,), the answer's byte span in the context, -1 for none.
+        names: list of str or None, how an error names each example (e.g. its file and question id).
 
     Returns:
         `(first, last)`: int32 arrays (batch,), -1 where there is no answer.
@@ -187,8 +186,10 @@ def answer_token_spans(token_begins, token_ends, answer_begins, answer_ends):
             continue
         overlap = np.flatnonzero((np.asarray(ends) > answer_begins[i]) & (np.asarray(begins) < answer_ends[i]))
         if not len(overlap):
-            raise ValueError(f"example {i}: the answer at bytes {answer_begins[i]}-{answer_ends[i]} of its context "
-                             "covers no word (only spaces?); give each answer a span of the context's text")
+            name = names[i] if names is not None else f"example {i}"
+            raise ValueError(f"{name}: the answer at bytes {answer_begins[i]}-{answer_ends[i]} of its context covers "
+                             "no token: it holds only spaces, control or format characters (a zero-width space, "
+                             "say), which the tokenizer drops; give the answer a span of the context's words")
         first[i], last[i] = overlap[0], overlap[-1]
     return first, last
 
@@ -232,18 +233,19 @@ def best_answers(logits, packed, max_answer_length=30):
         -1 with no answer), `score` (float32), `no_answer_score` (float32, the `[CLS]` score minus `score`:
         above a threshold, SQuAD 2.0 answers "").
     """
+    check_positive_ints(max_answer_length=max_answer_length)
     logits = tf.cast(logits, tf.float32)
     start_logits, end_logits = logits[:, 0], logits[:, 1]  # (windows, width)
     width = tf.shape(start_logits)[1]
     positions = tf.range(width)[None, :]
     offset = packed["context_offset"][:, None]
     in_context = (positions >= offset) & (positions < offset + packed["window_length"][:, None])
-    start_logits = tf.where(in_context, start_logits, _NEVER)
-    end_logits = tf.where(in_context, end_logits, _NEVER)
+    start_logits = tf.where(in_context, start_logits, MASKED_LOGIT)
+    end_logits = tf.where(in_context, end_logits, MASKED_LOGIT)
     # span scores by length: [w, d, s] = start s, end s + d
     lengths = []
     for d in range(max_answer_length):
-        shifted = tf.concat([end_logits[:, d:], tf.fill([tf.shape(end_logits)[0], tf.minimum(d, width)], _NEVER)],
+        shifted = tf.concat([end_logits[:, d:], tf.fill([tf.shape(end_logits)[0], tf.minimum(d, width)], MASKED_LOGIT)],
                             axis=1)[:, :width]
         lengths.append(start_logits + shifted)
     scores = tf.stack(lengths, axis=1)  # (windows, max_answer_length, width)
@@ -267,7 +269,7 @@ def best_answers(logits, packed, max_answer_length=30):
         at = tf.gather(position, best_window)
         return at - tf.gather(packed["context_offset"], best_window) + tf.gather(packed["window_start"], best_window)
 
-    has_token = best_score > _NEVER / 2
+    has_token = best_score > MASKED_LOGIT / 2
     rows = tf.range(batch)
     first = tf.stack([rows, tf.maximum(context_token(window_begin_token), 0)], axis=1)
     last = tf.stack([rows, tf.maximum(context_token(window_end_token), 0)], axis=1)
@@ -275,7 +277,7 @@ def best_answers(logits, packed, max_answer_length=30):
     ends = _gather_or(packed["token_ends"], last, has_token)
     answer = tf.where(has_token, tf.strings.substr(packed["context"], tf.maximum(begins, 0),
                                                    tf.maximum(ends - begins, 0)), "")
-    score = tf.where(has_token, best_score, _NEVER)
+    score = tf.where(has_token, best_score, MASKED_LOGIT)
     return {"answer": answer, "begin": begins, "end": ends, "score": score, "no_answer_score": null - score}
 
 

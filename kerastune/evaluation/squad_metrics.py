@@ -105,8 +105,10 @@ def answer_f1(prediction, gold_answers):
 def squad_report(predictions, gold_answers, no_answer_scores=None):
     """Returns a JSON-ready dict of SQuAD exact match and F1 over a set of questions, in percent (0 to 100).
 
-    The numbers are those of the official SQuAD v2.0 script (`evaluate-v2.0.py`), which on answerable-only
-    data are those of v1.1: scores are averaged over questions and multiplied by 100. A question is
+    The numbers are those of the official SQuAD v2.0 script (`evaluate-v2.0.py`) run without a no-answer
+    probability file (with one it also scores every question whose probability passes `--na-prob-thresh`, 1.0,
+    as "no answer"; here `predictions` are final), which on answerable-only data are those of v1.1: scores are
+    averaged over questions and multiplied by 100. A question is
     unanswerable when none of its gold answers has words after `normalize_answer` (see `exact_match`); the
     official script decides by whether the answer list is empty, which differs only for gold answers such as
     "The" that normalize to "" (scored as unanswerable by both, grouped as unanswerable only here).

@@ -26,13 +26,13 @@ REST (TF Serving): `POST /v1/models/<name>:predict` with
 import keras
 import tensorflow as tf
 
+from kerastune.arguments import check_positive_ints
 from kerastune.data.bert_inputs import dense_inputs, pad_id
-from kerastune.data.question_context import QUESTION_CONTEXT_SPECS, best_answers, question_packer
+from kerastune.data.question_context import MASKED_LOGIT, QUESTION_CONTEXT_SPECS, best_answers, question_packer
 from kerastune.export.export_writer import write_export
 from kerastune.export.length_sorted_chunks import check_chunk_size
 from kerastune.export.string_signatures import DENSE_SPECS
 from kerastune.models.backbones import max_sequence_length
-from kerastune.models.span_extractor import MASKED_LOGIT
 
 
 def answers_on_strings(model, tokenizer, sequence_length=None, stride=128, max_question_length=64,
@@ -50,6 +50,7 @@ def answers_on_strings(model, tokenizer, sequence_length=None, stride=128, max_q
         chunk_size: int, the most windows the model runs at once.
     """
     check_chunk_size(chunk_size)
+    check_positive_ints(max_answer_length=max_answer_length)
     if sequence_length is None:
         sequence_length = max_sequence_length(getattr(model, "backbone", None))
     pack = question_packer(tokenizer, sequence_length, stride, max_question_length)

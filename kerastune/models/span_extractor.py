@@ -4,22 +4,21 @@ import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.data.question_context import MASKED_LOGIT
 from kerastune.models.backbone_task import BackboneTask, freeze_unused_pooler
 from kerastune.models.bert_encoder import INPUT_NAMES
 from kerastune.models.classifier_defaults import logits_layer
 from kerastune.training import adamw
 
-# The logit of a position that can be neither start nor end: softmax gives it nothing, and sums stay finite.
-MASKED_LOGIT = -1e9
-
 
 @register
 class SpanLogits(keras.layers.Layer):
-    """Per-position (start, end) logits, (batch, 2, seq), float32; only `[CLS]` and the second segment may hold them.
+    """Per-position (start, end) logits, (batch, 2, seq), float32; only `[CLS]` and the context tokens may hold them.
 
     `Dense(2)` over the sequence, then every position that is neither the `[CLS]` (position 0, "no answer")
-    nor an unpadded token of segment 1 (the context, as `pack_question_context` packs it) is set to
-    `MASKED_LOGIT`: the softmax over positions is a distribution over where the answer can be.
+    nor a context token (segment 1, as `pack_question_context` packs it, but not the closing `[SEP]`, the
+    last unpadded position) is set to `MASKED_LOGIT`: the softmax over positions is a distribution over
+    where the answer can be.
 
     Args:
         **kwargs: `keras.layers.Layer` arguments.
@@ -43,8 +42,9 @@ class SpanLogits(keras.layers.Layer):
     def call(self, sequence, segment_ids, padding_mask):
         logits = ops.transpose(self.dense(sequence), (0, 2, 1))  # (batch, 2, seq), float32
         positions = ops.arange(ops.shape(segment_ids)[1])[None, :]
-        allowed = ops.logical_or(ops.logical_and(ops.equal(segment_ids, 1), ops.not_equal(padding_mask, 0)),
-                                 ops.equal(positions, 0))
+        last = ops.sum(ops.cast(ops.not_equal(padding_mask, 0), "int32"), axis=1, keepdims=True) - 1  # closing [SEP]
+        context = ops.logical_and(ops.equal(segment_ids, 1), ops.not_equal(padding_mask, 0))
+        allowed = ops.logical_or(ops.logical_and(context, ops.not_equal(positions, last)), ops.equal(positions, 0))
         return ops.where(allowed[:, None, :], logits, ops.cast(MASKED_LOGIT, logits.dtype))
 
     def compute_output_shape(self, sequence_shape, segment_ids_shape=None, padding_mask_shape=None):
@@ -70,9 +70,9 @@ class SpanExtractor(BackboneTask):
 
     Feed it `[CLS] question [SEP] context [SEP]` windows (`kerastune.data.pack_question_context`); the label of
     a window is the (start, end) position of the answer's first and last token in it, or (0, 0), the
-    `[CLS]`, when the window holds no answer (SQuAD 2.0). The loss is the mean of the start and end
-    cross-entropies over positions, as in Devlin et al. 2019; `kerastune.data.best_answers` turns the
-    logits back into text.
+    `[CLS]`, when the window holds no answer (SQuAD 2.0); only those positions hold logits (`SpanLogits`).
+    The loss is the mean of the start and end cross-entropies over positions, as in Devlin et al. 2019;
+    `kerastune.data.best_answers` turns the logits back into text.
 
     Args:
         backbone: a `keras.Model` taking `{"token_ids", "segment_ids", "padding_mask"}` and returning
@@ -84,8 +84,8 @@ class SpanExtractor(BackboneTask):
         inputs: dict of int32 (batch, seq) tensors `token_ids`, `segment_ids`, `padding_mask`.
 
     Returns:
-        logits, float32 (batch, 2, seq): row 0 the start logits, row 1 the end logits; positions outside
-        the context and the `[CLS]` hold `MASKED_LOGIT`.
+        logits, float32 (batch, 2, seq): row 0 the start logits, row 1 the end logits; positions other than the
+        `[CLS]` and the context's tokens hold `MASKED_LOGIT`.
 
     Example:
 

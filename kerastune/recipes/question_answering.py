@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from kerastune.arguments import check_positive_ints
 from kerastune.data.conll import read_conll
 from kerastune.data.entity_questions import entity_questions
 from kerastune.data.question_answering_dataset import QuestionAnsweringDataset
@@ -51,7 +52,8 @@ class QuestionAnsweringConfig(FineTuningConfig):
     `format="conll"`, CoNLL NER files read as reading comprehension (`entity_questions`: "Which person is
     named in the text?" and the like for each sentence and entity type, unanswerable when it names none).
     Windows: a context longer than a window (`max_sequence_length`, the backbone's maximum by default) is
-    read in windows `stride` tokens apart; a question keeps its first `max_question_length` tokens.
+    read in windows whose starts are `stride` tokens apart (BERT's `doc_stride`; Hugging Face's `stride` is the
+    overlap of two windows instead); a question keeps its first `max_question_length` tokens.
     `max_answer_length`: the longest answer, in tokens. `allow_no_answer`: the model may answer that the
     context holds none (SQuAD 2.0), when `no_answer_score > no_answer_threshold`; None: when the training
     data has unanswerable questions. `max_train_examples`: keep the first N training questions.
@@ -83,10 +85,7 @@ class QuestionAnsweringConfig(FineTuningConfig):
             raise ValueError(f"format must be one of {(None, 'conll') + FORMATS} (None: from the file's extension). "
                              f"Received: format={self.format!r}")
         check_window_settings(self.max_sequence_length or 10 ** 9, self.stride, self.max_question_length)
-        if isinstance(self.max_answer_length, bool) or not isinstance(self.max_answer_length, int) \
-                or self.max_answer_length < 1:
-            raise ValueError(f"max_answer_length must be a positive int. Received: "
-                             f"max_answer_length={self.max_answer_length!r}")
+        check_positive_ints(max_answer_length=self.max_answer_length)
 
 
 class QuestionAnsweringRun(FineTuningRun):

@@ -43,8 +43,9 @@ def test_validation_windows_in_order_with_the_answers_positions(tokenizer):
 def test_windows_that_cut_an_answer_are_labelled_no_answer_and_counted(tokenizer):
     # "where did ada write it ?" is 6 tokens: windows hold 7 context tokens, 7 apart; "in" is token 27, "london" 28
     cut = examples().subset([3])
-    data = QuestionAnsweringDataset.from_examples(cut, tokenizer, batch_size=8, sequence_length=16, stride=7,
-                                                  max_question_length=6)
+    with pytest.warns(UserWarning, match="1 of 1 answered questions have no window holding their whole answer"):
+        data = QuestionAnsweringDataset.from_examples(cut, tokenizer, batch_size=8, sequence_length=16, stride=7,
+                                                      max_question_length=6)
     labels = np.concatenate([y.numpy() for _, y in data.dataset])
     assert data.num_windows == 5 and not labels.any()
     assert data.num_answers_split == 2
@@ -62,7 +63,7 @@ def test_training_batches_repeat_and_say_how_many_make_an_epoch(tokenizer):
 def test_a_long_question_is_cut_with_a_warning_that_counts_it(tokenizer):
     long = examples()
     long.questions[0] = "who wrote it " * 4
-    with pytest.warns(UserWarning, match="2 of 4 questions are longer than max_question_length=3"):
+    with pytest.warns(UserWarning, match="2 of 4 questions are longer than max_question_length of 3 tokens"):
         data = QuestionAnsweringDataset.from_examples(long, tokenizer, batch_size=4, sequence_length=16, stride=4,
                                                       max_question_length=3)
     assert data.num_truncated == 2
@@ -72,3 +73,11 @@ def test_too_few_windows_for_a_training_batch_is_an_error(tokenizer):
     with pytest.raises(ValueError, match="fewer than one batch of 64"):
         QuestionAnsweringDataset.from_examples(examples(), tokenizer, batch_size=64, sequence_length=16,
                                                training=True, stride=4, max_question_length=8)
+
+
+def test_an_answer_the_tokenizer_reads_nothing_of_is_named_in_the_error(tokenizer):
+    invisible = QuestionAnswers(questions=["who ?"], contexts=["ada\u200bwrote it"], answers=[["\u200b"]],
+                                answer_starts=[[3]], ids=["zw"], source="zero.jsonl")
+    with pytest.raises(ValueError, match="zero.jsonl, question 'zw': the answer at bytes 3-6 of its context covers no"):
+        QuestionAnsweringDataset.from_examples(invisible, tokenizer, batch_size=1, sequence_length=16, stride=4,
+                                               max_question_length=4)

@@ -332,3 +332,10 @@ def test_tfds_builder_reads_the_written_file(tmp_path, version):
     assert back.subset(order) == qa.subset(sorted(range(len(qa)), key=qa.ids.__getitem__))
     assert sorted(read_tfds_question_answers(f"squad/{version}", "validation[:1]", data_dir=data_dir).ids)[0] in \
         qa.take(2).ids
+
+
+def test_a_lone_surrogate_is_refused_where_it_is(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "who?", "context": "Ada \\ud83d wrote it", "answer": "Ada", "answer_start": 0}\n')
+    with pytest.raises(QuestionAnswersError, match=r"line 1.*the context holds a lone surrogate \(U\+D83D at "):
+        read_question_answers(str(path))

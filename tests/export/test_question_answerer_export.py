@@ -44,10 +44,9 @@ def test_windows_in_chunks_answer_as_all_windows_at_once(reader):
 def test_offsets_are_characters_of_the_context_and_no_answer_is_empty(reader):
     model, tokenizer = reader
     found = run(answers_on_strings(model, tokenizer, 16, 4, 4, 3, allow_no_answer=False))
-    for i, context in enumerate(CONTEXTS):
+    for i, context in enumerate(CONTEXTS[:2]):  # both hold tokens: a random model still picks a span
         answer = found["answer"][i].decode("utf-8")
-        if answer:
-            assert context[found["answer_start"][i]:found["answer_end"][i]] == answer
+        assert answer and context[found["answer_start"][i]:found["answer_end"][i]] == answer
     assert found["answer"][2] == b"" and found["answer_start"][2] == -1  # an empty context has no span
     abstaining = run(answers_on_strings(model, tokenizer, 16, 4, 4, 3, allow_no_answer=True, no_answer_threshold=-1e6))
     assert not any(abstaining["answer"]) and (abstaining["answer_start"] == -1).all()
@@ -58,3 +57,5 @@ def test_a_bad_chunk_size_is_refused(reader):
     model, tokenizer = reader
     with pytest.raises(ValueError, match="chunk_size"):
         answers_on_strings(model, tokenizer, 16, chunk_size=0)
+    with pytest.raises(ValueError, match="max_answer_length must be a positive int"):
+        answers_on_strings(model, tokenizer, 16, max_answer_length=0)

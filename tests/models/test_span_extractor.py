@@ -3,6 +3,7 @@ import keras_hub
 import numpy as np
 
 from kerastune.models.span_extractor import MASKED_LOGIT, SpanExtractor, span_accuracy
+from tests.helpers import assert_config_round_trip, assert_keras_save_load
 
 
 def tiny_model(seed=0):
@@ -22,7 +23,9 @@ def test_only_cls_and_unpadded_context_positions_can_hold_the_answer():
     logits = np.asarray(tiny_model()(inputs()))
     assert logits.shape == (2, 2, 8) and logits.dtype == np.float32
     x = inputs()
-    allowed = ((x["segment_ids"] == 1) & (x["padding_mask"] == 1)) | (np.arange(8)[None, :] == 0)
+    closing = np.arange(8)[None, :] == x["padding_mask"].sum(1, keepdims=True) - 1  # each row's last [SEP]
+    allowed = ((x["segment_ids"] == 1) & (x["padding_mask"] == 1) & ~closing) | (np.arange(8)[None, :] == 0)
+    assert allowed.sum(1).tolist() == [4, 2]  # [CLS] + 3 context tokens; [CLS] + 1
     for row in range(2):
         for end in range(2):
             np.testing.assert_array_equal(logits[row, end] == MASKED_LOGIT, ~allowed[row])
@@ -53,8 +56,5 @@ def test_span_accuracy_needs_both_ends_right():
 
 def test_it_survives_a_keras_save_and_load(tmp_path):
     model = tiny_model()
-    path = str(tmp_path / "reader.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, SpanExtractor) and loaded.dropout == 0.0
-    np.testing.assert_allclose(np.asarray(loaded(inputs())), np.asarray(model(inputs())), atol=1e-6)
+    assert_config_round_trip(model)
+    assert_keras_save_load(model, inputs(), tmp_path)

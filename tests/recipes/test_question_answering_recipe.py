@@ -8,7 +8,6 @@ import tensorflow_text  # noqa: F401  (the WordPiece ops of the serving graph)
 
 from kerastune.data.question_answers import (QuestionAnswers, QuestionAnswersError, read_question_answers,
                                              write_squad_json)
-from kerastune.evaluation.squad_metrics import squad_report
 from kerastune.recipes.question_answering import question_answering
 
 NAMES = ["ada", "alan", "grace", "edsger", "barbara", "donald"]
@@ -73,10 +72,7 @@ def test_it_learns_to_answer_and_to_abstain(trained):
     assert after["has_answer_f1"] > 80 and after["no_answer_f1"] > 80, after
     assert after["f1"] > before["f1"] + 20
     assert {"best_f1", "best_f1_threshold", "has_answer_total", "no_answer_total"} <= set(after)
-    # the report is squad_report of what `answer` says
-    examples = run.validation_examples
-    found = run.answer(examples.questions, examples.contexts)
-    assert squad_report(list(found["answer"]), examples.answers)["f1"] == after["f1"]
+    assert after["has_answer_total"] + after["no_answer_total"] == len(run.validation_examples) == 120
 
 
 def test_answers_are_the_contexts_own_text_at_their_character_offsets(trained):
@@ -151,7 +147,7 @@ def test_evaluate_takes_other_questions(trained):
     other = QuestionAnswers(questions=["who ?"], contexts=["Alan went to Paris ."], answers=[["Alan"]],
                             answer_starts=[[0]], ids=["x"], source="memory")
     report = run.evaluate(other)
-    assert report["total"] == 1 and report["exact_match"] in (0.0, 100.0)
+    assert report == {"exact_match": 100.0, "f1": 100.0, "total": 1}  # an answerable question only: no v2 split
 
 
 def test_squad_from_a_prepared_tfds_copy_trains_as_from_its_files(task, tmp_path):

@@ -21,7 +21,8 @@ SavedModel's answers on 256 validation questions are checked against `run.answer
 Prints progress, then as its last line one JSON object: `exact_match`, `f1`, `has_answer_exact_match`,
 `has_answer_f1`, `no_answer_f1`, `best_f1`, `best_f1_threshold`, `no_answer_baseline_exact_match`,
 `no_answer_baseline_f1`, `train_examples`, `validation_examples`, `windows`, `steps`, `train_seconds`,
-`seconds_per_step`, `answer_seconds`, `export_answers_equal`, `export_max_score_difference`, `cpu`, `cpu_cores`.
+`seconds_per_step`, `answer_seconds`, `f1_by_type` (F1 of the questions about each entity type: PER, LOC, ORG,
+MISC), `export_answers_equal`, `export_max_score_difference`, `cpu`, `cpu_cores`.
 """
 
 import argparse
@@ -94,6 +95,11 @@ def main(argv=None):
         report = run.evaluate()
         answer_seconds = time.perf_counter() - start
         print(json.dumps(report), flush=True)
+        by_type = {}
+        for kind in ("PER", "LOC", "ORG", "MISC"):  # ids are "<sentence>-<type>"
+            asked = [i for i, qid in enumerate(validation.ids) if qid.endswith(f"-{kind}")]
+            by_type[kind] = round(run.evaluate(validation.subset(asked))["f1"], 2)
+        print(f"F1 by entity type: {by_type}", flush=True)
         equal, difference = export_check(run, validation, workdir)
     results = {key: round(report[key], 2) for key in ("exact_match", "f1", "has_answer_exact_match",
                                                        "has_answer_f1", "no_answer_f1", "best_f1")}
@@ -103,7 +109,7 @@ def main(argv=None):
         no_answer_baseline_f1=round(baseline["f1"], 2),
         train_examples=len(train), validation_examples=len(validation), windows=run.train_data.num_windows,
         steps=steps, train_seconds=round(train_seconds, 1), seconds_per_step=round(train_seconds / steps, 3),
-        answer_seconds=round(answer_seconds, 1), export_answers_equal=equal,
+        answer_seconds=round(answer_seconds, 1), f1_by_type=by_type, export_answers_equal=equal,
         export_max_score_difference=difference, cpu=cpu_model(), cpu_cores=cpu_cores(),
     )
     print(json.dumps(results))

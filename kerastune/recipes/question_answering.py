@@ -131,14 +131,14 @@ class QuestionAnsweringRun(FineTuningRun):
         if len(questions) != len(contexts):
             raise ValueError(f"answer needs one context per question. Received: {len(questions)} questions and "
                              f"{len(contexts)} contexts")
-        if self._answer is None:
-            answer = answers_on_strings(self.model, self.tokenizer, self.sequence_length, **self.export_options())
-            self._answer = tf.function(answer, input_signature=QUESTION_CONTEXT_SPECS)
-        parts = [self._answer(tf.constant(list(questions[start:start + batch_size]), tf.string),
-                              tf.constant(list(contexts[start:start + batch_size]), tf.string))
-                 for start in range(0, len(questions), batch_size)]
-        if not parts:
-            return {}
+        options = self.export_options()
+        if self._answer is None or self._answer[0] != options:  # built again when the config's settings change
+            answer = answers_on_strings(self.model, self.tokenizer, self.sequence_length, **options)
+            self._answer = options, tf.function(answer, input_signature=QUESTION_CONTEXT_SPECS)
+        starts = range(0, len(questions), batch_size) if len(questions) else [0]  # no question: empty arrays
+        parts = [self._answer[1](tf.constant(list(questions[start:start + batch_size]), tf.string),
+                                 tf.constant(list(contexts[start:start + batch_size]), tf.string))
+                 for start in starts]
         out = {key: np.concatenate([part[key].numpy() for part in parts]) for key in parts[0]}
         for key in ("answer", "best_span"):
             out[key] = np.array([text.decode("utf-8") for text in out[key]], dtype=object)
@@ -147,7 +147,8 @@ class QuestionAnsweringRun(FineTuningRun):
     def evaluate(self, examples=None):
         """`squad_report` (exact match and F1, in percent, against every gold answer) on the validation questions
         (or `examples`, `QuestionAnswers`). With unanswerable questions it also reports the answerable and
-        unanswerable parts and the no-answer threshold that would have scored best (`best_f1_threshold`)."""
+        unanswerable parts and the no-answer threshold that would have scored best (`best_f1_threshold`): set
+        `run.config.no_answer_threshold` to it, and `answer` and `export` use it."""
         (examples, _) = self.evaluation_set((examples, None), (self.validation_examples, None))
         found = self.answer(examples.questions, examples.contexts)
         report = squad_report(list(found["answer"]), examples.answers)

@@ -87,6 +87,21 @@ def test_answers_are_the_contexts_own_text_at_their_character_offsets(trained):
     assert found["windows"].tolist() == [1, 1]
 
 
+def test_the_no_answer_threshold_can_be_moved_after_training(trained):
+    run, _, _ = trained
+    examples = run.validation_examples
+    before = run.answer(examples.questions, examples.contexts)
+    try:
+        run.config.no_answer_threshold = 1e6  # "no answer" must win by more than any margin: always answer
+        always = run.answer(examples.questions, examples.contexts)
+    finally:
+        run.config.no_answer_threshold = 0.0
+    assert all(always["answer"]) and not all(before["answer"])
+    np.testing.assert_array_equal(always["best_span"], before["best_span"])
+    empty = run.answer([], [])
+    assert empty["answer"].shape == (0,) and empty["score"].shape == (0,)
+
+
 def test_the_export_answers_as_the_run_does(trained, tmp_path):
     run, _, _ = trained
     path = run.export(export_dir=str(tmp_path), report={"f1": 1.0})

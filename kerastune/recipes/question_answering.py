@@ -34,13 +34,9 @@ from kerastune.export.question_answerer_export import answers_on_strings, export
 from kerastune.models.span_extractor import SpanExtractor
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
+from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config, refuse_classifier_options
 from kerastune.recipes.training_setup import (batch_splits, compile_for_training, fine_tuning_dropout,
                                               load_fine_tuning_backbone)
-
-# A classifier's training options, written for its loss and labels.
-CLASSIFIER_OPTIONS = ("adversarial", "r_drop_alpha", "distill_from")
-
 
 @dataclasses.dataclass(kw_only=True)
 class QuestionAnsweringConfig(FineTuningConfig):
@@ -74,13 +70,7 @@ class QuestionAnsweringConfig(FineTuningConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        given = [f"{key}={getattr(self, key)!r}" for key in CLASSIFIER_OPTIONS if getattr(self, key) is not None]
-        if self.label_smoothing:
-            given.append(f"label_smoothing={self.label_smoothing!r}")
-        if given:
-            raise ValueError("question_answering trains a start/end span head; adversarial, r_drop_alpha, "
-                             f"distill_from and label_smoothing are the text classifier's. Unset them. Received: "
-                             f"{', '.join(given)}")
+        refuse_classifier_options(self, "question_answering", "a start/end span head's loss")
         if self.format not in (None, "conll") + FORMATS:
             raise ValueError(f"format must be one of {(None, 'conll') + FORMATS} (None: from the file's extension). "
                              f"Received: format={self.format!r}")

@@ -35,12 +35,8 @@ from kerastune.models.sentence_encoder import SentenceEncoder
 from kerastune.models.sentence_pooling import check_pooling
 from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config
+from kerastune.recipes.training_config import FineTuningConfig, fine_tuning_config, refuse_classifier_options
 from kerastune.recipes.training_setup import batch_splits, compile_for_training, load_fine_tuning_backbone
-
-# A classifier's training options, which the contrastive loss has no use for.
-CLASSIFIER_OPTIONS = ("adversarial", "r_drop_alpha", "distill_from", "tfds_name")
-
 
 @dataclasses.dataclass(kw_only=True)
 class SentenceEncoderConfig(FineTuningConfig):
@@ -84,13 +80,8 @@ class SentenceEncoderConfig(FineTuningConfig):
     def __post_init__(self):
         super().__post_init__()
         check_truncate(self.truncate)
-        given = [f"{key}={getattr(self, key)!r}" for key in CLASSIFIER_OPTIONS if getattr(self, key) is not None]
-        if self.label_smoothing:
-            given.append(f"label_smoothing={self.label_smoothing!r}")
-        if given:
-            raise ValueError("sentence_encoder trains with the in-batch contrastive loss on files of pairs or labelled "
-                             "texts; adversarial, r_drop_alpha, distill_from, label_smoothing and tfds_name are the "
-                             f"text classifier's. Unset them. Received: {', '.join(given)}")
+        refuse_classifier_options(self, "sentence_encoder", "the in-batch contrastive loss on files of pairs or "
+                                  "labelled texts", also=("tfds_name",))
         check_pooling(self.pooling)
         InBatchContrastive.check_scale(self.scale)
         if isinstance(self.top_k, bool) or self.top_k < 1:

@@ -194,6 +194,21 @@ class FineTuningConfig(TrainingConfig, ArchitectureConfig):
             raise ValueError(f"label_smoothing must be in [0, 1). Received: label_smoothing={self.label_smoothing!r}")
 
 
+# The options a classifier's loss and labels use (adversarial inputs, R-Drop, distillation, smoothing): recipes
+# with another loss refuse them (`refuse_classifier_options`).
+CLASSIFIER_OPTIONS = ("adversarial", "r_drop_alpha", "distill_from", "label_smoothing")
+
+
+def refuse_classifier_options(config, recipe, loss, also=()):
+    """Raises a clear error naming every `CLASSIFIER_OPTIONS` field (and `also` field) set in `config`: `recipe`
+    trains with `loss`, which they were not written for."""
+    names = CLASSIFIER_OPTIONS + tuple(also)
+    given = [f"{key}={getattr(config, key)!r}" for key in names if getattr(config, key) not in (None, 0, 0.0)]
+    if given:
+        raise ValueError(f"{recipe} trains with {loss}; {', '.join(names[:-1])} and {names[-1]} are the text "
+                         f"classifier's. Unset them. Received: {', '.join(given)}")
+
+
 def fine_tuning_config(config_cls, backbone, train, validation, settings):
     """The config of a fine-tuning recipe call: `backbone` is a backbone name or path (then `train`,
     `validation` and `settings` fill the config), or a whole `config_cls` built once already, e.g.

@@ -12,6 +12,8 @@ in SQuAD 2.0. Entities are read from the BIO tags as seqeval reads them in its d
 mode: an `I-` tag after `O` or after another type starts a new entity.
 """
 
+from seqeval.metrics.sequence_labeling import get_entities
+
 from kerastune.data.question_answers import QuestionAnswers
 
 # Li et al. 2020 write their queries from annotation guidelines; these are short ones for CoNLL-2003's types.
@@ -24,30 +26,16 @@ DEFAULT_QUESTIONS = {
 
 
 def entity_spans(tags):
-    """The entities in one sentence's BIO tags as `(type, first word, last word)`, last word included.
-
-    Read as seqeval's `get_entities` reads them (non-strict): `B-X` starts an entity, `I-X` continues
-    an `X` entity and otherwise starts one, `O` or another type ends it.
+    """The entities in one sentence's BIO tags as `(type, first word, last word)`, last word included, read by
+    seqeval's `get_entities` (non-strict: `B-X` starts an entity, `I-X` continues an `X` entity and otherwise
+    starts one, `O` or another type ends it), as `sequence_labelling_report` scores them.
 
     Example:
 
     >>> entity_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
     [('PER', 0, 1), ('LOC', 3, 3), ('LOC', 4, 4)]
     """
-    spans, current = [], None  # current: [type, first, last]
-    for i, tag in enumerate(tags):
-        kind = None if tag == "O" else tag[2:]
-        continues = current is not None and tag.startswith("I-") and kind == current[0]
-        if current is not None and not continues:
-            spans.append(tuple(current))
-            current = None
-        if continues:
-            current[2] = i
-        elif kind is not None:
-            current = [kind, i, i]
-    if current is not None:
-        spans.append(tuple(current))
-    return spans
+    return [tuple(span) for span in get_entities(list(tags))]
 
 
 def entity_questions(tagged_sentences, questions=None, types=None):

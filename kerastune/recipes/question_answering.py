@@ -103,9 +103,14 @@ class QuestionAnsweringRun(FineTuningRun):
 
     def export_options(self):
         c = self.config
+        try:
+            threshold = float(c.no_answer_threshold)  # may have been set after the config was checked
+        except (TypeError, ValueError):
+            raise ValueError("no_answer_threshold must be a number (e.g. evaluate()'s best_f1_threshold). Received: "
+                             f"no_answer_threshold={c.no_answer_threshold!r}") from None
         return {"stride": c.stride, "max_question_length": c.max_question_length,
                 "max_answer_length": c.max_answer_length, "allow_no_answer": self.allow_no_answer,
-                "no_answer_threshold": c.no_answer_threshold}
+                "no_answer_threshold": threshold}
 
     def answer(self, questions, contexts, batch_size=64):
         """Answers each question from its context, as the export's `serving_default` does.
@@ -117,6 +122,9 @@ class QuestionAnsweringRun(FineTuningRun):
         Returns:
             dict of numpy arrays (n,): `answer` and `best_span` (str), `answer_start`, `answer_end` (character
             offsets, -1 for none), `score`, `no_answer_score`, `windows`, `question_truncated`.
+
+        The answering graph follows the config: changing `no_answer_threshold` (or the window settings) after
+        training builds it again on the next call.
         """
         if len(questions) != len(contexts):
             raise ValueError(f"answer needs one context per question. Received: {len(questions)} questions and "
@@ -138,15 +146,22 @@ class QuestionAnsweringRun(FineTuningRun):
         """`squad_report` (exact match and F1, in percent, against every gold answer) on the validation questions
         (or `examples`, `QuestionAnswers`). With unanswerable questions it also reports the answerable and
         unanswerable parts and the no-answer threshold that would have scored best (`best_f1_threshold`): set
-        `run.config.no_answer_threshold` to it, and `answer` and `export` use it."""
+        `run.config.no_answer_threshold` to it, and `answer` and `export` use it (chosen on these questions,
+        their scores with it are optimistic: judge it on others)."""
         (examples, _) = self.evaluation_set((examples, None), (self.validation_examples, None))
-        found = self.answer(examples.questions, examples.contexts)
-        report = squad_report(list(found["answer"]), examples.answers)
-        if not all(examples.has_answer):
-            # the official SQuAD 2.0 threshold search ranks every question's best span by its no-answer score
-            best = squad_report(list(found["best_span"]), examples.answers, list(found["no_answer_score"]))
-            report.update({key: value for key, value in best.items() if key.startswith("best_")})
-        return report
+        return answers_report(self.answer(examples.questions, examples.contexts), examples)
+
+
+def answers_report(found, examples):
+    """`squad_report` of `found` (what `QuestionAnsweringRun.answer` returned for `examples`, `QuestionAnswers`),
+    with SQuAD 2.0's best no-answer threshold when some questions are unanswerable (tuned on these very
+    questions: scores with it, on them, are optimistic)."""
+    report = squad_report(list(found["answer"]), examples.answers)
+    if not all(examples.has_answer):
+        # the official SQuAD 2.0 threshold search ranks every question's best span by its no-answer score
+        best = squad_report(list(found["best_span"]), examples.answers, list(found["no_answer_score"]))
+        report.update({key: value for key, value in best.items() if key.startswith("best_")})
+    return report
 
 
 def _read(config, source):

@@ -203,7 +203,8 @@ def refuse_classifier_options(config, recipe, loss, also=()):
     """Raises a clear error naming every `CLASSIFIER_OPTIONS` field (and `also` field) set in `config`: `recipe`
     trains with `loss`, which they were not written for."""
     names = CLASSIFIER_OPTIONS + tuple(also)
-    given = [f"{key}={getattr(config, key)!r}" for key in names if getattr(config, key) not in (None, 0, 0.0)]
+    defaults = {field.name: field.default for field in dataclasses.fields(config)}
+    given = [f"{key}={getattr(config, key)!r}" for key in names if getattr(config, key) != defaults[key]]
     if given:
         raise ValueError(f"{recipe} trains with {loss}; {', '.join(names[:-1])} and {names[-1]} are the text "
                          f"classifier's. Unset them. Received: {', '.join(given)}")

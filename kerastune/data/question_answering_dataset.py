@@ -128,14 +128,8 @@ def pack_examples(pack, examples):
     for key in ("context_offset", "window_start", "window_length", "question_lengths"):
         out[key] = np.concatenate([p[key].numpy() for _, p in chunks])
     for key in ("token_begins", "token_ends"):
-        out[key] = [row for _, p in chunks for row in _rows(p[key])]
+        out[key] = [row for _, p in chunks for row in p[key].numpy()]  # one array per question
     return out
-
-
-def _rows(ragged):
-    """A ragged (n, None) tensor as a list of n numpy arrays."""
-    values, splits = ragged.flat_values.numpy(), ragged.row_splits.numpy()
-    return [values[splits[i]:splits[i + 1]] for i in range(len(splits) - 1)]
 
 
 def answer_bytes(examples):

@@ -54,7 +54,7 @@ def check_window_settings(sequence_length, stride, max_question_length):
 
 
 def context_words(tokenizer, context):
-    """The words of each context, split as `tokenizer` splits text, with their byte spans.
+    """The words of each context, split where BERT's tokenizer splits text, with their byte spans.
 
     Args:
         tokenizer: a KerasHub WordPiece tokenizer (its `split_on_cjk` is followed).

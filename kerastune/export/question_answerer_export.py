@@ -31,7 +31,7 @@ from kerastune.data.bert_inputs import dense_inputs, pad_id
 from kerastune.data.question_context import MASKED_LOGIT, QUESTION_CONTEXT_SPECS, best_answers, question_packer
 from kerastune.export.export_writer import write_export
 from kerastune.export.length_sorted_chunks import check_chunk_size
-from kerastune.export.string_signatures import DENSE_SPECS
+from kerastune.export.string_signatures import encoder_outputs_function
 from kerastune.models.backbones import max_sequence_length
 
 
@@ -56,11 +56,7 @@ def answers_on_strings(model, tokenizer, sequence_length=None, stride=128, max_q
     pack = question_packer(tokenizer, sequence_length, stride, max_question_length)
     padding_id = pad_id(tokenizer)
 
-    def logits_of(token_ids, segment_ids, padding_mask):
-        features = {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
-        return tf.cast(model(features, training=False), tf.float32)
-
-    logits_of = tf.function(logits_of, input_signature=DENSE_SPECS)
+    logits_of = encoder_outputs_function(model)  # dense inputs -> float32 (windows, 2, width)
 
     def window_logits(token_ids, segment_ids):
         """(windows, 2, width) logits, run `chunk_size` windows at a time, each chunk padded to its own longest."""

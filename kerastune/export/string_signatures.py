@@ -59,7 +59,8 @@ def tokenize_function(tokenizer, sequence_length, pair=False, truncate="end"):
 
 def encoder_outputs_function(model):
     """Returns a `tf.function`: dense `token_ids, segment_ids, padding_mask` (batch, seq) int32 -> the model's
-    float32 output (a classifier's logits (batch, num_classes), an encoder's embeddings (batch, dim)).
+    float32 output (a classifier's logits (batch, num_classes), an encoder's embeddings (batch, dim), a span
+    extractor's start and end logits (batch, 2, seq)).
     `serving_default`'s chunks and the `token_ids` signature both call it, so an export traces the model once."""
 
     def outputs(token_ids, segment_ids, padding_mask):

@@ -97,7 +97,8 @@ def _masked_lm(recipe, config):
 
 def _image_classifier(recipe, config):
     run = recipe(config)
-    print(f"kerastune: training the MLP ({run.model.count_params():,} parameters) on {config.dataset!r} "
+    kind = "Vision Transformer" if config.model == "vit" else "MLP"
+    print(f"kerastune: training the {kind} ({run.model.count_params():,} parameters) on {config.dataset!r} "
           f"({len(run.train[1])} training, {len(run.test[1])} test images) for {config.epochs} epochs", flush=True)
     history = run.fit()
     report = run.evaluate()

@@ -6,6 +6,7 @@ from kerastune.layers.sinusoidal_position_encoding import SinusoidalPositionEnco
 from kerastune.layers.learned_position_embedding import LearnedPositionEmbedding
 from kerastune.layers.transformer_encoder_block import TransformerEncoderBlock
 from kerastune.layers.transformer_decoder_block import TransformerDecoderBlock
+from kerastune.layers.patch_embedding import PatchEmbedding
 
 __all__ = [
     "ScaledDotProductAttention",
@@ -15,4 +16,5 @@ __all__ = [
     "LearnedPositionEmbedding",
     "TransformerEncoderBlock",
     "TransformerDecoderBlock",
+    "PatchEmbedding",
 ]

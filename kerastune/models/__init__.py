@@ -16,3 +16,5 @@ from kerastune.models.text_generation import generate_responses  # noqa: E402,F4
 from kerastune.models.sentence_encoder import SentenceEncoder  # noqa: E402,F401
 from kerastune.models.in_batch_contrastive import InBatchContrastive  # noqa: E402,F401
 from kerastune.models.span_extractor import SpanExtractor  # noqa: E402,F401
+from kerastune.models.vision_transformer import VisionTransformer  # noqa: E402,F401
+from kerastune.models.image_classifier import ImageClassifier  # noqa: E402,F401

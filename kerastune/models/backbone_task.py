@@ -1,4 +1,4 @@
-"""The base of task models built over a BERT-style backbone (classifier and tagger heads)."""
+"""The base of task models built over a backbone (text classifier and tagger heads, the image classifier)."""
 
 import keras
 
@@ -18,7 +18,7 @@ def freeze_unused_pooler(backbone):
 
 class BackboneTask(keras.Model):
     """A functional task model whose config holds its serialized `backbone` (KerasHub
-    `BertBackbone` or kerastune's `BertEncoder`); `from_config` rebuilds the backbone first.
+    `BertBackbone`, kerastune's `BertEncoder` or `VisionTransformer`); `from_config` rebuilds the backbone first.
     Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`.
     Its `train_step` is Keras's, or FGM / PGD (`enable_adversarial_training`), R-Drop (`enable_r_drop`)
     or knowledge distillation (`enable_distillation`)."""

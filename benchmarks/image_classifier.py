@@ -2,13 +2,14 @@
 
     python benchmarks/image_classifier.py [--models mlp,vit] [--seeds 0,1,2] [--dataset digits]
     # MNIST from a local TFDS copy (nothing downloads here):
-    python benchmarks/image_classifier.py --dataset mnist --data-dir DIR --set patch_size=7
+    python benchmarks/image_classifier.py --dataset mnist --data-dir DIR --set patch_size=7 --set epochs=10
 
 Each model trains with its recipe file's settings (`recipes/digits_mlp.toml`, `recipes/digits_vit.toml`)
 through `kerastune.recipes.image_classifier`, once per seed (the seed picks the stratified train/test
 split of the digits, the initialisation and the batch order), and is scored on the held-out test set
 (360 digits, or MNIST's 10,000). `--set key=value` overrides a setting for every model
-(`--set epochs=10` for a quick look).
+(`--set epochs=10` for a quick look); a setting only the ViT has (`patch_size`, `num_layers`, ...)
+goes to the ViT alone.
 
 Progress on stdout; the last line is one JSON object: per model `<model>_test_accuracy` (mean over
 the seeds, 0-1), `<model>_test_accuracies` (per seed), `<model>_parameters`, `<model>_train_seconds`
@@ -59,7 +60,10 @@ def train_and_test(model, seed, args):
     from kerastune.recipe_files import load_recipe_file
     from kerastune.recipes.image_classifier import image_classifier
 
-    overrides = {**args.overrides, "seed": str(seed), "dataset": args.dataset}
+    from kerastune.recipes.image_classifier import VIT_FIELDS
+
+    shared = {key: value for key, value in args.overrides.items() if model == "vit" or key not in VIT_FIELDS}
+    overrides = {**shared, "seed": str(seed), "dataset": args.dataset}
     if args.data_dir:
         overrides["data_dir"] = args.data_dir
     _, config = load_recipe_file(os.path.join(ROOT, "recipes", RECIPE_FILES[model]), overrides)

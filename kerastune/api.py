@@ -31,6 +31,17 @@ def base_model_config(model):
     }
 
 
+def keep_dtype_policy(model, dtype):
+    """Gives a functional model the `dtype` policy its layers were built with.
+
+    Keras's functional `Model` drops a `dtype` argument (the model's own policy stays float32), so
+    `base_model_config` would save float32 and a loaded model would be rebuilt in float32. Call it
+    right after `super().__init__(inputs=..., outputs=...)`.
+    """
+    if dtype is not None:
+        model.dtype_policy = keras.dtype_policies.get(dtype)
+
+
 def restore_dtype_policy(config):
     """A copy of a `base_model_config` config whose `dtype` is a dtype policy again, for `from_config`."""
     config = dict(config)

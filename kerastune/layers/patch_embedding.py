@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kerastune.api import register
+from kerastune.arguments import check_positive_ints
 
 
 @register
@@ -39,9 +40,7 @@ class PatchEmbedding(keras.layers.Layer):
 
     def __init__(self, patch_size, hidden_dim, use_class_token=True, kernel_initializer="lecun_normal", **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("patch_size", patch_size), ("hidden_dim", hidden_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer. Received: {arg}={value!r}")
+        check_positive_ints(patch_size=patch_size, hidden_dim=hidden_dim)
         self.patch_size = patch_size
         self.hidden_dim = hidden_dim
         self.use_class_token = use_class_token

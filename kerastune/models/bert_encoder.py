@@ -2,7 +2,7 @@
 
 import keras
 
-from kerastune.api import base_model_config, register, restore_dtype_policy
+from kerastune.api import base_model_config, keep_dtype_policy, register, restore_dtype_policy
 from kerastune.layers import LearnedPositionEmbedding, TransformerEncoderBlock
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
@@ -109,6 +109,7 @@ class BertEncoder(keras.Model):
         inputs = {name: keras.Input((None,), dtype="int32", name=name) for name in INPUT_NAMES}
         outputs = self.encode(self.embed(inputs), inputs["padding_mask"])
         super().__init__(inputs=inputs, outputs=outputs, dtype=dtype, **kwargs)
+        keep_dtype_policy(self, dtype)
         self.vocabulary_size = vocabulary_size
         self.num_layers = num_layers
         self.num_heads = num_heads

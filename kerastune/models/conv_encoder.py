@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerastune.api import base_model_config, register, restore_dtype_policy
+from kerastune.api import base_model_config, keep_dtype_policy, register, restore_dtype_policy
 from kerastune.models.bert_encoder import INPUT_NAMES
 
 
@@ -86,6 +86,7 @@ class ConvEncoder(keras.Model):
         pooled_output = ops.max(sequence_output, axis=1)  # ReLU features are >= 0: the zeros never win
         super().__init__(inputs=inputs, outputs={"sequence_output": sequence_output, "pooled_output": pooled_output},
                          dtype=dtype, **kwargs)
+        keep_dtype_policy(self, dtype)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.filters = filters

@@ -3,6 +3,7 @@
 import keras
 
 from kerastune.api import register
+from kerastune.arguments import check_num_classes, check_rates
 from kerastune.models.backbone_task import BackboneTask
 from kerastune.models.classifier_defaults import classifier_compile_arguments, logits_layer
 from kerastune.training import adamw
@@ -22,8 +23,9 @@ class ImageClassifier(BackboneTask):
         backbone: a `keras.Model` from images (batch, *image_shape) to (batch, seq, hidden), e.g.
             `VisionTransformer`; its `image_shape` is the classifier's input shape.
         num_classes: int >= 2.
-        pooling: `"class_token"` (the first vector, ViT's classifier) or `"mean"` (the average of all
-            vectors, "global average pooling"; ViT's appendix D.3 finds it as good with a tuned learning rate).
+        pooling: `"class_token"` (the first vector, ViT's classifier) or `"mean"` (the average of the
+            patch vectors, the class token left out when there is one: "global average pooling", which
+            ViT's appendix D.3 finds as good with a tuned learning rate).
         dropout: float, dropout before the output layer.
         pixel_scale, pixel_offset: floats, `Rescaling`'s; e.g. `1 / 255` and 0 for [0, 1],
             `1 / 127.5` and -1 for [-1, 1] (KerasHub ViT presets).
@@ -48,24 +50,28 @@ class ImageClassifier(BackboneTask):
 
     def __init__(self, backbone, num_classes, pooling="class_token", dropout=0.0, pixel_scale=1.0, pixel_offset=0.0,
                  **kwargs):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+        check_num_classes(num_classes)
+        check_rates(dropout=dropout)
+        if not pixel_scale > 0:
+            raise ValueError(f"pixel_scale must be a positive float. Received: pixel_scale={pixel_scale!r}")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}. Received: pooling={pooling!r}")
         if pooling == "class_token" and not getattr(backbone, "use_class_token", True):
             raise ValueError("pooling='class_token' reads the class token, and this backbone has none "
                              "(use_class_token=False); use pooling='mean'")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        has_class_token = getattr(backbone, "use_class_token", False)
+        self.rescaling = keras.layers.Rescaling(pixel_scale, pixel_offset, name="rescaling")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.output_dense = logits_layer(num_classes)
         pixels = keras.Input(backbone.input_shape[1:], dtype="float32", name="pixels")
-        x = keras.layers.Rescaling(pixel_scale, pixel_offset, name="rescaling")(pixels)
-        sequence = backbone(x)  # (batch, seq, hidden)
+        sequence = backbone(self.rescaling(pixels))  # (batch, [1 +] num_patches, hidden)
         if pooling == "class_token":
             pooled = sequence[:, 0, :]  # the class token's vector
         else:
-            pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(sequence)
-        x = keras.layers.Dropout(dropout, name="output_dropout")(pooled)  # (batch, hidden)
-        super().__init__(inputs=pixels, outputs=logits_layer(num_classes)(x), **kwargs)
+            patches = sequence[:, 1:, :] if has_class_token else sequence
+            pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(patches)
+        x = self.output_dropout(pooled)  # (batch, hidden)
+        super().__init__(inputs=pixels, outputs=self.output_dense(x), **kwargs)
         self.backbone = backbone
         self.num_classes = num_classes
         self.pooling = pooling

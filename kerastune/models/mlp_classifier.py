@@ -2,7 +2,8 @@
 
 import keras
 
-from kerastune.api import base_model_config, register, restore_dtype_policy
+from kerastune.api import base_model_config, keep_dtype_policy, register, restore_dtype_policy
+from kerastune.arguments import check_num_classes, check_rates
 from kerastune.models.classifier_defaults import classifier_compile_arguments
 
 
@@ -43,8 +44,7 @@ class MLPClassifier(keras.Model):
     """
 
     def __init__(self, num_classes, image_shape, hidden_dim=128, dropout=0.2, pixel_scale=1.0, **kwargs):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
+        check_num_classes(num_classes)
         image_shape = tuple(image_shape)
         if not image_shape or not all(isinstance(d, int) and d > 0 for d in image_shape):
             raise ValueError(
@@ -52,8 +52,7 @@ class MLPClassifier(keras.Model):
             )
         if isinstance(hidden_dim, bool) or not isinstance(hidden_dim, int) or hidden_dim < 1:
             raise ValueError(f"hidden_dim must be a positive integer. Received: hidden_dim={hidden_dim!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout!r}")
+        check_rates(dropout=dropout)
         if not pixel_scale > 0:
             raise ValueError(f"pixel_scale must be a positive float. Received: pixel_scale={pixel_scale!r}")
         dtype = kwargs.get("dtype")
@@ -68,6 +67,7 @@ class MLPClassifier(keras.Model):
         x = self.flatten(self.rescaling(pixels))  # (batch, prod(image_shape))
         x = self.hidden_dropout(self.hidden_dense(x))  # (batch, hidden_dim)
         super().__init__(inputs=pixels, outputs=self.output_dense(x), **kwargs)
+        keep_dtype_policy(self, dtype)
         self.num_classes = num_classes
         self.image_shape = image_shape
         self.hidden_dim = hidden_dim

@@ -2,7 +2,8 @@
 
 import keras
 
-from kerastune.api import base_model_config, register, restore_dtype_policy
+from kerastune.api import base_model_config, keep_dtype_policy, register, restore_dtype_policy
+from kerastune.arguments import check_positive_ints
 from kerastune.layers import LearnedPositionEmbedding, PatchEmbedding, TransformerEncoderBlock
 
 
@@ -66,11 +67,9 @@ class VisionTransformer(keras.Model):
                 "image_shape must be (height, width) or (height, width, channels) in positive ints, e.g. (8, 8) "
                 f"or (28, 28, 1). Received: image_shape={image_shape!r}"
             )
-        for arg, value in (("num_layers", num_layers), ("num_heads", num_heads),
-                           ("intermediate_dim", intermediate_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer. Received: {arg}={value!r}")
-        if isinstance(hidden_dim, int) and hidden_dim % num_heads:
+        check_positive_ints(num_layers=num_layers, num_heads=num_heads, hidden_dim=hidden_dim,
+                            intermediate_dim=intermediate_dim)
+        if hidden_dim % num_heads:
             raise ValueError(f"hidden_dim must be a multiple of num_heads. Received: hidden_dim={hidden_dim}, "
                              f"num_heads={num_heads}")
         common = {"dtype": dtype}
@@ -109,6 +108,7 @@ class VisionTransformer(keras.Model):
         for block in self.transformer_layers:
             x = block(x)
         super().__init__(inputs=images, outputs=self.output_layer_norm(x), dtype=dtype, **kwargs)
+        keep_dtype_policy(self, dtype)
         self.image_shape = image_shape
         self.patch_size = patch_size
         self.num_layers = num_layers
@@ -163,19 +163,18 @@ class VisionTransformer(keras.Model):
         for ours, theirs in zip(vit.transformer_layers, encoder.encoder_layers):
             pairs += [
                 (ours.self_attention_norm, theirs.layer_norm_1),
-                (ours.self_attention.query, theirs.mha._query_dense),
-                (ours.self_attention.key, theirs.mha._key_dense),
-                (ours.self_attention.value, theirs.mha._value_dense),
-                (ours.self_attention.attention_output, theirs.mha._output_dense),
+                (ours.self_attention.query, theirs.mha.query_dense),
+                (ours.self_attention.key, theirs.mha.key_dense),
+                (ours.self_attention.value, theirs.mha.value_dense),
+                (ours.self_attention.attention_output, theirs.mha.output_dense),
                 (ours.feed_forward_norm, theirs.layer_norm_2),
                 (ours.feed_forward_intermediate, theirs.mlp.dense_1),
                 (ours.feed_forward_output, theirs.mlp.dense_2),
             ]
         for ours, theirs in pairs:
-            for target, source in zip(ours.weights, theirs.weights, strict=True):
-                target.assign(keras.ops.reshape(source, target.shape))
+            ours.set_weights(theirs.get_weights())  # same shapes, same order
         if vit.use_class_token:
-            vit.patch_embedding.class_token.assign(keras.ops.reshape(embedding.class_token, (-1,)))
+            vit.patch_embedding.class_token.assign(keras.ops.reshape(embedding.class_token, (-1,)))  # (1, 1, hidden)
         return vit
 
     def get_config(self):
@@ -187,7 +186,7 @@ class VisionTransformer(keras.Model):
             "hidden_dim": self.hidden_dim,
             "intermediate_dim": self.intermediate_dim,
             "dropout": self.dropout,
-            "activation": self.activation,
+            "activation": keras.activations.serialize(keras.activations.get(self.activation)),
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "use_class_token": self.use_class_token,
             **base_model_config(self),

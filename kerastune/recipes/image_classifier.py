@@ -39,7 +39,8 @@ from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer
 
 DATASETS = ("digits", "mnist")
 MODELS = ("mlp", "vit")
-# What only the Vision Transformer reads: set with model="mlp", they are an error, not ignored.
+# What only the Vision Transformer reads: set to other than their defaults with model="mlp", they are an
+# error, not ignored (at their defaults they change nothing either way).
 VIT_FIELDS = ("patch_size", "num_layers", "num_heads", "intermediate_dim", "pooling", "weight_decay", "warmup_fraction")
 # The ViT's AdamW decays kernels only: not biases, layer norms, the class token or the position table.
 VIT_NO_DECAY_NAMES = NO_DECAY_NAMES + ("class_token", "embeddings")
@@ -128,7 +129,9 @@ class ImageClassifierRun:
         """`model.fit` on the training images (validating each epoch when there is a validation set).
 
         Stops with the likely causes if the loss turns NaN; writes TensorBoard logs to
-        `logging_dir/name/` when `logging_dir` is set. Returns Keras's `History`.
+        `logging_dir/name/` when `logging_dir` is set. Returns Keras's `History`. The ViT's learning
+        rate was sized for `config.epochs` and is 0 after them: a longer run (more `epochs` here, or
+        a second `fit`) learns nothing more; set `config.epochs` when building the run instead.
         """
         verbosity, extra = progress(verbose)
         extra.append(StopOnInvalidLoss())

@@ -56,7 +56,7 @@ def test_classifier_is_the_head_over_the_backbone_on_rescaled_pixels():
                                 pixel_offset=-0.5)
         pixels = np.random.default_rng(2).uniform(0, 16, (2, 4, 6)).astype("float32")
         sequence = keras.ops.convert_to_numpy(vit(pixels / 16 - 0.5))  # dropout off outside training
-        pooled = sequence[:, 0] if pooling == "class_token" else sequence.mean(1)
+        pooled = sequence[:, 0] if pooling == "class_token" else sequence[:, 1:].mean(1)  # patches, not the token
         kernel, bias = model.get_layer("logits").get_weights()
         logits = keras.ops.convert_to_numpy(model(pixels))
         np.testing.assert_allclose(logits, pooled @ kernel + bias, rtol=1e-5, atol=1e-5)

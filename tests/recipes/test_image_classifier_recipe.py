@@ -200,9 +200,12 @@ def test_vision_transformer_settings_are_checked(settings, message):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_vision_transformer_recipe_file_reaches_97_percent_test_accuracy(seed):
-    _, config = load_recipe_file(os.path.join(ROOT, "recipes", "digits_vit.toml"), {"seed": str(seed)})
-    run = image_classifier(config)
-    run.fit(verbose=0)
-    assert run.evaluate()["accuracy"] >= 0.97  # 98.89 / 97.22 / 98.06 measured (benchmarks/image_classifier.py)
+def test_the_vision_transformer_recipe_file_draws_level_with_the_mlp_over_three_seeds():
+    accuracies = []
+    for seed in (0, 1, 2):
+        _, config = load_recipe_file(os.path.join(ROOT, "recipes", "digits_vit.toml"), {"seed": str(seed)})
+        run = image_classifier(config)
+        run.fit(verbose=0)
+        accuracies.append(run.evaluate()["accuracy"])
+    # measured 98.89 / 97.22 / 98.06 (benchmarks/image_classifier.py); the MLP's mean is 98.06
+    assert np.mean(accuracies) >= 0.975 and min(accuracies) >= 0.96, accuracies

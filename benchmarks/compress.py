@@ -161,12 +161,12 @@ def distilled_export(teacher, student, name, run, batches, steps, learning_rate,
     import keras
 
     from kerastune.export.text_classifier_export import export_text_classifier
-    from kerastune.training import ProgressLines
+    from kerastune.training import ProgressLines, warmup_cosine_decay
     from kerastune.training.knowledge_distillation import enable_distillation
 
     epochs, ema_momentum = args.distil_epochs, args.student_ema_momentum
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, epochs * steps, alpha=0.0, warmup_target=learning_rate,
-                                                      warmup_steps=max(1, epochs * steps // 20))
+    schedule = warmup_cosine_decay(learning_rate, epochs * steps + max(1, epochs * steps // 20),
+                                   warmup_steps=max(1, epochs * steps // 20))
     enable_distillation(student, teacher, temperature=args.temperature, student_loss_weight=args.label_weight,
                         similarity_weight=args.similarity_weight)
     student.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, use_ema=ema_momentum > 0,

@@ -58,3 +58,14 @@ def token_cross_entropy(logits, targets):
     shifted = logits - logits.max(-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     return -np.take_along_axis(log_probs, np.asarray(targets)[..., None], -1)[..., 0]
+
+
+def levenshtein(a, b):
+    """The edit distance between two sequences (insertions, deletions, substitutions), by the textbook recurrence."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+

@@ -11,7 +11,7 @@ from kerastune.data.labelled_text import LabelledTextError, infer_format, read_r
 
 # Columns tried in turn: (prompt, response), then Alpaca's (instruction, input, output), whose
 # non-empty `input` is appended to the instruction after a blank line.
-PAIR_COLUMNS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"))
+PAIR_COLUMNS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"), ("source", "target"))
 ALPACA_COLUMNS = ("instruction", "input", "output")
 
 
@@ -41,6 +41,10 @@ class InstructionPairs:
         boundary = len(self) - int(round(len(self) * validation_fraction))
         return self._slice(0, boundary), self._slice(boundary, len(self))
 
+    def first(self, count):
+        """The first `count` pairs (all of them when there are fewer)."""
+        return self._slice(0, count)
+
     def _slice(self, start, stop):
         lines = self.lines[start:stop] if self.lines else None
         return InstructionPairs(self.prompts[start:stop], self.responses[start:stop], self.source, lines)
@@ -50,8 +54,8 @@ def read_instruction_pairs(path, prompt_column=None, response_column=None, forma
     """Reads prompt/response pairs from a `.jsonl`, `.json` (one object per line, or one array of objects,
     as Alpaca's `alpaca_data.json`), `.tsv` or `.csv` file.
 
-    Without column names, the first of `prompt`/`response`, `prompt`/`completion`,
-    `question`/`answer` present is used, or Alpaca's `instruction`/`input`/`output` (a non-empty
+    Without column names, the first of `prompt`/`response`, `prompt`/`completion`, `question`/`answer`,
+    `source`/`target` present is used, or Alpaca's `instruction`/`input`/`output` (a non-empty
     `input` follows the instruction after a blank line). Prompts and responses must be non-empty
     strings; leading and trailing spaces are kept (they are part of what the model learns).
 

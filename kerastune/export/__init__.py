@@ -6,6 +6,7 @@ from kerastune.export.text_classifier_export import export_text_classifier  # no
 from kerastune.export.token_classifier_export import export_token_classifier  # noqa: E402
 from kerastune.export.sentence_encoder_export import export_sentence_encoder  # noqa: E402
 from kerastune.export.question_answerer_export import export_question_answerer  # noqa: E402
+from kerastune.export.seq2seq_export import export_seq2seq  # noqa: E402
 
 __all__ = ["atomic_version_directory", "next_version", "write_export", "export_text_classifier",
-           "export_token_classifier", "export_sentence_encoder", "export_question_answerer"]
+           "export_token_classifier", "export_sentence_encoder", "export_question_answerer", "export_seq2seq"]

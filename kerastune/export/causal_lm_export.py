@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from kerastune.export.export_writer import check_export_name, write_export
+from kerastune.export.export_writer import check_export_name, check_nonempty, tokenizer_resources, write_export
 from kerastune.models.text_generation import generate_token_ids, make_sampler
 
 
@@ -66,12 +66,7 @@ def export_causal_lm(
             prompts = tf.strings.join([chat_template.prefix, prompts, chat_template.suffix])
         ragged = tokenizer.tokenize(prompts)  # (batch, None) int32
         lengths = ragged.row_lengths()
-        check = tf.debugging.assert_greater(
-            tf.reduce_min(tf.concat([lengths, [1]], 0)),
-            tf.constant(0, lengths.dtype),
-            message="every prompt needs at least one character/token to continue; received an empty prompt",
-        )
-        with tf.control_dependencies([check]):
+        with tf.control_dependencies([check_nonempty(lengths, "prompt", "to continue")]):
             token_ids = tf.cast(ragged.to_tensor(0), "int32")
         padding_mask = tf.sequence_mask(lengths, maxlen=tf.shape(token_ids)[1])
         ids, total_lengths = generate_token_ids(model, token_ids, padding_mask, max_new_tokens, sampler)
@@ -91,7 +86,7 @@ def export_causal_lm(
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(tokenizer)
-    for resource in _lookup_resources(tokenizer):
+    for resource in tokenizer_resources(tokenizer):
         archive.track(resource)
     if sampler.variables:
         archive._tf_trackable.sampler_variables = list(sampler.variables)
@@ -110,12 +105,3 @@ def export_causal_lm(
         },
     }
     return write_export(archive, export_dir, name, version, files)
-
-
-def _lookup_resources(layer):
-    """TF resources (lookup tables) held directly by a tokenizer layer, which must be tracked."""
-    found = []
-    for value in vars(layer).values():
-        if isinstance(value, tf.lookup.StaticHashTable) or isinstance(value, tf.lookup.experimental.MutableHashTable):
-            found.append(value)
-    return found

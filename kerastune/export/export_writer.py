@@ -118,3 +118,19 @@ def _tf_variable(variable):
     """The `tf.Variable` a Keras variable (TensorFlow backend) holds, or `variable` itself."""
     inner = getattr(variable, "_value", None)
     return inner if isinstance(inner, tf.Variable) else variable
+
+
+def tokenizer_resources(layer):
+    """TF resources (lookup tables) held directly by a tokenizer layer, which an export must track."""
+    tables = (tf.lookup.StaticHashTable, tf.lookup.experimental.MutableHashTable)
+    return [value for value in vars(layer).values() if isinstance(value, tables)]
+
+
+def check_nonempty(lengths, what, purpose):
+    """A graph assertion that every row of a string-in request has at least one token (`lengths`,
+    one per row): "every {what} needs at least one character/token {purpose}; received an empty {what}"."""
+    return tf.debugging.assert_greater(
+        tf.reduce_min(tf.concat([lengths, tf.ones([1], lengths.dtype)], 0)), tf.constant(0, lengths.dtype),
+        message=f"every {what} needs at least one character/token {purpose}; received an empty {what}",
+    )
+

@@ -18,3 +18,4 @@ from kerastune.models.in_batch_contrastive import InBatchContrastive  # noqa: E4
 from kerastune.models.span_extractor import SpanExtractor  # noqa: E402,F401
 from kerastune.models.vision_transformer import VisionTransformer  # noqa: E402,F401
 from kerastune.models.image_classifier import ImageClassifier  # noqa: E402,F401
+from kerastune.models.seq2seq_transformer import Seq2SeqTransformer  # noqa: E402,F401

@@ -10,7 +10,8 @@ from keras import ops
 from kerastune.api import register
 from kerastune.layers.learned_position_embedding import LearnedPositionEmbedding
 from kerastune.layers.transformer_decoder_block import TransformerDecoderBlock
-from kerastune.models.text_generation import decoded_str, generate_token_ids, make_sampler
+from kerastune.models.text_generation import (decoded_str, empty_key_value_cache, generate_token_ids, make_sampler,
+                                              tied_logits)
 
 
 POSITION_ENCODINGS = ("learned", "rotary")
@@ -183,9 +184,8 @@ class GPT(keras.Model):
         if isinstance(length, (int, np.integer)) and not 0 < length <= self.sequence_length:
             raise ValueError(f"a cache holds 1 to sequence_length={self.sequence_length} positions "
                              f"(the positions the model was built for); received length={length}")
-        head_dim = self.hidden_dim // self.num_heads
-        shape = (batch_size, self.num_layers, 2, length, self.num_heads, head_dim)
-        return ops.zeros(shape, dtype=self.compute_dtype)
+        return empty_key_value_cache(batch_size, self.num_layers, length, self.num_heads,
+                                     self.hidden_dim // self.num_heads, self.compute_dtype)
 
     def call_with_cache(self, token_ids, cache, cache_update_index):
         """One incremental-decoding pass: logits for `token_ids` placed at positions
@@ -215,11 +215,8 @@ class GPT(keras.Model):
     def _logits(self, x):
         x = self.final_norm(x)
         if self.lm_head is not None:
-            logits = self.lm_head(x)
-        else:
-            # Tied head: logits = h E^T, E the (vocab, hidden) token embedding matrix.
-            logits = ops.matmul(x, ops.transpose(ops.cast(self.token_embedding.embeddings, x.dtype)))
-        return ops.cast(logits, "float32")
+            return ops.cast(self.lm_head(x), "float32")
+        return tied_logits(x, self.token_embedding)
 
     def call(self, token_ids, training=None):
         return self.logits_from_embeddings(self.embed(token_ids, training=training), training=training)

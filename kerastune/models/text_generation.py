@@ -45,6 +45,19 @@ def check_sampler_settings(sampler, temperature=1.0, p=None, k=None, names=None)
         raise ValueError(f"{names['k']} must be an int >= 1. Received: {names['k']}={k!r}")
 
 
+def empty_key_value_cache(batch_size, num_layers, length, num_heads, head_dim, dtype):
+    """Zeros for a decoder stack's key/value cache: (batch_size, num_layers, 2, length, num_heads, head_dim)
+    (each layer's keys and values, as `TransformerDecoderBlock` reads and updates them)."""
+    return ops.zeros((batch_size, num_layers, 2, length, num_heads, head_dim), dtype=dtype)
+
+
+def tied_logits(hidden, token_embedding):
+    """float32 logits of an output layer tied to the input embedding: `h E^T`, E the (vocab, hidden)
+    table of `token_embedding` (Press & Wolf, 2017; GPT-2; the Transformer's section 3.4)."""
+    table = ops.cast(token_embedding.embeddings, hidden.dtype)
+    return ops.cast(ops.matmul(hidden, ops.transpose(table)), "float32")
+
+
 def make_sampler(sampler="greedy", temperature=1.0, seed=None, **kwargs):
     """Returns a `keras_hub.samplers.Sampler` from a name, or the instance given (as it is).
 

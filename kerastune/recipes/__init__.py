@@ -11,3 +11,5 @@ from kerastune.recipes.continual import ContinualConfig, ContinualRun, Continual
 from kerastune.recipes.sentence_encoder import SentenceEncoderConfig, SentenceEncoderRun, sentence_encoder  # noqa: E402,F401
 from kerastune.recipes.question_answering import (QuestionAnsweringConfig, QuestionAnsweringRun,  # noqa: E402,F401
                                                   question_answering)
+from kerastune.recipes.sequence_to_sequence import (SequenceToSequenceConfig, SequenceToSequenceRun,  # noqa: E402,F401
+                                                    sequence_to_sequence)

@@ -8,10 +8,9 @@ from typing import Optional
 import keras
 
 from kerastune.data.causal_lm_dataset import causal_lm_datasets
-from kerastune.data.character_tokenizer import CharacterTokenizer
+from kerastune.data.corpus_tokenizer import build_tokenizer
 from kerastune.data.chat_template import DEFAULT_END_MARKER, DEFAULT_PROMPT_FORMAT, ChatTemplate
 from kerastune.data.instruction_pairs import read_instruction_pairs
-from kerastune.data.subword_tokenizer import train_sentencepiece_tokenizer
 from kerastune.data.text_encoding import encode_texts
 from kerastune.data.text_source import load_text
 from kerastune.distribute import training_loop, worker_dir
@@ -26,6 +25,7 @@ from kerastune.recipes.training_config import ArchitectureConfig
 from kerastune.recipes.training_setup import progress
 from kerastune.training.callbacks import PrintSamples, StopOnInvalidLoss
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer_variables
+from kerastune.training.schedules import warmup_cosine_decay
 from kerastune.training.training_backup import fit_with_backups
 
 
@@ -280,15 +280,6 @@ class CausalLMRun:
         return save_adapter(self.model, path)
 
 
-def build_tokenizer(kind, text, vocabulary_size=1000, seed=0):
-    """A tokenizer learned from `text`: `"character"` (nanoGPT) or `"sentencepiece"` (subword)."""
-    if kind == "character":
-        return CharacterTokenizer.from_corpus(text)
-    if kind == "sentencepiece":
-        return train_sentencepiece_tokenizer([text], vocabulary_size=vocabulary_size)
-    raise ValueError(f"tokenizer must be 'character' or 'sentencepiece'. Received: tokenizer={kind!r}")
-
-
 def load_pretrained_gpt(path, sequence_length):
     """The GPT saved at `path` (a `.keras` file holding its tokenizer), checked for `sequence_length`."""
     if not str(path).endswith(".keras") or not os.path.isfile(path):
@@ -394,13 +385,7 @@ def causal_lm(config=None, **overrides):
         )
         if c.peft:
             apply_peft(model, c.peft, rank=c.lora_rank, alpha=c.lora_alpha, targets=c.peft_targets)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0,
-            decay_steps=max(c.total_steps - c.warmup_steps, 1),
-            alpha=c.min_learning_rate / c.learning_rate,
-            warmup_target=c.learning_rate,
-            warmup_steps=c.warmup_steps,
-        )
+        schedule = warmup_cosine_decay(c.learning_rate, c.total_steps, c.warmup_steps, c.min_learning_rate)
         model.compile(
             optimizer=adamw(
                 schedule,

@@ -19,7 +19,6 @@ Example:
 
 import dataclasses
 import math
-import os
 from typing import Optional
 
 import keras
@@ -33,9 +32,9 @@ from kerastune.models.mlp_classifier import MLPClassifier
 from kerastune.models.vision_transformer import VisionTransformer
 from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from
 from kerastune.recipes.run_setup import start_run
-from kerastune.recipes.training_setup import progress
-from kerastune.training.callbacks import StopOnInvalidLoss
+from kerastune.recipes.training_setup import fit_callbacks
 from kerastune.training.optimizers import NO_DECAY_NAMES, adamw, build_optimizer_variables
+from kerastune.training.schedules import warmup_cosine_decay
 
 DATASETS = ("digits", "mnist")
 MODELS = ("mlp", "vit")
@@ -133,14 +132,10 @@ class ImageClassifierRun:
         rate was sized for `config.epochs` and is 0 after them: a longer run (more `epochs` here, or
         a second `fit`) learns nothing more; set `config.epochs` when building the run instead.
         """
-        verbosity, extra = progress(verbose)
-        extra.append(StopOnInvalidLoss())
-        if self.config.logging_dir:
-            extra.append(keras.callbacks.TensorBoard(os.path.join(self.config.logging_dir, self.config.name)))
+        verbosity, callbacks = fit_callbacks(self.config, verbose, callbacks)
         return self.model.fit(
             *self.train, validation_data=self.validation, epochs=epochs or self.config.epochs,
-            batch_size=self.config.batch_size, callbacks=extra + list(callbacks or []),
-            verbose=verbosity, **kwargs,
+            batch_size=self.config.batch_size, callbacks=callbacks, verbose=verbosity, **kwargs,
         )
 
     def predict(self, pixels=None):
@@ -263,13 +258,8 @@ def _vision_transformer(config, image_shape, num_classes, pixel_scale, num_train
     model = ImageClassifier(backbone, num_classes, pooling=config.pooling, pixel_scale=pixel_scale)
     steps = config.epochs * math.ceil(num_train / config.batch_size)
     warmup = int(config.warmup_fraction * steps)
-    # Linear warmup from 0 to the peak, then cosine decay to 0 (Keras's own schedule; with no warmup
-    # it starts at the peak).
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else config.learning_rate, steps - warmup,
-        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup,
-    )
-    optimizer = adamw(schedule, weight_decay=config.weight_decay, exclude_from_weight_decay=VIT_NO_DECAY_NAMES)
+    optimizer = adamw(warmup_cosine_decay(config.learning_rate, steps, warmup), weight_decay=config.weight_decay,
+                      exclude_from_weight_decay=VIT_NO_DECAY_NAMES)
     return model, optimizer
 
 

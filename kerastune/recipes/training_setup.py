@@ -8,7 +8,10 @@ weight average, sets the train step the config asks for (FGM / PGD, R-Drop, dist
 compiles the model. Call them under the run's `strategy.scope()`.
 """
 
+import os
 import sys
+
+import keras
 
 from kerastune.models.backbones import (OWN_ENCODER, freeze_token_embedding, load_backbone, max_sequence_length,
                                        own_encoder_arguments)
@@ -16,6 +19,7 @@ from kerastune.peft import apply_peft
 from kerastune.recipes.config import compile_execution
 from kerastune.training.adversarial_training import enable_adversarial_training
 from kerastune.training.knowledge_distillation import enable_distillation
+from kerastune.training.callbacks import StopOnInvalidLoss
 from kerastune.training.r_drop import enable_r_drop
 from kerastune.training import (ProgressLines, WarmupLinearDecay, adamw, build_optimizer_variables, ema_momentum_for,
                                 layerwise_decay_multipliers)
@@ -237,3 +241,15 @@ def progress(verbose="auto"):
     epoch and, within an epoch, a line a minute (`ProgressLines`)."""
     verbosity = (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
     return verbosity, [ProgressLines()] if verbosity == 2 else []
+
+
+def fit_callbacks(config, verbose="auto", callbacks=None):
+    """`(verbosity, callbacks)` for a recipe run's Keras `fit`: `progress`'s, `StopOnInvalidLoss`
+    (stops with the likely causes when the loss turns NaN), TensorBoard logs to
+    `config.logging_dir/config.name/` when `logging_dir` is set, then the user's `callbacks`."""
+    verbosity, extra = progress(verbose)
+    extra.append(StopOnInvalidLoss())
+    if config.logging_dir:
+        extra.append(keras.callbacks.TensorBoard(os.path.join(config.logging_dir, config.name)))
+    return verbosity, extra + list(callbacks or [])
+

@@ -1,13 +1,33 @@
-"""Learning-rate schedules not already in Keras.
-
-For linear warmup then cosine decay use Keras's own
-`keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha, warmup_target=lr, warmup_steps=n)`.
-"""
+"""Learning-rate schedules: BERT's warmup + linear decay, and Keras's warmup + cosine decay set up once."""
 
 import keras
 from keras import ops
 
 from kerastune.api import register
+
+
+def warmup_cosine_decay(peak_learning_rate, total_steps, warmup_steps=0, end_learning_rate=0.0):
+    """Linear warmup from 0 to `peak_learning_rate` over `warmup_steps`, then cosine decay to
+    `end_learning_rate` at `total_steps` (held there after): Keras's own `CosineDecay`, set up the
+    way GPT, ViT and Transformer recipes use it.
+
+    Example:
+
+    >>> schedule = warmup_cosine_decay(1e-3, total_steps=100, warmup_steps=10)
+    >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 55, 100)]
+    [0.0, 0.0005, 0.001, 0.0005, 0.0]
+    """
+    if total_steps <= 0:
+        raise ValueError(f"total_steps must be a positive integer. Received: total_steps={total_steps!r}")
+    if warmup_steps < 0:  # more warmup than steps is allowed: the rate then stops short of its peak
+        raise ValueError(f"warmup_steps must be >= 0. Received: warmup_steps={warmup_steps!r}")
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0,  # where the warmup starts; with no warmup the decay starts at the peak
+        decay_steps=max(int(total_steps) - int(warmup_steps), 1),
+        alpha=end_learning_rate / peak_learning_rate,
+        warmup_target=peak_learning_rate,
+        warmup_steps=int(warmup_steps),
+    )
 
 
 @register
@@ -29,7 +49,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     Example:
 
     >>> schedule = WarmupLinearDecay(1e-3, total_steps=100, warmup_steps=10)
-    >>> float(schedule(5))
+    >>> round(float(schedule(5)), 6)
     0.0005
     """
 

@@ -1,17 +1,9 @@
 import pytest
 
 from kerastune.evaluation.character_typos import character_typos
+from tests.helpers import levenshtein
 
 TEXTS = ["the acting was wonderful and the music moving", "a dull , lifeless film", "ok"]
-
-
-def _edit_distance(a, b):
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        previous, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
-    return row[-1]
 
 
 def test_each_changed_word_is_one_typo_away_and_the_copy_is_seeded():
@@ -24,7 +16,7 @@ def test_each_changed_word_is_one_typo_away_and_the_copy_is_seeded():
             if len(a) < 3 or not a.isalpha():
                 assert a == b  # short words and punctuation are kept
             else:  # a swap is two edits in Levenshtein distance; the others one
-                assert 1 <= _edit_distance(a, b) <= 2 or a == b  # a swap of equal letters changes nothing
+                assert 1 <= levenshtein(a, b) <= 2 or a == b  # a swap of equal letters changes nothing
 
 
 def test_the_rate_sets_the_share_of_changed_words():

@@ -49,3 +49,17 @@ def test_adamw_skips_weight_decay_for_biases_and_layer_norms():
     np.testing.assert_allclose(after[0], before[0] * (1 - 1e-3 * 0.5), rtol=1e-6)
     for b, a in zip(before[1:], after[1:]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_warmup_cosine_decay_rises_linearly_then_follows_the_cosine():
+    from kerastune.training.schedules import warmup_cosine_decay
+
+    schedule = warmup_cosine_decay(2e-3, total_steps=110, warmup_steps=10, end_learning_rate=2e-4)
+    rates = {step: float(schedule(step)) for step in (0, 5, 10, 60, 110, 200)}
+    assert rates[0] == 0.0 and rates[5] == pytest.approx(1e-3) and rates[10] == pytest.approx(2e-3)
+    cosine = lambda step: 2e-4 + (2e-3 - 2e-4) * 0.5 * (1 + math.cos(math.pi * (step - 10) / 100))  # noqa: E731
+    assert rates[60] == pytest.approx(cosine(60), rel=1e-5) and rates[110] == pytest.approx(2e-4)
+    assert rates[200] == pytest.approx(2e-4)  # held at the end
+    assert float(warmup_cosine_decay(1e-3, total_steps=10)(0)) == pytest.approx(1e-3)  # no warmup: the peak first
+    with pytest.raises(ValueError, match="Received: total_steps=0"):
+        warmup_cosine_decay(1e-3, total_steps=0)

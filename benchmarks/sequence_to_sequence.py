@@ -117,6 +117,7 @@ def main(argv=None):
         report = text_to_text_report(corrected, validation)
         copy = text_to_text_report(noisy_validation, validation)
         untouched = run.generate(validation)
+        print(json.dumps({"report": report, "copy": copy}), flush=True)  # kept should the export fail
         served = tf.saved_model.load(run.export(report=report)).signatures["serving_default"]
         checked = noisy_validation[: args.export_checked]
         exported = [t.decode("utf-8") for t in served(sources=tf.constant(checked))["targets"].numpy()]

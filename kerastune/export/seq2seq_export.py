@@ -55,6 +55,8 @@ def export_seq2seq(model, tokenizer, max_source_length, max_length, export_dir="
 
     archive = keras.export.ExportArchive()
     archive.track(model)
+    if not tokenizer.built:  # a KerasHub tokenizer used through `tokenize` alone was never built as a layer
+        tokenizer.build(None)
     archive.track(tokenizer)
     for resource in tokenizer_resources(tokenizer):
         archive.track(resource)

@@ -149,8 +149,8 @@ class SequenceToSequenceRun:
     def export(self, export_dir=None, version=None, report=None):
         """Writes the SavedModel (`serving_default`: `sources` strings -> `targets` strings) to
         `export_dir/<config.name>/<version>/`, with `config.json` and `evaluation.json` beside it."""
-        files = {"config.json": as_dict(self.config), "evaluation.json": report}
         config = self.config
+        files = {"config.json": as_dict(config), "evaluation.json": report}
         return export_seq2seq(self.model, self.tokenizer, config.max_source_length, config.max_target_length + 1,
                               export_dir or config.export_dir, config.name, version, files)
 

@@ -64,7 +64,9 @@ def test_sentencepiece_pairs_and_a_held_out_fraction(tmp_path):
     assert len(run.train_pairs) == 360 and len(run.validation_pairs) == 40
     assert run.model.vocabulary_size == 300 + 3  # the pieces and pad / start / end
     run.fit(verbose=0)
-    assert len(run.generate(["abc", "fed"])) == 2
+    written = run.generate(["abc", "fed"])
+    serve = tf.saved_model.load(run.export(export_dir=str(tmp_path / "export"))).signatures["serving_default"]
+    assert [t.decode("utf-8") for t in serve(sources=tf.constant(["abc", "fed"]))["targets"].numpy()] == written
 
 
 def test_a_pair_longer_than_the_limits_is_an_error_naming_its_line(tmp_path):

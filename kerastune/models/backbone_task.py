@@ -19,7 +19,7 @@ def freeze_unused_pooler(backbone):
 class BackboneTask(keras.Model):
     """A functional task model whose config holds its serialized `backbone` (KerasHub
     `BertBackbone`, kerastune's `BertEncoder` or `VisionTransformer`); `from_config` rebuilds the backbone first.
-    Subclasses put `"backbone": keras.saving.serialize_keras_object(self.backbone)` in `get_config`.
+    Subclasses' `get_config` returns `self.task_config(**head_arguments)`.
     Its `train_step` is Keras's, or FGM / PGD (`enable_adversarial_training`), R-Drop (`enable_r_drop`)
     or knowledge distillation (`enable_distillation`)."""
 
@@ -29,6 +29,12 @@ class BackboneTask(keras.Model):
         if step is None:
             return super().train_step(data)
         return step.train_step(self, data)
+
+    def task_config(self, **head):
+        """The config of a task: its serialized `backbone`, the head's own arguments `head`, `name` and
+        `trainable` (what `from_config` rebuilds it from). Subclasses' `get_config` returns this."""
+        return {"backbone": keras.saving.serialize_keras_object(self.backbone), **head, "name": self.name,
+                "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

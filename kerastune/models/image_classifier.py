@@ -88,13 +88,5 @@ class ImageClassifier(BackboneTask):
         )
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "dropout": self.dropout,
-            "pixel_scale": self.pixel_scale,
-            "pixel_offset": self.pixel_offset,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
+        return self.task_config(num_classes=self.num_classes, pooling=self.pooling, dropout=self.dropout,
+                                pixel_scale=self.pixel_scale, pixel_offset=self.pixel_offset)

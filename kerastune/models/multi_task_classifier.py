@@ -76,5 +76,4 @@ class MultiTaskClassifier(BackboneTask):
         super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: adamw(5e-5)), **kwargs)
 
     def get_config(self):
-        return {"backbone": keras.saving.serialize_keras_object(self.backbone), "num_classes": self.num_classes,
-                "dropout": self.dropout, "name": self.name, "trainable": self.trainable}
+        return self.task_config(num_classes=self.num_classes, dropout=self.dropout)

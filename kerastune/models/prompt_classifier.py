@@ -91,15 +91,12 @@ class PromptClassifier(BackboneTask):
     def get_config(self):
         head_config = dict(self.masked_lm_head.get_config())
         head_config.pop("token_embedding", None)  # tied: from_config passes the backbone's again
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "masked_lm_head": {"class_name": keras.saving.get_registered_name(type(self.masked_lm_head)),
-                               "config": head_config},
-            "verbalizer_token_ids": self.verbalizer_token_ids,
-            "mask_token_id": self.mask_token_id,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
+        return self.task_config(
+            masked_lm_head={"class_name": keras.saving.get_registered_name(type(self.masked_lm_head)),
+                            "config": head_config},
+            verbalizer_token_ids=self.verbalizer_token_ids,
+            mask_token_id=self.mask_token_id,
+        )
 
     @classmethod
     def from_config(cls, config):

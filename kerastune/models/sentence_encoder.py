@@ -69,10 +69,4 @@ class SentenceEncoder(BackboneTask):
         return self.get_layer("unit_normalization")(embeddings) if self.normalize else embeddings
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "pooling": self.pooling,
-            "normalize": self.normalize,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
+        return self.task_config(pooling=self.pooling, normalize=self.normalize)

@@ -73,11 +73,4 @@ class TextClassifier(BackboneTask):
         super().compile(**classifier_compile_arguments(optimizer, loss, metrics, lambda: adamw(5e-5), label_smoothing), **kwargs)
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_classes": self.num_classes,
-            "pooling": self.pooling,
-            "dropout": self.dropout,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
+        return self.task_config(num_classes=self.num_classes, pooling=self.pooling, dropout=self.dropout)

@@ -71,10 +71,4 @@ class TokenClassifier(BackboneTask):
         super().compile(optimizer=optimizer, loss=loss, weighted_metrics=weighted_metrics, **kwargs)
 
     def get_config(self):
-        return {
-            "backbone": keras.saving.serialize_keras_object(self.backbone),
-            "num_tags": self.num_tags,
-            "dropout": self.dropout,
-            "name": self.name,
-            "trainable": self.trainable,
-        }
+        return self.task_config(num_tags=self.num_tags, dropout=self.dropout)

@@ -5,6 +5,9 @@
                                                    search settings with KerasTuner, then run the best
     kerastune predict EXPORT_DIR "text" ...        answer texts with any kerastune export
     kerastune list [DIR]                           the recipe files in DIR (default recipes/)
+    kerastune prepare SOURCE DIRECTORY [--validation SOURCE] [--tokenizer sentencepiece] [--vocabulary_size 8192]
+                                                   tokenize a corpus once into DIRECTORY (train.bin, val.bin),
+                                                   streamed; `--data=DIRECTORY` trains a causal_lm on it
 
 Every recipe kind (causal_lm, text_classifier, token_classifier, masked_lm) takes the same run
 settings: export_dir, logging_dir, seed, strategy, mixed_precision. Bad input (a missing file, an
@@ -59,6 +62,18 @@ def _predict(args, extra):
         print(line)
 
 
+def _prepare(args, extra):
+    from kerastune.data.token_directory import prepare_token_directory
+
+    tokens = prepare_token_directory(
+        args.directory, args.source, validation=args.validation, tokenizer=args.tokenizer,
+        vocabulary_size=args.vocabulary_size, validation_fraction=args.validation_fraction, data_dir=args.data_dir,
+    )
+    m = tokens.metadata
+    print(f"kerastune: wrote {args.directory}: {m['train_tokens']:,} training and {m['validation_tokens']:,} "
+          f"validation tokens ({m['dtype']}, {m['tokenizer']} of {m['vocabulary_size']:,} tokens)")
+
+
 def _list(args, extra):
     for line in list_recipe_files(args.directory):
         print(line)
@@ -84,6 +99,17 @@ def build_parser():
     predict.add_argument("export_dir", help="saved_models/NAME (latest version) or saved_models/NAME/VERSION")
     predict.add_argument("texts", nargs="*", help="texts to answer (pair classifiers: 'first<TAB>second')")
     predict.set_defaults(action=_predict, extra_allowed=True)
+    prepare = commands.add_parser("prepare", help="tokenize a corpus into a token directory, streamed "
+                                  "(e.g. kerastune prepare input.txt tokens/shakespeare --tokenizer character)")
+    prepare.add_argument("source", help="a text file, tfds:NAME or a .tsv/.csv/.jsonl labelled-text file")
+    prepare.add_argument("directory", help="the token directory to create (must not exist)")
+    prepare.add_argument("--validation", default=None, help="a validation corpus (default: split off the source)")
+    prepare.add_argument("--validation_fraction", "--validation-fraction", type=float, default=None,
+                         help="without --validation, the share of the tokens kept for validation (default 0.1)")
+    prepare.add_argument("--tokenizer", default="sentencepiece", choices=["character", "sentencepiece"])
+    prepare.add_argument("--vocabulary_size", "--vocabulary-size", type=int, default=8192)
+    prepare.add_argument("--data_dir", "--data-dir", default=None, help="TFDS data_dir for tfds: sources")
+    prepare.set_defaults(action=_prepare, extra_allowed=False)
     listing = commands.add_parser("list", help=f"list the recipe files, one line each ({', '.join(RECIPE_KINDS)})")
     listing.add_argument("directory", nargs="?", default="recipes")
     listing.set_defaults(action=_list, extra_allowed=False)

@@ -72,6 +72,13 @@ def tiny_settings(kind, directory, backbone=None):
                                    "--batch_size=8", "--epochs=1", "--steps_per_epoch=2"]
 
 
+def tiny_token_directory(directory):
+    """What `kerastune prepare` writes for a recipe file's token directory, from a few hundred bytes of text."""
+    (directory / "corpus.txt").write_text("the film was good. it was long. The end.\n" * 40, encoding="utf-8")
+    assert main(["prepare", str(directory / "corpus.txt"), str(directory / "tokens"), "--tokenizer=character"]) == 0
+    return directory / "tokens"
+
+
 def needs_shared(settings):
     for value in settings.values():
         if isinstance(value, str) and value.startswith("../shared/"):
@@ -87,6 +94,8 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
     needs_shared(settings)
     monkeypatch.chdir(ROOT)  # recipe files name their data relative to the repository root
     flags = tiny_settings(kind, tmp_path, tiny_backbone) + [f"--export_dir={tmp_path / 'exports'}"]
+    if kind == "causal_lm" and settings["data"].startswith("tokens/"):  # a token directory the user prepares first
+        flags += [f"--data={tiny_token_directory(tmp_path)}", f"--backup_dir={tmp_path / 'backups'}"]
     if kind == "image_classifier":  # reads no file: run where logging_dir's default, logs/, lands in tmp_path
         monkeypatch.chdir(tmp_path)
     else:
@@ -138,6 +147,19 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
         assert_picture(run_folder / picture)
         if kind != "masked_lm":  # copied beside the SavedModel too
             assert (version / picture).read_bytes() == (run_folder / picture).read_bytes()
+
+
+def test_prepare_writes_a_token_directory_once(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog.\n" * 100, encoding="utf-8")
+    directory = str(tmp_path / "tokens")
+    assert main(["prepare", str(corpus), directory, "--tokenizer=character", "--validation_fraction=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "3,600 training and 900 validation tokens (uint16, CharacterTokenizer of 29 tokens)" in out
+    assert main(["prepare", str(corpus), directory, "--tokenizer=character"]) == 2
+    assert "already exists; a token directory is never overwritten" in capsys.readouterr().err
+    assert main(["prepare", str(tmp_path / "none.txt"), str(tmp_path / "other")]) == 2
+    assert "none.txt' does not exist" in capsys.readouterr().err and not os.path.exists(tmp_path / "other")
 
 
 def test_list_names_every_recipe_file_with_its_kind(capsys):

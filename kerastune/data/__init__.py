@@ -1,5 +1,5 @@
 """kerastune.data."""
-from kerastune.data.causal_lm_dataset import causal_lm_datasets, split_tokens  # noqa: F401
+from kerastune.data.causal_lm_dataset import causal_lm_datasets, split_causal_lm_datasets, split_tokens  # noqa: F401
 from kerastune.data.character_tokenizer import CharacterTokenizer  # noqa: F401
 from kerastune.data.subword_tokenizer import (  # noqa: F401
     load_subword_tokenizer,
@@ -8,7 +8,9 @@ from kerastune.data.subword_tokenizer import (  # noqa: F401
     train_wordpiece_tokenizer,
 )
 from kerastune.data.text_corpus import default_corpus, read_text_corpus  # noqa: F401
-from kerastune.data.text_source import load_text  # noqa: F401
+from kerastune.data.text_source import load_text, stream_text  # noqa: F401
+from kerastune.data.corpus_tokenizer import build_tokenizer, load_tokenizer, save_tokenizer  # noqa: F401
+from kerastune.data.token_directory import TokenDirectory, load_token_directory, prepare_token_directory  # noqa: F401
 from kerastune.data.labelled_text import LabelledText, LabelledTextError, read_labelled_text, read_tfds  # noqa: F401
 from kerastune.data.bert_inputs import align_words, dense_inputs, pad_id, tokenize_and_pack  # noqa: F401
 from kerastune.data.classification_dataset import ClassificationDataset  # noqa: F401

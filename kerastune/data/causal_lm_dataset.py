@@ -30,13 +30,25 @@ def split_tokens(token_ids, validation_fraction=0.1):
     >>> train.tolist(), val.tolist()
     ([0, 1, 2, 3, 4, 5, 6, 7, 8], [9])
     """
-    _check_fraction(validation_fraction)
     shape = np.shape(token_ids)
     if len(shape) != 1:
         raise ValueError(f"token_ids must be a 1-D sequence of token ids; received shape {tuple(shape)}")
-    # Fraction(repr(0.1)) is exactly 1/10, so float rounding never moves the boundary by a token.
-    boundary = int(shape[0] * (1 - fractions.Fraction(repr(float(validation_fraction)))))
+    boundary = split_boundary(shape[0], validation_fraction)
     return token_ids[:boundary], token_ids[boundary:]
+
+
+def split_boundary(num_tokens, validation_fraction=0.1):
+    """The number of tokens `split_tokens` keeps for training: `floor(num_tokens * (1 - validation_fraction))`
+    in exact decimal arithmetic.
+
+    Example:
+
+    >>> split_boundary(1_115_394)
+    1003854
+    """
+    _check_fraction(validation_fraction)
+    # Fraction(repr(0.1)) is exactly 1/10, so float rounding never moves the boundary by a token.
+    return int(num_tokens * (1 - fractions.Fraction(repr(float(validation_fraction)))))
 
 
 def causal_lm_datasets(
@@ -105,15 +117,8 @@ def causal_lm_datasets(
     >>> inputs.shape, bool((inputs[:, 1:] == targets[:, :-1]).numpy().all())
     (TensorShape([4, 8]), True)
     """
-    sequence_length = _check_positive_int("sequence_length", sequence_length)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    sequence_length, batch_size = _check_settings(sequence_length, batch_size, seed, sampling, validation_batches)
     _check_fraction(validation_fraction)
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {SAMPLINGS}; received {sampling!r}")
-    if validation_batches is not None:
-        validation_batches = _check_positive_int("validation_batches", validation_batches)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an integer or None; received {seed!r}")
     token_ids = _as_token_array(token_ids)
     _check_long_enough("the corpus", len(token_ids), sequence_length, "use a longer corpus")
     loss_mask = None if loss_mask is None else _as_loss_mask(loss_mask, len(token_ids))
@@ -130,6 +135,46 @@ def causal_lm_datasets(
     )
     if train_starts is not None and train_mask is not None:
         _check_windows_count(train_mask, train_starts, sequence_length)
+    return _window_datasets(
+        train_ids, val_ids if validation_fraction else None, sequence_length, batch_size, seed, sampling,
+        validation_batches, train_mask, val_mask, train_starts, val_starts, "raise validation_fraction",
+    )
+
+
+def split_causal_lm_datasets(
+    train_ids, validation_ids, sequence_length, batch_size, seed=1337, sampling="random", validation_batches=None
+):
+    """`causal_lm_datasets` over a corpus already split in two, e.g. a `TokenDirectory`'s memory-mapped files.
+
+    The same windows, sampling and batches as `causal_lm_datasets` gives for the concatenation of
+    `train_ids` and `validation_ids` split at their boundary. A `numpy.memmap` (`np.memmap` of a
+    `train.bin`) is never read whole: each batch's windows are read from it inside `tf.data`, so the
+    corpus may be far larger than memory; an in-memory array is held as one tensor, as there.
+
+    Args:
+        train_ids: 1-D integer array (or `np.memmap`) of the training tokens.
+        validation_ids: the same for validation, or None for no validation set.
+        sequence_length, batch_size, seed, sampling, validation_batches: as `causal_lm_datasets`.
+
+    Returns:
+        `(train_ds, val_ds)` as `causal_lm_datasets` (`val_ds` is None without `validation_ids`).
+
+    Example:
+
+    >>> train_ds, val_ds = split_causal_lm_datasets(np.arange(900), np.arange(100), sequence_length=8, batch_size=4)
+    >>> next(iter(val_ds))[0].shape
+    TensorShape([4, 8])
+    """
+    sequence_length, batch_size = _check_settings(sequence_length, batch_size, seed, sampling, validation_batches)
+    train_ids = _as_token_array(train_ids, "train_ids")
+    validation_ids = None if validation_ids is None else _as_token_array(validation_ids, "validation_ids")
+    _check_long_enough("the training split", len(train_ids), sequence_length, "use a longer corpus")
+    return _window_datasets(train_ids, validation_ids, sequence_length, batch_size, seed, sampling,
+                            validation_batches, fix="use more validation tokens")
+
+
+def _window_datasets(train_ids, val_ids, sequence_length, batch_size, seed, sampling, validation_batches,
+                     train_mask=None, val_mask=None, train_starts=None, val_starts=None, fix=""):
     if sampling == "random":
         train_ds = _random_windows(train_ids, sequence_length, batch_size, seed, train_mask, train_starts)
     else:
@@ -139,8 +184,8 @@ def causal_lm_datasets(
         )
 
     val_ds = None
-    if validation_fraction:
-        _check_long_enough("the validation split", len(val_ids), sequence_length, "raise validation_fraction")
+    if val_ids is not None:
+        _check_long_enough("the validation split", len(val_ids), sequence_length, fix)
         val_ds = _sequential_windows(
             val_ids, sequence_length, batch_size, "validation split", shuffle=False, seed=None, mask=val_mask,
             starts=val_starts,
@@ -194,13 +239,13 @@ def _sequential_windows(ids, sequence_length, batch_size, split_name, shuffle, s
 
 
 def _batched_windows(offsets, ids, sequence_length, batch_size, batched=False, mask=None):
-    tokens = tf.constant(ids, dtype=tf.int32)  # (num_tokens,), captured once by the map function
+    gather_tokens = _memory_mapped_gather(ids) if isinstance(ids, np.memmap) else _in_memory_gather(ids)
     weights = None if mask is None else tf.constant(mask, dtype=tf.float32)
     window = tf.range(sequence_length + 1, dtype=tf.int64)  # (T + 1,)
 
     def slice_windows(starts):  # starts: (batch,)
         positions = starts[:, None] + window[None, :]  # (batch, T + 1)
-        chunk = tf.gather(tokens, positions)
+        chunk = gather_tokens(positions)
         if weights is None:
             return chunk[:, :-1], chunk[:, 1:]  # inputs, targets: (batch, T) each
         return chunk[:, :-1], chunk[:, 1:], tf.gather(weights, positions[:, 1:])  # + each target's weight
@@ -210,6 +255,37 @@ def _batched_windows(offsets, ids, sequence_length, batch_size, batched=False, m
     return offsets.map(slice_windows, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
+def _in_memory_gather(ids):
+    tokens = tf.constant(ids, dtype=tf.int32)  # (num_tokens,), captured once by the map function
+    return lambda positions: tf.gather(tokens, positions)
+
+
+def _memory_mapped_gather(ids):
+    """Reads only the positions asked for from the file behind `ids` (the OS caches its pages), never all of it."""
+
+    def read(positions):
+        return np.asarray(ids[positions], dtype=np.int32)
+
+    def gather(positions):
+        tokens = tf.numpy_function(read, [positions], tf.int32, stateful=False)
+        tokens.set_shape(positions.shape)
+        return tokens
+
+    return gather
+
+
+def _check_settings(sequence_length, batch_size, seed, sampling, validation_batches):
+    sequence_length = _check_positive_int("sequence_length", sequence_length)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}; received {sampling!r}")
+    if validation_batches is not None:
+        _check_positive_int("validation_batches", validation_batches)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an integer or None; received {seed!r}")
+    return sequence_length, batch_size
+
+
 def _finish(dataset):
     options = tf.data.Options()
     # FILE sharding cannot split range/random sources; DATA shards the stream element-wise.
@@ -217,20 +293,25 @@ def _finish(dataset):
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def _as_token_array(token_ids):
+def _as_token_array(token_ids, name="token_ids"):
     if isinstance(token_ids, (tf.Tensor, tf.Variable)):
         token_ids = token_ids.numpy()
-    array = np.asarray(token_ids)
+    array = token_ids if isinstance(token_ids, np.memmap) else np.asarray(token_ids)
     if array.ndim != 1:
         raise ValueError(
-            f"token_ids must be a 1-D array of token ids (the whole corpus, e.g. "
+            f"{name} must be a 1-D array of token ids (the whole corpus, e.g. "
             f"tokenizer.encode_text(text)); received shape {array.shape}"
         )
     if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"token_ids must hold integers; received dtype {array.dtype}")
+        raise ValueError(f"{name} must hold integers; received dtype {array.dtype}")
+    if isinstance(array, np.memmap):  # a token file: read batch by batch, never scanned or copied whole
+        if array.dtype not in (np.uint16, np.uint32, np.int32):
+            raise ValueError(f"{name}, a memory-mapped token file, must hold uint16, uint32 or int32 ids "
+                             f"(TokenDirectory's); received dtype {array.dtype}")
+        return array
     if array.size and (array.min() < 0 or array.max() > np.iinfo(np.int32).max):
         raise ValueError(
-            f"token_ids must be in [0, 2**31); received values from {array.min()} to {array.max()}"
+            f"{name} must be in [0, 2**31); received values from {array.min()} to {array.max()}"
         )
     return array.astype(np.int32, copy=False)
 

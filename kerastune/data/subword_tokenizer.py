@@ -221,7 +221,8 @@ def load_subword_tokenizer(directory):
         )
     with open(config_path) as f:
         tokenizer = keras.saving.deserialize_keras_object(json.load(f))
-    tokenizer.load_assets(os.path.join(directory, "assets", "tokenizer"))
+    if hasattr(tokenizer, "load_assets"):  # KerasHub's; kerastune's CharacterTokenizer holds its vocabulary itself
+        tokenizer.load_assets(os.path.join(directory, "assets", "tokenizer"))
     return tokenizer
 
 

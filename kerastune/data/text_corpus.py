@@ -29,6 +29,24 @@ def read_text_corpus(path):
     >>> text[:9]  # doctest: +SKIP
     'First Cit'
     """
+    return "".join(stream_text_corpus(path, chunk_bytes=None))
+
+
+def stream_text_corpus(path, chunk_bytes=1 << 20):
+    """Yields the text of a UTF-8 file in pieces that end at line ends, never holding the whole file.
+
+    The pieces joined are `read_text_corpus(path)` exactly, and every error is the same (a bad byte
+    is reported by its offset in the whole file). A piece is about `chunk_bytes` long, longer
+    when one line is; `chunk_bytes=None` reads the file in one piece.
+
+    Args:
+        path: str or `os.PathLike` (local or `tf.io.gfile` URL).
+        chunk_bytes: int, roughly the bytes per piece, or None.
+
+    Example:
+
+    >>> pieces = list(stream_text_corpus("input.txt", chunk_bytes=4096))  # doctest: +SKIP
+    """
     path = os.fspath(path)
     if not tf.io.gfile.exists(path):
         raise FileNotFoundError(
@@ -40,31 +58,47 @@ def read_text_corpus(path):
             f"text corpus {path!r} is a directory; pass the path of one text file inside it "
             "(or concatenate the files into one)"
         )
+    read_size = -1 if chunk_bytes is None else chunk_bytes
+    offset, lines, pending, has_text = 0, 0, b"", False
     with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ValueError(_describe_decode_error(path, data, error)) from None
-    if not text.strip():
+        while True:
+            block = f.read(read_size)
+            data = pending + block
+            if offset == 0 and data.startswith(b"\xef\xbb\xbf"):  # a byte-order mark: not text
+                data, offset = data[3:], 3
+            # b"\n" never occurs inside a multi-byte UTF-8 character, so a cut after one splits none
+            end = len(data) if not block else data.rfind(b"\n") + 1
+            if block and end == 0:  # no line end yet: read on
+                pending = data
+                continue
+            piece, pending = data[:end], data[end:]
+            try:
+                text = piece.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(_describe_decode_error(path, piece, error, offset, lines)) from None
+            offset, lines = offset + len(piece), lines + piece.count(b"\n")
+            if text:
+                has_text = has_text or bool(text.strip())
+                yield text
+            if not block:
+                break
+    if not has_text:
         raise ValueError(
-            f"text corpus {path!r} is empty or holds only whitespace ({len(data)} bytes); "
+            f"text corpus {path!r} is empty or holds only whitespace ({offset} bytes); "
             "a language model needs text to learn from: check the file was downloaded or written fully"
         )
-    return text
 
 
-def _describe_decode_error(path, data, error):
-    """A message naming where the first invalid UTF-8 bytes are and how to re-encode the file."""
+def _describe_decode_error(path, piece, error, offset, lines):
+    """A message naming where the first invalid UTF-8 bytes are (in the whole file: `piece` starts at byte
+    `offset`, after `lines` line ends) and how to re-encode the file."""
     start, end = error.start, error.end
-    if data.startswith(b"\xef\xbb\xbf"):  # "utf-8-sig" offsets count from after the BOM
-        start, end = start + 3, end + 3
-    line_start = data.rfind(b"\n", 0, start) + 1
-    line = data.count(b"\n", 0, start) + 1
-    column = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
-    bad = data[start:end]
+    line_start = piece.rfind(b"\n", 0, start) + 1
+    line = lines + piece.count(b"\n", 0, start) + 1
+    column = len(piece[line_start:start].decode("utf-8", errors="replace")) + 1
+    bad = piece[start:end]
     return (
-        f"text corpus {path!r} is not valid UTF-8: bytes {bad!r} at byte offset {start} "
+        f"text corpus {path!r} is not valid UTF-8: bytes {bad!r} at byte offset {offset + start} "
         f"(line {line}, column {column}) ({error.reason}); re-encode the file to UTF-8, e.g. "
         f"`iconv -f latin1 -t utf-8 {path} > corpus.utf8.txt` (replace latin1 with the file's encoding)"
     )

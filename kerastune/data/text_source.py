@@ -1,6 +1,8 @@
 """One string names where a language-modelling corpus comes from."""
 
-from kerastune.data.text_corpus import default_corpus, read_text_corpus
+import os
+
+from kerastune.data.text_corpus import default_corpus, stream_text_corpus
 
 DEFAULT = "pydoc"
 
@@ -15,21 +17,44 @@ def load_text(source=DEFAULT, data_dir=None, split="train", text_key="text"):
       column, one example a line (labels unused; `read_labelled_text` names the line of a non-UTF-8
       byte or an empty text).
     - anything else: a path to a UTF-8 text file (see `read_text_corpus` for the errors).
-    """
-    if source in ("", DEFAULT):
-        return default_corpus()
-    if source.startswith("tfds:"):
-        import tensorflow_datasets as tfds
 
-        name = source[len("tfds:"):]
-        dataset = tfds.load(name, split=split, data_dir=data_dir)
-        parts = [example[text_key].numpy().decode("utf-8") for example in dataset]
-        text = "\n".join(parts)
-        if not text.strip():
-            raise ValueError(f"TFDS dataset {name!r} split {split!r} has no text under feature {text_key!r}")
-        return text
-    if source.lower().endswith((".tsv", ".csv", ".jsonl")):
+    `stream_text` gives the same text in pieces, for corpora larger than memory.
+    """
+    return "".join(stream_text(source, data_dir=data_dir, split=split, text_key=text_key, chunk_bytes=None))
+
+
+def stream_text(source=DEFAULT, data_dir=None, split="train", text_key="text", chunk_bytes=1 << 20):
+    """Yields the text `load_text` returns for the same arguments, in pieces that end at line or example ends.
+
+    A text file is read about `chunk_bytes` at a time (`stream_text_corpus`) and a TFDS dataset one
+    example at a time, so neither is ever whole in memory; a labelled-text file is read whole (its
+    examples are small). Errors are `load_text`'s, raised when the stream reaches them.
+
+    Example:
+
+    >>> "".join(stream_text("pydoc")) == load_text("pydoc")
+    True
+    """
+    source = os.fspath(source)
+    if source in ("", DEFAULT):
+        yield default_corpus()
+    elif source.startswith("tfds:"):
+        yield from _stream_tfds(source[len("tfds:"):], data_dir, split, text_key)
+    elif source.lower().endswith((".tsv", ".csv", ".jsonl")):
         from kerastune.data.labelled_text import read_labelled_text
 
-        return "\n".join(read_labelled_text(source).texts) + "\n"
-    return read_text_corpus(source)
+        yield "\n".join(read_labelled_text(source).texts) + "\n"
+    else:
+        yield from stream_text_corpus(source, chunk_bytes=chunk_bytes)
+
+
+def _stream_tfds(name, data_dir, split, text_key):
+    import tensorflow_datasets as tfds
+
+    has_text = False
+    for index, example in enumerate(tfds.load(name, split=split, data_dir=data_dir).as_numpy_iterator()):
+        text = example[text_key].decode("utf-8")
+        has_text = has_text or bool(text.strip())
+        yield text if index == 0 else "\n" + text  # the examples joined by line ends
+    if not has_text:
+        raise ValueError(f"TFDS dataset {name!r} split {split!r} has no text under feature {text_key!r}")

@@ -47,13 +47,36 @@ def atomic_version_directory(model_dir, version=None):
             f"export version {final!r} already exists; versions are never overwritten. Pass "
             f"version={next_version(model_dir)} (the next free one) or version=None, or remove it first."
         )
-    os.makedirs(model_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
+    with atomic_directory(final, prefix=f".tmp-{version}-") as tmp:
+        yield tmp
+
+
+@contextlib.contextmanager
+def atomic_directory(path, prefix=None):
+    """Yields a temporary directory beside `path` that becomes `path` only when the block succeeds.
+
+    Everything is written into a hidden sibling and renamed into place (atomic on one file system),
+    so a crash or an error never leaves a half-written `path`; on error the sibling is removed. An
+    existing `path` is never replaced: that is a `FileExistsError`, before or after writing.
+
+    Example:
+
+    >>> with atomic_directory("/tmp/demo/tokens") as temporary:  # doctest: +SKIP
+    ...     write_everything_into(temporary)
+    """
+    if os.path.exists(path):
+        raise FileExistsError(f"{path!r} already exists and is never overwritten; remove it or pick another path")
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=prefix or f".{os.path.basename(os.path.abspath(path))}-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's is owner-only: a server running as another user could not read it
     try:
         yield tmp
-        if os.path.exists(final):  # another writer won the race while we were writing
-            raise FileExistsError(f"export version {final!r} appeared while writing; nothing was overwritten")
-        os.rename(tmp, final)
+        if os.path.exists(path):  # another writer won the race while we were writing
+            raise FileExistsError(f"{path!r} appeared while writing; nothing was overwritten")
+        os.rename(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,18 +6,20 @@ import os
 from typing import Optional
 
 import keras
+import numpy as np
 
-from kerastune.data.causal_lm_dataset import causal_lm_datasets
+from kerastune.data.causal_lm_dataset import causal_lm_datasets, split_causal_lm_datasets
 from kerastune.data.corpus_tokenizer import build_tokenizer
 from kerastune.data.chat_template import DEFAULT_END_MARKER, DEFAULT_PROMPT_FORMAT, ChatTemplate
 from kerastune.data.instruction_pairs import read_instruction_pairs
 from kerastune.data.text_encoding import encode_texts
 from kerastune.data.text_source import load_text
+from kerastune.data.token_directory import is_token_directory, load_token_directory
 from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.export.versioned_directory import atomic_file
 from kerastune.models.gpt import GPT
-from kerastune.models.text_generation import check_sampler_settings, generate_responses, make_sampler
+from kerastune.models.text_generation import check_sampler_settings, decoded_str, generate_responses, make_sampler
 from kerastune.peft import METHODS, apply_peft, merged_for_export, save_adapter
 from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
@@ -32,6 +34,7 @@ from kerastune.training.training_backup import fit_with_backups
 GPT_PEFT_METHODS = tuple(method for method in METHODS if method != "prompt")  # prompt tuning: BERT-style only
 UNMERGED_METHODS = ("adapter", "prefix")  # they add layers a plain GPT lacks: `save_adapter`, not `save`
 DATA_FORMATS = ("text", "instructions")
+DIRECTORY_FIELDS = ("tokenizer", "vocabulary_size", "validation_fraction", "data_dir")  # a token directory's own
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -51,6 +54,11 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
     (`lora_rank`, `lora_alpha`, `peft_targets`) over the frozen GPT; `run.save_adapter(path)` writes them,
     and `run.export()` merges LoRA / DoRA into the kernels.
 
+    `data` may be a token directory (`kerastune prepare`, `prepare_token_directory`): a corpus tokenized
+    once into memory-mapped files, read batch by batch, so it may be far larger than memory (a
+    GPT-2-small run's). Its tokenizer and its train / validation split are used: `tokenizer`,
+    `vocabulary_size`, `validation_fraction` and `data_dir` must be left at their defaults.
+
     `data_format="instructions"` instruction-tunes (supervised fine-tuning): `data` is a file of
     prompt/response pairs (`read_instruction_pairs`: JSONL, TSV or CSV with `prompt`/`response`
     or Alpaca's `instruction`/`input`/`output`), each wrapped in the chat template (`prompt_format`,
@@ -62,7 +70,7 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
 
     name: str = "gpt"
     seed: int = 1337
-    data: str = "pydoc"  # "pydoc" (built in), a text file path, or "tfds:NAME"; or a pairs file (data_format)
+    data: str = "pydoc"  # "pydoc", a text file, "tfds:NAME" or a token directory; or a pairs file (data_format)
     data_format: str = "text"  # "text" (a corpus) or "instructions" (prompt/response pairs)
     prompt_format: str = DEFAULT_PROMPT_FORMAT  # instructions: the chat template around each prompt
     end_marker: str = DEFAULT_END_MARKER  # instructions: written after each response; responses end there
@@ -330,44 +338,15 @@ def causal_lm(config=None, **overrides):
     c = config_from(CausalLMConfig, config, overrides)
     strategy = start_run(c)
     template = ChatTemplate(c.prompt_format, c.end_marker) if c.data_format == "instructions" else None
-    if template is None:
-        text = load_text(c.data, data_dir=c.data_dir)
-    else:
-        if os.path.splitext(c.data)[1].lower() not in (".jsonl", ".json", ".ndjson", ".tsv", ".csv"):
-            raise ValueError("data_format='instructions' reads prompt/response pairs from a .jsonl, .json, .tsv or "
-                             f".csv file (see read_instruction_pairs). Received: data={c.data!r}")
-        pairs = read_instruction_pairs(c.data)
-        template.check_responses(pairs.responses, pairs.source, pairs.lines)  # before the tokenizer's errors below
-        text = "".join("".join(template.render(*pair)) for pair in zip(pairs.prompts, pairs.responses))
+    if template is not None and is_token_directory(c.data):
+        raise ValueError(f"data={c.data!r} is a token directory, a corpus for data_format='text'; instruction "
+                         "pairs are read from a .jsonl, .json, .tsv or .csv file. Received: data_format='instructions'")
     with strategy.scope():
         pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None
-    tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size) if pretrained is None else pretrained.tokenizer
-    try:
-        if template is None:
-            ids, loss_mask, starts = encode_texts(tokenizer, [text])[0], None, None
-        else:
-            ids, loss_mask, starts = template.encode_pairs(pairs.prompts, pairs.responses, tokenizer,
-                                                           c.loss_on_prompt, pairs.source, pairs.lines)
-    except ValueError as error:
-        if pretrained is None:
-            raise
-        raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
-                         f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
-                         "text" + (" (or the chat template)." if template else ".")) from error
-    # samples continue the given prompt, else the corpus's first character (answer the last pair's prompt)
-    sample_prompt = c.sample_prompt or (text[0] if template is None else pairs.prompts[-1])
-    check_sample_prompt(tokenizer, sample_prompt if template is None else template.render(sample_prompt)[0])
-    train_ds, val_ds = causal_lm_datasets(
-        ids,
-        sequence_length=c.sequence_length,
-        batch_size=c.batch_size,
-        validation_fraction=c.validation_fraction,
-        seed=c.seed,
-        sampling=c.sampling,
-        validation_batches=c.validation_batches,
-        loss_mask=loss_mask,
-        window_starts=starts,
-    )
+    if is_token_directory(c.data):
+        tokenizer, train_ds, val_ds, sample_prompt = _token_directory_data(c, pretrained)
+    else:
+        tokenizer, train_ds, val_ds, sample_prompt = _text_data(c, template, pretrained)
     with strategy.scope():
         model = pretrained if pretrained is not None else GPT(
             vocabulary_size=tokenizer.vocabulary_size(),
@@ -405,3 +384,65 @@ def causal_lm(config=None, **overrides):
         )
         build_optimizer_variables(model)  # one trace of the train step, not two
     return CausalLMRun(model, tokenizer, train_ds, val_ds, c, strategy, sample_prompt, template)
+
+
+def _text_data(c, template, pretrained):
+    """The tokenizer, datasets and sample prompt of a text corpus or a pairs file, read into memory."""
+    if template is None:
+        text = load_text(c.data, data_dir=c.data_dir)
+    else:
+        if os.path.splitext(c.data)[1].lower() not in (".jsonl", ".json", ".ndjson", ".tsv", ".csv"):
+            raise ValueError("data_format='instructions' reads prompt/response pairs from a .jsonl, .json, .tsv or "
+                             f".csv file (see read_instruction_pairs). Received: data={c.data!r}")
+        pairs = read_instruction_pairs(c.data)
+        template.check_responses(pairs.responses, pairs.source, pairs.lines)  # before the tokenizer's errors below
+        text = "".join("".join(template.render(*pair)) for pair in zip(pairs.prompts, pairs.responses))
+    tokenizer = build_tokenizer(c.tokenizer, text, c.vocabulary_size) if pretrained is None else pretrained.tokenizer
+    try:
+        if template is None:
+            ids, loss_mask, starts = encode_texts(tokenizer, [text])[0], None, None
+        else:
+            ids, loss_mask, starts = template.encode_pairs(pairs.prompts, pairs.responses, tokenizer,
+                                                           c.loss_on_prompt, pairs.source, pairs.lines)
+    except ValueError as error:
+        if pretrained is None:
+            raise
+        raise ValueError(f"data={c.data!r} does not fit the tokenizer of the GPT in init_from={c.init_from!r}, "
+                         f"whose vocabulary is fixed: {error}. Replace or remove those characters in the new "
+                         "text" + (" (or the chat template)." if template else ".")) from error
+    # samples continue the given prompt, else the corpus's first character (answer the last pair's prompt)
+    sample_prompt = c.sample_prompt or (text[0] if template is None else pairs.prompts[-1])
+    check_sample_prompt(tokenizer, sample_prompt if template is None else template.render(sample_prompt)[0])
+    train_ds, val_ds = causal_lm_datasets(
+        ids,
+        sequence_length=c.sequence_length,
+        batch_size=c.batch_size,
+        validation_fraction=c.validation_fraction,
+        seed=c.seed,
+        sampling=c.sampling,
+        validation_batches=c.validation_batches,
+        loss_mask=loss_mask,
+        window_starts=starts,
+    )
+    return tokenizer, train_ds, val_ds, sample_prompt
+
+
+def _token_directory_data(c, pretrained):
+    """The tokenizer, datasets and sample prompt of a prepared token directory, its files read batch by batch."""
+    for field in DIRECTORY_FIELDS:
+        if getattr(c, field) != CausalLMConfig.__dataclass_fields__[field].default:
+            raise ValueError(f"{field} is the token directory's (data={c.data!r} was tokenized and split when it was "
+                             f"prepared): leave it unset. Received: {field}={getattr(c, field)!r}")
+    tokens = load_token_directory(c.data)
+    if pretrained is not None and pretrained.tokenizer.get_vocabulary() != tokens.tokenizer.get_vocabulary():
+        raise ValueError(f"data={c.data!r} was tokenized with another vocabulary than the GPT in init_from="
+                         f"{c.init_from!r} embeds; prepare it with that GPT's tokenizer "
+                         "(prepare_token_directory(..., tokenizer=gpt.tokenizer)).")
+    tokenizer = tokens.tokenizer if pretrained is None else pretrained.tokenizer
+    train_ds, val_ds = split_causal_lm_datasets(
+        tokens.train, tokens.validation, sequence_length=c.sequence_length, batch_size=c.batch_size, seed=c.seed,
+        sampling=c.sampling, validation_batches=c.validation_batches,
+    )
+    sample_prompt = c.sample_prompt or decoded_str(tokenizer.detokenize(np.asarray(tokens.train[:16], np.int32)))[:1]
+    check_sample_prompt(tokenizer, sample_prompt)
+    return tokenizer, train_ds, val_ds, sample_prompt

@@ -1,6 +1,6 @@
 import pytest
 
-from kerastune.data.text_corpus import default_corpus, read_text_corpus
+from kerastune.data.text_corpus import default_corpus, read_text_corpus, stream_text_corpus
 from tests.conftest import shared_path
 
 
@@ -73,3 +73,24 @@ def test_reads_tiny_shakespeare():
     text = read_text_corpus(shared_path("data", "tinyshakespeare", "input.txt"))
     assert len(text) == 1_115_394
     assert text.startswith("First Citizen:")
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5, 64, None])
+def test_streamed_pieces_end_at_line_ends_and_join_to_the_text(tmp_path, chunk_bytes):
+    text = "".join(f"línea {i}: 日本語 {'x' * (i % 17)}\r\n" for i in range(50)) + "no line end at the end"
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    pieces = list(stream_text_corpus(path, chunk_bytes=chunk_bytes))
+    assert "".join(pieces) == text
+    assert all(piece.endswith("\n") for piece in pieces[:-1])
+    if chunk_bytes == 64:
+        assert len(pieces) > 20 and max(map(len, pieces)) < 200
+
+
+def test_a_bad_byte_deep_in_the_stream_is_located_in_the_whole_file(tmp_path):
+    good = "".join(f"line {i} über\n" for i in range(300)).encode("utf-8")
+    path = tmp_path / "late.txt"
+    path.write_bytes(good + "x = caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=f"byte offset {len(good) + 7} \\(line 301, column 8\\)"):
+        for _ in stream_text_corpus(path, chunk_bytes=128):
+            pass

@@ -109,3 +109,15 @@ def test_image_classifier_trains_on_tfds_mnist(data_dir):
 def test_causal_lm_text_source_reads_tfds_tiny_shakespeare(data_dir):
     text = load_text("tfds:tiny_shakespeare", data_dir=data_dir)
     assert text == SHAKESPEARE[: int(len(SHAKESPEARE) * 0.9)]  # TFDS's 90% train split, one example
+
+
+def test_a_token_directory_streams_a_tfds_corpus(data_dir, tmp_path):
+    from kerastune.data.token_directory import prepare_token_directory
+
+    tokens = prepare_token_directory(tmp_path / "tokens", "tfds:tiny_shakespeare", validation="tfds:tiny_shakespeare",
+                                     tokenizer="character", data_dir=data_dir)
+    train_text = load_text("tfds:tiny_shakespeare", data_dir=data_dir)
+    validation_text = load_text("tfds:tiny_shakespeare", data_dir=data_dir, split="validation")
+    assert train_text != validation_text
+    np.testing.assert_array_equal(tokens.train, tokens.tokenizer.encode_text(train_text))
+    np.testing.assert_array_equal(tokens.validation, tokens.tokenizer.encode_text(validation_text))

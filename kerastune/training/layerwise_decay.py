@@ -11,6 +11,7 @@ computes the factors from the variable paths both KerasHub's `BertBackbone` and 
 import re
 
 import keras
+import tensorflow as tf
 
 from kerastune.api import register
 
@@ -51,7 +52,10 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` whose learning rate is multiplied per variable, and whose schedule and
     weight average count optimizer updates under gradient accumulation (Keras counts micro-steps
     for both: a schedule sized in updates would end early and the average would move k times
-    per update).
+    per update). Under a `tf.distribute` strategy that updates variables through `merge_call`
+    (MirroredStrategy on CPUs or on GPUs without XLA, TPUStrategy), the replicas' gradients are summed
+    before they are clipped, accumulated and applied, as one device would with the same global batch
+    (Keras alone clips each replica's share, and cannot accumulate there: keras-team/keras#20582).
 
     Args:
         learning_rate_multipliers: dict `{variable.path: float}`; variables not listed use 1.0.
@@ -89,6 +93,35 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
                 trainable_variables), lambda: None
         )
 
+    def apply(self, grads, trainable_variables=None):
+        if not _replica_context_needing_merge_call():
+            return super().apply(grads, trainable_variables)
+        # Under a tf.distribute strategy that synchronises through `merge_call` (MirroredStrategy on CPUs or
+        # on GPUs without XLA, TPUStrategy), Keras applies an accumulated update inside a `cond`, which
+        # TensorFlow refuses (keras-team/keras#20582), and clips each replica's share of the gradient before
+        # summing. So the gradients are summed over the replicas here and applied once in cross-replica
+        # context, as on one device: accumulation works, and clipping sees the global gradient.
+        trainable_variables = list(self._trainable_variables if trainable_variables is None else trainable_variables)
+        grads = list(grads)
+        present = [g is not None for g in grads]
+        context = tf.distribute.get_replica_context()
+        summed = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g in grads if g is not None])
+
+        def apply_once(strategy, summed):
+            values = iter(strategy.experimental_local_results(g)[0] for g in summed)
+            # Keras's TF optimizer reaches the variables through `maybe_merge_call`, which in cross-replica
+            # context (no replica left to merge) must call straight through: it does where the strategy
+            # says it needs no merge_call, so it says so while the update is built.
+            extended = strategy.extended
+            extended._use_merge_call = lambda: False
+            try:
+                super(AdamWWithMultipliers, self).apply([next(values) if p else None for p in present],
+                                                        trainable_variables)
+            finally:
+                del extended._use_merge_call
+
+        context.merge_call(apply_once, args=(summed,))
+
     def finalize_variable_values(self, var_list):
         # `fit` ends by writing the weight average into the model; a resumed run that finishes an
         # interrupted epoch in a `fit` of its own sets `hold_average` so that happens at the run's end.
@@ -108,3 +141,13 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
 
     def get_config(self):
         return {**super().get_config(), "learning_rate_multipliers": dict(self.learning_rate_multipliers)}
+
+
+def _replica_context_needing_merge_call():
+    """Whether this is a replica's step under a `tf.distribute` strategy that updates variables via `merge_call`."""
+    if keras.backend.backend() != "tensorflow" or not tf.distribute.has_strategy() \
+            or tf.distribute.in_cross_replica_context():
+        return False
+    from tensorflow.python.distribute.merge_call_interim import strategy_supports_no_merge_call
+
+    return not strategy_supports_no_merge_call()  # XLA on GPUs: Keras's own path works there

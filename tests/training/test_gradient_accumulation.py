@@ -4,21 +4,30 @@ and the weight average alike (`AdamWWithMultipliers` counts optimizer updates, n
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kerastune.training import WarmupLinearDecay, adamw
 
 
-def _fit(batch_size, accumulation, epochs=3, ema_momentum=0.5, multipliers=False):
+def _fit(batch_size, accumulation, epochs=3, ema_momentum=0.5, multipliers=False, strategy=None, clipnorm=0.5):
     keras.utils.set_random_seed(0)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        return _fit_in_scope(batch_size, accumulation, epochs, ema_momentum, multipliers, clipnorm,
+                             jit_compile=strategy.num_replicas_in_sync == 1)  # XLA cannot span logical CPUs
+
+
+def _fit_in_scope(batch_size, accumulation, epochs, ema_momentum, multipliers, clipnorm, jit_compile):
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3)])
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(16, 6)).astype("float32"), rng.integers(0, 3, 16)
     updates = epochs * 16 // (batch_size * accumulation)
     schedule = WarmupLinearDecay(1e-2, total_steps=updates, warmup_steps=2)
     multiplier = {model.layers[0].kernel.path: 0.5} if multipliers else None
-    optimizer = adamw(schedule, weight_decay=0.1, global_clipnorm=0.5, gradient_accumulation_steps=accumulation,
+    optimizer = adamw(schedule, weight_decay=0.1, global_clipnorm=clipnorm, gradient_accumulation_steps=accumulation,
                       ema_momentum=ema_momentum, learning_rate_multipliers=multiplier)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit_compile)
     seen = []
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: seen.append(float(model.optimizer.learning_rate)))
@@ -51,3 +60,27 @@ def test_without_the_fix_keras_counts_micro_steps():
         optimizer._iterations.assign(4)  # one update = 4 micro-steps done
     assert float(plain.learning_rate) == pytest.approx(0.0)
     assert float(ours.learning_rate) == pytest.approx(1e-2 * 3 / 4)
+
+
+@pytest.mark.parametrize("batch_size,accumulation", [(16, 1), (8, 2)])
+def test_under_mirrored_strategy_the_update_is_one_devices(batch_size, accumulation):
+    """Two replicas (conftest.py splits the CPU in two): their gradients are summed, then clipped to the global
+    norm and accumulated as on one device (Keras clips each replica's share, and its accumulation fails there:
+    keras-team/keras#20582)."""
+    one, _, _ = _fit(batch_size=16, accumulation=1, clipnorm=0.05)
+    mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+    two, optimizer, _ = _fit(batch_size, accumulation, strategy=mirrored, clipnorm=0.05)
+    assert int(optimizer.iterations.numpy()) == 3
+    for a, b in zip(one.get_weights(), two.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_keras_alone_cannot_accumulate_under_mirrored_strategy():
+    """What the override is for: the same fit with Keras's own AdamW fails (keras-team/keras#20582)."""
+    mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+    with mirrored.scope():
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3, gradient_accumulation_steps=2), loss="mse",
+                      jit_compile=False)
+    with pytest.raises(RuntimeError, match="merge_call"):
+        model.fit(np.ones((8, 6), "float32"), np.ones((8, 3), "float32"), batch_size=4, verbose=0)

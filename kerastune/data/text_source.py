@@ -2,7 +2,7 @@
 
 import os
 
-from kerastune.data.text_corpus import default_corpus, stream_text_corpus
+from kerastune.data.text_corpus import check_text_file, default_corpus, stream_text_corpus
 
 DEFAULT = "pydoc"
 
@@ -46,6 +46,28 @@ def stream_text(source=DEFAULT, data_dir=None, split="train", text_key="text", c
         yield "\n".join(read_labelled_text(source).texts) + "\n"
     else:
         yield from stream_text_corpus(source, chunk_bytes=chunk_bytes)
+
+
+def check_text_source(source=DEFAULT, data_dir=None, split="train"):
+    """Raises what reading `source` would raise at its start (a missing file, a directory, a TFDS split the
+    prepared dataset lacks) without reading any text: a long job checks every source before it starts.
+
+    Example:
+
+    >>> check_text_source("pydoc")
+    """
+    source = os.fspath(source)
+    if source in ("", DEFAULT):
+        return
+    if not source.startswith("tfds:"):
+        check_text_file(source)
+        return
+    import tensorflow_datasets as tfds
+
+    name = source[len("tfds:"):]
+    splits = tfds.builder(name, data_dir=data_dir).info.splits
+    if splits and split.split("[")[0] not in splits:  # an unprepared dataset lists none: tfds.load says more
+        raise ValueError(f"TFDS dataset {name!r} has no split {split!r}; its splits are {sorted(splits)}")
 
 
 def _stream_tfds(name, data_dir, split, text_key):

@@ -15,7 +15,7 @@ import numpy as np
 from kerastune.data.causal_lm_dataset import split_boundary
 from kerastune.data.corpus_tokenizer import TOKENIZER_KINDS, build_tokenizer, load_tokenizer, save_tokenizer
 from kerastune.data.text_encoding import encode_texts
-from kerastune.data.text_source import stream_text
+from kerastune.data.text_source import check_text_source, stream_text
 from kerastune.export.versioned_directory import atomic_directory
 
 TRAIN_FILE = "train.bin"
@@ -42,7 +42,7 @@ def token_dtype(vocabulary_size):
     return np.dtype(np.uint16 if vocabulary_size <= 2**16 else np.uint32)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # `==` on memory maps would read both files whole
 class TokenDirectory:
     """A prepared token directory, its files memory-mapped (read-only): nothing is read until used.
 
@@ -214,6 +214,13 @@ def prepare_token_directory(
     if os.path.exists(directory):
         raise FileExistsError(f"{directory!r} already exists; a token directory is never overwritten: remove it "
                               "or pick another path")
+    if not isinstance(tokenizer, str) and getattr(tokenizer, "sequence_length", None) is not None:
+        raise ValueError(f"the tokenizer cuts or pads every text to sequence_length={tokenizer.sequence_length}, so "
+                         "the corpus would be cut too; pass one built with sequence_length=None (e.g. "
+                         "keras_hub.models.GPT2Tokenizer.from_preset(..., sequence_length=None))")
+    check_text_source(train, data_dir, "train")  # every source, before hours go into the first one
+    if validation is not None:
+        check_text_source(validation, data_dir, "validation")
 
     def pieces(source, split="train"):
         return stream_text(source, data_dir=data_dir, split=split, chunk_bytes=chunk_bytes)
@@ -248,7 +255,8 @@ def prepare_token_directory(
             "validation_tokens": num_validation,
             "tokenizer": type(tokenizer).__name__,
             "train_source": train,
-            "validation_source": validation if validation is not None else f"the last {fraction} of {train}",
+            "validation_source": validation if validation is not None else
+            f"the last {fraction} of {train}" if fraction else None,
         }
         with open(os.path.join(temporary, METADATA_FILE), "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=1)

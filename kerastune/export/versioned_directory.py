@@ -5,6 +5,8 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
+import warnings
 
 
 def _versions(model_dir):
@@ -55,9 +57,10 @@ def atomic_version_directory(model_dir, version=None):
 def atomic_directory(path, prefix=None):
     """Yields a temporary directory beside `path` that becomes `path` only when the block succeeds.
 
-    Everything is written into a hidden sibling and renamed into place (atomic on one file system),
-    so a crash or an error never leaves a half-written `path`; on error the sibling is removed. An
-    existing `path` is never replaced: that is a `FileExistsError`, before or after writing.
+    Everything is written into a hidden sibling, flushed to disk, and renamed into place (atomic on one
+    file system), so a crash or an error never leaves a half-written `path`; on error the sibling is
+    removed. An existing `path` is never replaced: that is a `FileExistsError`, before or after writing.
+    Siblings left by a writer that was killed (they cannot remove themselves) are named in a warning.
 
     Example:
 
@@ -68,18 +71,39 @@ def atomic_directory(path, prefix=None):
         raise FileExistsError(f"{path!r} already exists and is never overwritten; remove it or pick another path")
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=prefix or f".{os.path.basename(os.path.abspath(path))}-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's is owner-only: a server running as another user could not read it
+    prefix = prefix or f".{os.path.basename(os.path.abspath(path))}-"
+    stale = sorted(name for name in os.listdir(parent) if name.startswith(prefix))
+    if stale:
+        warnings.warn(f"{parent!r} holds {stale}, left by an earlier write to {path!r} that was killed; remove them "
+                      "to free the space", stacklevel=3)
+    tmp = os.path.join(parent, prefix + uuid.uuid4().hex[:12])
+    os.mkdir(tmp)  # mode 0o777 less the umask, as any directory the user creates
     try:
         yield tmp
+        _flush_to_disk(tmp)
         if os.path.exists(path):  # another writer won the race while we were writing
             raise FileExistsError(f"{path!r} appeared while writing; nothing was overwritten")
         os.rename(tmp, path)
+        _fsync(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _flush_to_disk(directory):
+    """fsyncs every file and folder under `directory`, so that a power loss after the rename finds them whole."""
+    for root, folders, files in os.walk(directory):
+        for name in files:
+            _fsync(os.path.join(root, name))
+        _fsync(root)
+
+
+def _fsync(path):
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @contextlib.contextmanager

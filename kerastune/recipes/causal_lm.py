@@ -124,6 +124,16 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
         if self.data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {DATA_FORMATS}. Received: data_format={self.data_format!r}")
         ChatTemplate(self.prompt_format, self.end_marker)  # checked now, not after the data is read
+        if is_token_directory(self.data):
+            if self.data_format != "text":
+                raise ValueError(f"data={self.data!r} is a token directory, a corpus for data_format='text'; "
+                                 "instruction pairs are read from a .jsonl, .json, .tsv or .csv file. Received: "
+                                 f"data_format={self.data_format!r}")
+            for field in DIRECTORY_FIELDS:
+                if getattr(self, field) != type(self).__dataclass_fields__[field].default:
+                    raise ValueError(f"{field} is the token directory's (data={self.data!r} was tokenized and split "
+                                     f"when it was prepared): leave it unset. "
+                                     f"Received: {field}={getattr(self, field)!r}")
         if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
             raise ValueError(f"peft must be one of {GPT_PEFT_METHODS} or None for a GPT. Received: peft={self.peft!r}")
         if self.peft is not None and self.init_from is None:
@@ -338,9 +348,6 @@ def causal_lm(config=None, **overrides):
     c = config_from(CausalLMConfig, config, overrides)
     strategy = start_run(c)
     template = ChatTemplate(c.prompt_format, c.end_marker) if c.data_format == "instructions" else None
-    if template is not None and is_token_directory(c.data):
-        raise ValueError(f"data={c.data!r} is a token directory, a corpus for data_format='text'; instruction "
-                         "pairs are read from a .jsonl, .json, .tsv or .csv file. Received: data_format='instructions'")
     with strategy.scope():
         pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None
     if is_token_directory(c.data):
@@ -429,10 +436,6 @@ def _text_data(c, template, pretrained):
 
 def _token_directory_data(c, pretrained):
     """The tokenizer, datasets and sample prompt of a prepared token directory, its files read batch by batch."""
-    for field in DIRECTORY_FIELDS:
-        if getattr(c, field) != CausalLMConfig.__dataclass_fields__[field].default:
-            raise ValueError(f"{field} is the token directory's (data={c.data!r} was tokenized and split when it was "
-                             f"prepared): leave it unset. Received: {field}={getattr(c, field)!r}")
     tokens = load_token_directory(c.data)
     if pretrained is not None and pretrained.tokenizer.get_vocabulary() != tokens.tokenizer.get_vocabulary():
         raise ValueError(f"data={c.data!r} was tokenized with another vocabulary than the GPT in init_from="

@@ -8,6 +8,7 @@ computes the factors from the variable paths both KerasHub's `BertBackbone` and 
 `BertEncoder` use (`transformer_layer_<i>/...`, `token_embedding/...`, `embeddings_layer_norm/...`).
 """
 
+import contextlib
 import re
 
 import keras
@@ -52,10 +53,10 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
     """`keras.optimizers.AdamW` whose learning rate is multiplied per variable, and whose schedule and
     weight average count optimizer updates under gradient accumulation (Keras counts micro-steps
     for both: a schedule sized in updates would end early and the average would move k times
-    per update). Under a `tf.distribute` strategy that updates variables through `merge_call`
-    (MirroredStrategy on CPUs or on GPUs without XLA, TPUStrategy), the replicas' gradients are summed
+    per update). Under a `tf.distribute` strategy of several replicas the replicas' gradients are summed
     before they are clipped, accumulated and applied, as one device would with the same global batch
-    (Keras alone clips each replica's share, and cannot accumulate there: keras-team/keras#20582).
+    (Keras alone clips each replica's share, and cannot accumulate where the strategy synchronises through
+    `merge_call`, MirroredStrategy on CPUs or on GPUs without XLA and TPUStrategy: keras-team/keras#20582).
 
     Args:
         learning_rate_multipliers: dict `{variable.path: float}`; variables not listed use 1.0.
@@ -94,33 +95,54 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
         )
 
     def apply(self, grads, trainable_variables=None):
-        if not _replica_context_needing_merge_call():
+        context = _replica_context_of_a_strategy()
+        if context is None:
             return super().apply(grads, trainable_variables)
-        # Under a tf.distribute strategy that synchronises through `merge_call` (MirroredStrategy on CPUs or
-        # on GPUs without XLA, TPUStrategy), Keras applies an accumulated update inside a `cond`, which
-        # TensorFlow refuses (keras-team/keras#20582), and clips each replica's share of the gradient before
-        # summing. So the gradients are summed over the replicas here and applied once in cross-replica
-        # context, as on one device: accumulation works, and clipping sees the global gradient.
+        # Keras clips each replica's share of the gradient before it sums them, and under a strategy that
+        # synchronises through `merge_call` (MirroredStrategy on CPUs or on GPUs without XLA, TPUStrategy) it
+        # applies an accumulated update inside a `cond`, which TensorFlow refuses (keras-team/keras#20582).
+        # So the replicas' gradients are summed first, then clipped, accumulated and applied as on one device.
         trainable_variables = list(self._trainable_variables if trainable_variables is None else trainable_variables)
         grads = list(grads)
         present = [g is not None for g in grads]
-        context = tf.distribute.get_replica_context()
-        summed = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g in grads if g is not None])
+        summed = iter(context.all_reduce(tf.distribute.ReduceOp.SUM, [g for g in grads if g is not None]))
+        grads = [next(summed) if p else None for p in present]
+        if tf.__internal__.distribute.strategy_supports_no_merge_call():  # e.g. XLA on GPUs: no cond problem
+            with self._summed_gradients():
+                return super().apply(grads, trainable_variables)
 
-        def apply_once(strategy, summed):
-            values = iter(strategy.experimental_local_results(g)[0] for g in summed)
-            # Keras's TF optimizer reaches the variables through `maybe_merge_call`, which in cross-replica
-            # context (no replica left to merge) must call straight through: it does where the strategy
-            # says it needs no merge_call, so it says so while the update is built.
+        def apply_once(strategy, grads):
+            grads = [None if g is None else strategy.experimental_local_results(g)[0] for g in grads]
+            # In cross-replica context Keras's `maybe_merge_call` must call straight through (no replica is
+            # left to merge); it does where the strategy says it needs no merge_call, so it says so meanwhile.
             extended = strategy.extended
+            patched = "_use_merge_call" in vars(extended)
+            original = vars(extended).get("_use_merge_call")
             extended._use_merge_call = lambda: False
             try:
-                super(AdamWWithMultipliers, self).apply([next(values) if p else None for p in present],
-                                                        trainable_variables)
+                with self._summed_gradients():
+                    super(AdamWWithMultipliers, self).apply(grads, trainable_variables)
             finally:
-                del extended._use_merge_call
+                if patched:
+                    extended._use_merge_call = original
+                else:
+                    del extended._use_merge_call
 
-        context.merge_call(apply_once, args=(summed,))
+        context.merge_call(apply_once, args=(grads,))
+
+    @contextlib.contextmanager
+    def _summed_gradients(self):
+        """While open, the gradients `apply` receives are already summed over the replicas."""
+        self._replicas_summed = True
+        try:
+            yield
+        finally:
+            self._replicas_summed = False
+
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        if getattr(self, "_replicas_summed", False):
+            return grads_and_vars
+        return super()._all_reduce_sum_gradients(grads_and_vars)
 
     def finalize_variable_values(self, var_list):
         # `fit` ends by writing the weight average into the model; a resumed run that finishes an
@@ -143,11 +165,9 @@ class AdamWWithMultipliers(keras.optimizers.AdamW):
         return {**super().get_config(), "learning_rate_multipliers": dict(self.learning_rate_multipliers)}
 
 
-def _replica_context_needing_merge_call():
-    """Whether this is a replica's step under a `tf.distribute` strategy that updates variables via `merge_call`."""
+def _replica_context_of_a_strategy():
+    """The replica context of a step under a `tf.distribute` strategy of several replicas, or None."""
     if keras.backend.backend() != "tensorflow" or not tf.distribute.has_strategy() \
-            or tf.distribute.in_cross_replica_context():
-        return False
-    from tensorflow.python.distribute.merge_call_interim import strategy_supports_no_merge_call
-
-    return not strategy_supports_no_merge_call()  # XLA on GPUs: Keras's own path works there
+            or tf.distribute.in_cross_replica_context() or tf.distribute.get_strategy().num_replicas_in_sync < 2:
+        return None
+    return tf.distribute.get_replica_context()

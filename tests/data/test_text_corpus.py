@@ -82,9 +82,24 @@ def test_streamed_pieces_end_at_line_ends_and_join_to_the_text(tmp_path, chunk_b
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     pieces = list(stream_text_corpus(path, chunk_bytes=chunk_bytes))
     assert "".join(pieces) == text
-    assert all(piece.endswith("\n") for piece in pieces[:-1])
-    if chunk_bytes == 64:
+    if chunk_bytes == 64:  # lines shorter than 16 chunks: every piece ends at a line end
+        assert all(piece.endswith("\n") for piece in pieces[:-1])
         assert len(pieces) > 20 and max(map(len, pieces)) < 200
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5, 64])
+def test_a_file_without_line_ends_streams_in_pieces_cut_between_characters(tmp_path, chunk_bytes):
+    """text8-style: one 100 MB line. Cut between two characters after 16 chunks, never inside one, and a bad byte
+    deep in the line is still located by its line and column."""
+    text = "日本語 über alles " * 400
+    path = tmp_path / "one_line.txt"
+    path.write_bytes(text.encode("utf-8"))
+    pieces = list(stream_text_corpus(path, chunk_bytes=chunk_bytes))
+    assert "".join(pieces) == text and len(pieces) > 1
+    assert max(len(piece.encode("utf-8")) for piece in pieces) <= 16 * chunk_bytes + 4
+    path.write_bytes(("日" * 100).encode("utf-8") + b"\xff" + b"abc" * 50)
+    with pytest.raises(ValueError, match="byte offset 300 \\(line 1, column 101\\)"):
+        list(stream_text_corpus(path, chunk_bytes=chunk_bytes))
 
 
 def test_a_bad_byte_deep_in_the_stream_is_located_in_the_whole_file(tmp_path):
@@ -94,3 +109,5 @@ def test_a_bad_byte_deep_in_the_stream_is_located_in_the_whole_file(tmp_path):
     with pytest.raises(ValueError, match=f"byte offset {len(good) + 7} \\(line 301, column 8\\)"):
         for _ in stream_text_corpus(path, chunk_bytes=128):
             pass
+    with pytest.raises(ValueError, match="chunk_bytes must be a positive integer or None; received 0"):
+        list(stream_text_corpus(path, chunk_bytes=0))

@@ -121,3 +121,7 @@ def test_a_token_directory_streams_a_tfds_corpus(data_dir, tmp_path):
     assert train_text != validation_text
     np.testing.assert_array_equal(tokens.train, tokens.tokenizer.encode_text(train_text))
     np.testing.assert_array_equal(tokens.validation, tokens.tokenizer.encode_text(validation_text))
+
+    with pytest.raises(ValueError, match="TFDS dataset 'mnist' has no split 'validation'; its splits are"):
+        prepare_token_directory(tmp_path / "other", "tfds:tiny_shakespeare", validation="tfds:mnist",
+                                tokenizer="character", data_dir=data_dir)

@@ -188,3 +188,41 @@ def test_gpt2s_own_byte_level_bpe_is_stored_and_reloaded(tmp_path):
     np.testing.assert_array_equal(tokens.train[:5], [4, 5, 6, 4, 6])
     assert type(tokens.tokenizer).__name__ == "GPT2Tokenizer" and tokens.vocabulary_size == 7
     assert decoded_str(tokens.tokenizer.detokenize(np.asarray(tokens.train, np.int32))) == "ab ab\nab\n" * 50
+
+
+def test_a_tokenizer_that_cuts_texts_is_refused(tmp_path, corpus):
+    import keras_hub
+
+    vocabulary = {"<|endoftext|>": 0, "a": 1, "b": 2, "Ġ": 3, "ab": 4, "Ġab": 5, "Ċ": 6}
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=["a b", "Ġ ab"], sequence_length=8)
+    with pytest.raises(ValueError, match="cuts or pads every text to sequence_length=8"):
+        prepare_token_directory(tmp_path / "tokens", corpus, tokenizer=tokenizer)
+    assert not os.path.exists(tmp_path / "tokens")
+
+
+def test_a_missing_validation_source_is_found_before_the_training_text_is_read(tmp_path, corpus, monkeypatch):
+    import kerastune.data.token_directory as token_directory
+
+    read = []
+    monkeypatch.setattr(token_directory, "stream_text", lambda *args, **kwargs: read.append(args) or iter(()))
+    with pytest.raises(FileNotFoundError, match="held_out.txt' does not exist"):
+        prepare_token_directory(tmp_path / "tokens", corpus, validation=str(tmp_path / "held_out.txt"))
+    assert read == [] and not os.path.exists(tmp_path / "tokens")
+
+
+def test_any_validation_fraction_keeps_a_token_and_none_says_so(tmp_path):
+    path = tmp_path / "tiny.txt"
+    path.write_text("abcdefgh\n", encoding="utf-8")
+    tokens = prepare_token_directory(tmp_path / "tokens", str(path), tokenizer="character", validation_fraction=0.01)
+    assert (len(tokens.train), len(tokens.validation)) == (8, 1)  # floor(9 * 0.99): the split rounds towards it
+    alone = prepare_token_directory(tmp_path / "alone", str(path), tokenizer="character", validation_fraction=0)
+    assert alone.metadata["validation_source"] is None and alone.validation is None
+
+
+def test_memory_mapped_ids_outside_int32_are_an_error_when_read(tmp_path):
+    path = tmp_path / "wide.bin"
+    np.array([1, 2, 3, 2**31 + 5] * 8, np.uint32).tofile(path)
+    ids = np.memmap(path, dtype=np.uint32, mode="r")
+    train_ds, _ = split_causal_lm_datasets(ids, None, sequence_length=4, batch_size=2, sampling="sequential")
+    with pytest.raises(Exception, match=r"token ids must be in \[0, 2\*\*31\).*wide.bin"):
+        next(iter(train_ds))

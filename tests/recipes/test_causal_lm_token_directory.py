@@ -4,7 +4,7 @@ import keras
 import pytest
 
 from kerastune.data import prepare_token_directory
-from kerastune.recipes import causal_lm
+from kerastune.recipes import CausalLMConfig, causal_lm
 from tests.recipes.test_causal_lm import TINY, corpus
 from tests.recipes.test_causal_lm_fine_tuning import OLD_TEXT, pretrained_gpt
 
@@ -43,9 +43,11 @@ def test_first_step_loss_under_mirrored_strategy_equals_single_device(text_and_t
 
 
 def test_settings_the_directory_fixes_are_refused(text_and_tokens):
-    for setting in (dict(tokenizer="sentencepiece"), dict(vocabulary_size=500), dict(validation_fraction=0.2)):
-        with pytest.raises(ValueError, match=f"{next(iter(setting))} .* the token directory's .* leave it unset"):
-            causal_lm(data=text_and_tokens[1], **setting, **TINY)
+    settings = (dict(tokenizer="sentencepiece"), dict(vocabulary_size=500), dict(validation_fraction=0.2),
+                dict(data_dir="tfds_data"))
+    for setting in settings:
+        with pytest.raises(ValueError, match=f"{next(iter(setting))} is the token directory's .* leave it unset"):
+            CausalLMConfig(data=text_and_tokens[1], **setting)  # refused with the settings, before TensorFlow runs
     with pytest.raises(ValueError, match="is a token directory, a corpus for data_format='text'"):
         causal_lm(data=text_and_tokens[1], data_format="instructions", **TINY)
 

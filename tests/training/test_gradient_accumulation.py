@@ -62,13 +62,23 @@ def test_without_the_fix_keras_counts_micro_steps():
     assert float(ours.learning_rate) == pytest.approx(1e-2 * 3 / 4)
 
 
+@pytest.fixture(scope="module")
+def mirrored():
+    """One strategy for every case: the collectives of two MirroredStrategy objects in one process share
+    instance keys, and a second one's step fails ("Shape mismatch in the collective instance")."""
+    return tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+
+
+@pytest.mark.parametrize("merge_call", [True, False])
 @pytest.mark.parametrize("batch_size,accumulation", [(16, 1), (8, 2)])
-def test_under_mirrored_strategy_the_update_is_one_devices(batch_size, accumulation):
+def test_under_mirrored_strategy_the_update_is_one_devices(mirrored, batch_size, accumulation, merge_call, monkeypatch):
     """Two replicas (conftest.py splits the CPU in two): their gradients are summed, then clipped to the global
-    norm and accumulated as on one device (Keras clips each replica's share, and its accumulation fails there:
-    keras-team/keras#20582)."""
+    norm and accumulated as on one device (Keras clips each replica's share, and its accumulation fails where
+    the strategy synchronises through merge_call: keras-team/keras#20582). `merge_call=False` is how
+    MirroredStrategy runs on GPUs with XLA, Keras's own path there."""
     one, _, _ = _fit(batch_size=16, accumulation=1, clipnorm=0.05)
-    mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"], cross_device_ops=tf.distribute.ReductionToOneDevice())
+    if not merge_call:
+        monkeypatch.setattr(mirrored.extended, "_use_merge_call", lambda: False, raising=False)
     two, optimizer, _ = _fit(batch_size, accumulation, strategy=mirrored, clipnorm=0.05)
     assert int(optimizer.iterations.numpy()) == 3
     for a, b in zip(one.get_weights(), two.get_weights()):

@@ -227,10 +227,8 @@ def main(argv=None):
 
     profile = profile_steps(run, 20, os.path.join("runs", "profile_shakespeare_char")) if args.profile else None
     peak = matmul_peak_gflops()
-    L, H, D, T, B = c.num_layers, c.num_heads, c.hidden_dim, c.sequence_length, c.batch_size
-    # nanoGPT's get_num_params(): position embeddings left out (rotary positions have none).
-    n_params = model.count_params() - (T * D if model.position_embedding is not None else 0)
-    flops_per_iter = (6 * n_params + 12 * L * H * (D // H) * T) * T * B
+    T, B = c.sequence_length, c.batch_size
+    flops_per_iter = model.training_flops_per_token() * T * B
     result = {
         "val_loss": round(val_loss, 4),
         "val_loss_full": round(val_loss_full, 4),

@@ -343,6 +343,24 @@ class GPT(keras.Model):
             raise ValueError("perplexity needs at least one batch with a counted token; the dataset is empty")
         return math.exp(total / count)
 
+    def training_flops_per_token(self):
+        """FLOPs to train on one token (forward and backward) at full context, as nanoGPT's `estimate_mfu`
+        counts them (PaLM, appendix B): `6 * N + 12 * num_layers * hidden_dim * sequence_length`, where N is
+        the parameter count without the learned position table (rotary positions have none) and the second
+        term is attention's score and weighted-sum matmuls. The model must be built.
+
+        Example:
+
+        >>> model = GPT(vocabulary_size=65, sequence_length=64, num_layers=4, num_heads=4, hidden_dim=128)
+        >>> _ = model(keras.ops.zeros((1, 64), "int32"))
+        >>> model.training_flops_per_token()
+        5203200
+        """
+        parameters = self.count_params()
+        if self.position_embedding is not None:
+            parameters -= self.sequence_length * self.hidden_dim
+        return 6 * parameters + 12 * self.num_layers * self.hidden_dim * self.sequence_length
+
     def get_config(self):
         config = super().get_config()
         config.update(

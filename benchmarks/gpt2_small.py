@@ -8,14 +8,18 @@ scaled-down run here through the same code path (`recipes/gpt2_small.toml`; the 
 2. Train steps of that full 124M model here (`--skip-full-steps` leaves them out), 1 and 2 sequences of
    1,024 tokens per step, in float32 and in the recipe file's mixed_bfloat16, each in a fresh process:
    seconds per step and peak resident memory, whose difference is one sequence's activation memory on
-   this backend (XLA on the CPU). The data is a synthetic token
-   directory of 50,304 tokens (GPT-2's padded vocabulary): speed and memory do not depend on the text.
-3. The scaled-down run: WikiText-2's test split (train) and validation split tokenized into a token
+   this backend (XLA on the CPU). The data is a synthetic token directory of 50,304 tokens (GPT-2's
+   padded vocabulary): speed and memory do not depend on the text. Also timed: the input pipeline's
+   batches of the recipe file's shape, read from the memory-mapped files.
+3. The plan, computed: tokens, memory per device (from the measured activations), hours on a TPU v4-8,
+   8 A100s and 8 H100s from their published peaks at an assumed MFU (`HARDWARE`, `ASSUMED_MFU`).
+4. The scaled-down run: WikiText-2's test split (train) and validation split tokenized into a token
    directory by `prepare_token_directory` (SentencePiece, 4,096 pieces), then `causal_lm` from the recipe
-   file with only the size scaled down (4 layers, 256 wide, context 256, 16 sequences per micro-batch), the
-   rest as in the file: learned positions, biases, 2 micro-batches per update, clipping, AdamW, warmup
-   and cosine decay, backups. Its validation loss is compared with the unigram baseline (the validation
-   tokens' cross-entropy under the training tokens' frequencies, add-one smoothed).
+   file scaled down (4 layers, 256 wide, context 256, 16 sequences per micro-batch, 2 micro-batches per
+   update, float32, one device), the rest as in the file: learned positions, biases, gradient
+   accumulation, clipping, AdamW, warmup and cosine decay, backups. Its validation loss is compared with
+   the unigram baseline (the validation tokens' cross-entropy under the training tokens' frequencies,
+   add-one smoothed).
 
 Prints progress, then one JSON line.
 """

@@ -160,7 +160,7 @@ def prepare_token_directory(
     vocabulary_size=8192,
     validation_fraction=None,
     data_dir=None,
-    tokenizer_sample_bytes=100 << 20,
+    tokenizer_sample_characters=20_000_000,
     chunk_bytes=1 << 20,
 ):
     """Tokenizes a corpus into `directory` (`train.bin`, `val.bin`, `tokenizer/`, `tokens.json`), streaming it.
@@ -175,7 +175,7 @@ def prepare_token_directory(
 
     `tokenizer` is a kind in `TOKENIZER_KINDS`, learned here from the training text (`"character"`: every
     distinct character of both whole streams; `"sentencepiece"`: `vocabulary_size` lossless pieces learned
-    from its first `tokenizer_sample_bytes`), or a tokenizer layer to use as it is (e.g. a pretrained GPT's).
+    from its first `tokenizer_sample_characters`), or a tokenizer layer to use as it is (e.g. a pretrained GPT's).
     Ids are stored as `token_dtype(vocabulary_size)`: uint16, nanoGPT's format, up to 65,536 tokens.
     A SentencePiece piece never spans two pieces of the stream (its cuts fall at line ends, about one per
     `chunk_bytes`); characters encode exactly as the whole text would.
@@ -191,7 +191,7 @@ def prepare_token_directory(
         vocabulary_size: int, SentencePiece's vocabulary size.
         validation_fraction: float in `[0, 1)` or None (0.1); only without `validation`.
         data_dir: TFDS `data_dir` for `"tfds:"` sources.
-        tokenizer_sample_bytes: int, how much of the training text SentencePiece learns from.
+        tokenizer_sample_characters: int, how much of the training text SentencePiece learns from.
         chunk_bytes: int, roughly the text encoded at a time.
 
     Returns:
@@ -229,7 +229,7 @@ def prepare_token_directory(
         corpus = pieces(train)
         if tokenizer == "character" and validation is not None:  # an id for every character of both
             corpus = itertools.chain(corpus, pieces(validation, "validation"))
-        tokenizer = _learn_tokenizer(tokenizer, corpus, vocabulary_size, tokenizer_sample_bytes)
+        tokenizer = _learn_tokenizer(tokenizer, corpus, vocabulary_size, tokenizer_sample_characters)
     size = int(tokenizer.vocabulary_size())
     dtype = token_dtype(size)
     with atomic_directory(directory) as temporary:
@@ -266,7 +266,7 @@ def prepare_token_directory(
     return load_token_directory(directory)
 
 
-def _learn_tokenizer(kind, pieces, vocabulary_size, sample_bytes):
+def _learn_tokenizer(kind, pieces, vocabulary_size, sample_characters):
     if kind not in TOKENIZER_KINDS:
         raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS} or a tokenizer layer. Received: "
                          f"tokenizer={kind!r}")
@@ -279,7 +279,7 @@ def _learn_tokenizer(kind, pieces, vocabulary_size, sample_bytes):
     for piece in pieces:
         sample.append(piece)
         size += len(piece)
-        if size >= sample_bytes:
+        if size >= sample_characters:
             break
     return build_tokenizer(kind, "".join(sample), vocabulary_size)
 

@@ -131,7 +131,7 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path):
     # met only while the ids are being written
     with pytest.raises(ValueError, match=f"not valid UTF-8.*byte offset {len(TEXT.encode()) + 3} \\(line 401"):
         prepare_token_directory(tmp_path / "tokens", str(path), vocabulary_size=320, chunk_bytes=500,
-                                tokenizer_sample_bytes=10_000)
+                                tokenizer_sample_characters=10_000)
     assert sorted(os.listdir(tmp_path)) == ["broken.txt"]  # no directory, no hidden half-written sibling
 
 

@@ -9,8 +9,8 @@
                                                    tokenize a corpus once into DIRECTORY (train.bin, val.bin),
                                                    streamed; `--data=DIRECTORY` trains a causal_lm on it
 
-Every recipe kind (causal_lm, text_classifier, token_classifier, masked_lm) takes the same run
-settings: export_dir, logging_dir, seed, strategy, mixed_precision. Bad input (a missing file, an
+Every recipe kind (`kerastune list` shows a file of each) takes the same run settings: export_dir,
+logging_dir, seed, strategy, mixed_precision. Bad input (a missing file, an
 unknown key, a wrong type, a directory that is not a SavedModel) prints what was wrong and how to
 fix it, and exits with status 2.
 """

@@ -23,6 +23,8 @@ RECIPE_KINDS = {
     "image_classifier": ("kerastune.recipes.image_classifier", "ImageClassifierConfig", "image_classifier"),
     "sentence_encoder": ("kerastune.recipes.sentence_encoder", "SentenceEncoderConfig", "sentence_encoder"),
     "question_answering": ("kerastune.recipes.question_answering", "QuestionAnsweringConfig", "question_answering"),
+    "sequence_to_sequence": ("kerastune.recipes.sequence_to_sequence", "SequenceToSequenceConfig",
+                             "sequence_to_sequence"),
 }
 
 

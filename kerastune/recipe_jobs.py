@@ -15,6 +15,7 @@ from kerastune.recipe_files import recipe_parts
 REPORTED = ("accuracy", "macro_f1", "precision", "recall", "f1", "mrr", "mean_average_precision", "exact_match",
             "has_answer_f1", "no_answer_f1", "best_f1")
 REPORTED_AT_K = ("precision_at_", "hit_rate_at_")  # a sentence encoder's search at each depth
+REPORTED_TEXT_TO_TEXT = ("exact_match", "character_error_rate", "word_error_rate", "bleu", "num_examples")
 DEFAULT_LOGGING_DIR = "logs"
 
 
@@ -109,9 +110,26 @@ def _image_classifier(recipe, config):
     return path
 
 
+def _sequence_to_sequence(recipe, config):
+    run = recipe(config)
+    pairs = f"{config.noise} made from texts of {config.train!r}" if config.noise else repr(config.train)
+    print(f"kerastune: training the encoder-decoder Transformer ({run.model.count_params():,} parameters) on "
+          f"{len(run.train_pairs)} pairs ({pairs}) for {config.epochs} epochs of {run.steps_per_epoch} steps",
+          flush=True)
+    history = run.fit()
+    report = run.evaluate()
+    print(json.dumps({key: report[key] for key in REPORTED_TEXT_TO_TEXT if key in report}))
+    source, written = run.validation_pairs.prompts[0], run.generate(run.validation_pairs.prompts[:1])[0]
+    print(f"source: {source!r}\nwritten: {written!r}\ntarget: {run.validation_pairs.responses[0]!r}")
+    path = run.export(report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    _draw(history, None, config, path)
+    return path
+
+
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
         "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning,
-        "question_answering": _fine_tuning}
+        "question_answering": _fine_tuning, "sequence_to_sequence": _sequence_to_sequence}
 
 
 def run_recipe(kind, config):

@@ -32,7 +32,8 @@ def predict_lines(path, texts):
 
     Text classifiers answer `label<TAB>probability<TAB>text` (plus a note for an empty or truncated
     text); token classifiers `word/TAG ...`;
-    causal LMs the prompt and its continuation (an instruction-tuned one its response alone); sentence
+    causal LMs the prompt and its continuation (an instruction-tuned one its response alone); encoder-decoder
+    models what they write for each source; sentence
     encoders, for each text, the most similar other text given and their cosine similarity
     (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts, question
     answerers `question<TAB>context` and answer `answer<TAB>score<TAB>question` (`(no answer)<TAB>margin` when
@@ -56,6 +57,8 @@ def predict_lines(path, texts):
         return [t.decode("utf-8", "replace") for t in out[key].numpy()]
     if inputs == {"question", "context"}:
         return _answer_lines(signature, texts)
+    if inputs == {"sources"}:  # an encoder-decoder model: what it writes for each source
+        return [t.decode("utf-8", "replace") for t in signature(sources=tf.constant(texts))["targets"].numpy()]
     if "text_pair" in inputs:
         pairs = _tab_pairs(texts, "This classifier takes text pairs: pass each as 'first<TAB>second'.")
         out = signature(text=tf.constant([p[0] for p in pairs]), text_pair=tf.constant([p[1] for p in pairs]))

@@ -66,6 +66,11 @@ def tiny_settings(kind, directory, backbone=None):
                               "--max_question_length=12"]
     if kind == "image_classifier":
         return EAGER + ["--epochs=1", "--hidden_dim=16", "--max_train_examples=256"]
+    if kind == "sequence_to_sequence":  # texts whose typos the model learns to correct (noise="typos")
+        lines = open(SHARED / "data" / "sst2" / "dev.tsv", encoding="utf-8").read().splitlines()[:25]
+        (directory / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return EAGER + ["--epochs=1", "--batch_size=8", "--num_layers=1", "--num_heads=2", "--hidden_dim=16",
+                        f"--train={directory / 'dev.tsv'}", f"--validation={directory / 'dev.tsv'}"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
     return TINY_ENCODER + EAGER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",
@@ -123,6 +128,11 @@ def test_every_recipe_file_runs_through_the_cli_at_a_tiny_size(name, tmp_path, m
         assert json.load(open(version / "question_answering.json"))["stride"] == 8
         assert main(["predict", str(tmp_path / "exports" / settings["name"]), "a question without its context"]) == 2
         assert "pass each as 'question<TAB>context'" in capsys.readouterr().err
+    if kind == "sequence_to_sequence":
+        capsys.readouterr()
+        assert main(["predict", str(tmp_path / "exports" / settings["name"]), "the flim was good", "a secnd one"]) == 0
+        assert len(capsys.readouterr().out.rstrip("\n").split("\n")) == 2  # one written text per source
+        assert set(json.load(open(version / "evaluation.json"))) >= {"exact_match", "character_error_rate", "bleu"}
     if kind in ("text_classifier", "token_classifier", "causal_lm"):
         capsys.readouterr()
         text = "the film was good" if kind != "token_classifier" else "EU rejects German call"

@@ -28,4 +28,5 @@ from kerastune.data.question_answers import (QuestionAnswers, QuestionAnswersErr
 from kerastune.data.entity_questions import entity_questions  # noqa: F401
 from kerastune.data.question_context import best_answers, pack_question_context  # noqa: F401
 from kerastune.data.sequence_pairs import pair_token_ids, sequence_pair_dataset  # noqa: F401
+from kerastune.data.noisy_pairs import noisy_pairs, read_texts  # noqa: F401
 from kerastune.data.question_answering_dataset import QuestionAnsweringDataset  # noqa: F401

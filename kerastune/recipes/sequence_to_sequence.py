@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from kerastune.data.instruction_pairs import read_instruction_pairs
+from kerastune.data.noisy_pairs import NOISE_KINDS, noisy_pairs
 from kerastune.data.sequence_pairs import NUM_SPECIAL_IDS, check_lengths, pair_token_ids, sequence_pair_dataset
 from kerastune.evaluation.text_to_text_report import text_to_text_report
 from kerastune.export.seq2seq_export import export_seq2seq, text_to_text_function
@@ -63,6 +64,11 @@ class SequenceToSequenceConfig(RunConfig):
         weight_decay: float, AdamW's (not on biases and layer norms).
         label_smoothing: float in [0, 1) (the Transformer paper's 0.1).
         max_train_examples: int or None, keep only the first this many training pairs.
+        noise: None, or `"typos"` to make the pairs from plain texts (`noisy_pairs`): `train` and
+            `validation` are then texts (a text file, one per line, or a labelled file's text column),
+            each text corrupted is the source and the text itself the target (a spelling corrector).
+        noise_rate: float in [0, 1], the share of words `noise` corrupts (the validation texts get
+            other typos than the training texts: seed + 1).
     """
 
     name: str = "seq2seq"
@@ -88,6 +94,8 @@ class SequenceToSequenceConfig(RunConfig):
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     max_train_examples: Optional[int] = None
+    noise: Optional[str] = None
+    noise_rate: float = 0.15
 
 
 class SequenceToSequenceRun:
@@ -165,15 +173,31 @@ def _check(config):
         raise ValueError(f"warmup_fraction must be in [0, 1). Received: warmup_fraction={config.warmup_fraction!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"learning_rate must be positive. Received: learning_rate={config.learning_rate!r}")
+    if config.noise is not None:
+        if config.noise not in NOISE_KINDS:
+            raise ValueError(f"noise must be one of {NOISE_KINDS} or None. Received: noise={config.noise!r}")
+        given = [key for key in ("source_column", "target_column", "format") if getattr(config, key) is not None]
+        if given:
+            raise ValueError(f"noise={config.noise!r} makes the pairs from plain texts, so {', '.join(given)} (the "
+                             "columns of a pairs file) must be left unset")
+        if not 0.0 <= config.noise_rate <= 1.0:
+            raise ValueError(f"noise_rate must be in [0, 1]. Received: noise_rate={config.noise_rate!r}")
+
+
+def _read_pairs(config, path, seed):
+    """The pairs of a pairs file, or with `noise`, made from a file of texts (typos drawn with `seed`)."""
+    if config.noise is None:
+        return read_instruction_pairs(path, prompt_column=config.source_column, response_column=config.target_column,
+                                      format=config.format)
+    return noisy_pairs(path, config.noise, config.noise_rate, seed)
 
 
 def _pairs(config):
-    read = dict(prompt_column=config.source_column, response_column=config.target_column, format=config.format)
-    train = read_instruction_pairs(config.train, **read)
+    train = _read_pairs(config, config.train, config.seed)
     if config.max_train_examples:
         train = train.first(config.max_train_examples)
-    if config.validation:
-        return train, read_instruction_pairs(config.validation, **read)
+    if config.validation:  # other typos than the training texts'
+        return train, _read_pairs(config, config.validation, config.seed + 1)
     train, validation = train.split(config.validation_fraction)
     if not len(validation):
         raise ValueError("there are no validation pairs: pass validation= a file, or a validation_fraction that "

@@ -101,3 +101,25 @@ def test_too_few_pairs_for_one_batch_is_a_clear_error(tmp_path):
 def test_train_is_required():
     with pytest.raises(TypeError, match="train"):
         SequenceToSequenceConfig()
+
+
+def test_noise_makes_a_corrector_from_plain_texts(tmp_path):
+    words = ["the film", "was wonderful", "a tedious mess", "nothing happens", "great acting"]
+    texts = [f"{words[i % 5]} {words[(i * 3) % 5]}" for i in range(80)]
+    (tmp_path / "train.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    (tmp_path / "dev.txt").write_text("\n".join(texts[:10]) + "\n", encoding="utf-8")
+    run = sequence_to_sequence(train=str(tmp_path / "train.txt"), validation=str(tmp_path / "dev.txt"), noise="typos",
+                               noise_rate=0.5, epochs=1, **{**TINY, "max_source_length": 40, "max_target_length": 40})
+    assert run.train_pairs.responses == texts and run.validation_pairs.responses == texts[:10]
+    assert run.train_pairs.prompts[:10] != run.validation_pairs.prompts  # the validation texts get other typos
+    assert sum(p != r for p, r in zip(run.train_pairs.prompts, texts)) > 40
+    run.fit(verbose=0)
+    assert set(run.evaluate()) >= {"exact_match", "character_error_rate", "bleu"}
+
+
+def test_noise_refuses_the_settings_of_a_pairs_file(tmp_path):
+    (tmp_path / "train.txt").write_text("some text\n" * 40, encoding="utf-8")
+    with pytest.raises(ValueError, match="noise='typos' makes the pairs from plain texts, so source_column"):
+        sequence_to_sequence(train=str(tmp_path / "train.txt"), noise="typos", source_column="text", **TINY)
+    with pytest.raises(ValueError, match=r"noise must be one of \('typos',\) or None"):
+        sequence_to_sequence(train=str(tmp_path / "train.txt"), noise="blur", **TINY)

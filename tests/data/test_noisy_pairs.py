@@ -1,0 +1,33 @@
+"""Pairs made from plain texts: the texts are the targets, their seeded typos the sources."""
+
+import pytest
+
+from kerastune.data.noisy_pairs import noisy_pairs, read_texts
+from kerastune.evaluation.character_typos import character_typos
+
+TEXTS = ["the film was wonderful", "a tedious , overlong mess", "nothing happens"]
+
+
+def test_a_text_file_gives_its_non_blank_lines_with_their_numbers(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text(f"{TEXTS[0]}\n\n{TEXTS[1]}\n   \n{TEXTS[2]}", encoding="utf-8")
+    assert read_texts(str(path)) == (TEXTS, [1, 3, 5])
+
+
+def test_a_labelled_file_gives_its_text_column(tmp_path):
+    path = tmp_path / "texts.tsv"
+    path.write_text("sentence\tlabel\n" + "".join(f"{t}\t1\n" for t in TEXTS), encoding="utf-8")
+    texts, lines = read_texts(str(path))
+    assert texts == TEXTS and lines == [2, 3, 4]
+
+
+def test_sources_are_the_seeded_typos_of_the_targets(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(TEXTS * 20) + "\n", encoding="utf-8")
+    pairs = noisy_pairs(str(path), rate=0.5, seed=3)
+    assert pairs.responses == TEXTS * 20 and pairs.lines == list(range(1, 61)) and pairs.source == str(path)
+    assert pairs.prompts == character_typos(TEXTS * 20, rate=0.5, seed=3)  # the evaluation module's typos
+    assert sum(p != r for p, r in zip(pairs.prompts, pairs.responses)) > 20
+    assert noisy_pairs(str(path), rate=0.5, seed=4).prompts != pairs.prompts
+    with pytest.raises(ValueError, match=r"noise must be one of \('typos',\)"):
+        noisy_pairs(str(path), noise="shuffle")

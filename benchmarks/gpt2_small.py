@@ -189,6 +189,10 @@ def scaled_run(updates, work):
     from kerastune.data import prepare_token_directory
     from kerastune.recipes import causal_lm
 
+    if updates * SCALED["gradient_accumulation_steps"] % SCALED["steps_per_epoch"] or updates < 1:
+        per_epoch = SCALED["steps_per_epoch"] // SCALED["gradient_accumulation_steps"]
+        raise ValueError(f"--scaled-updates must be a positive multiple of {per_epoch} (the updates between "
+                         f"validations); received {updates}")
     started = time.perf_counter()
     tokens = prepare_token_directory(os.path.join(work, "wikitext2"), os.path.join(WIKITEXT, "test.txt"),
                                      validation=os.path.join(WIKITEXT, "valid.txt"), vocabulary_size=4096)

@@ -3,28 +3,53 @@
 import os
 
 from kerastune.data.instruction_pairs import InstructionPairs
-from kerastune.data.labelled_text import read_labelled_text
+from kerastune.data.labelled_text import TEXT_COLUMN_GUESSES, LabelledTextError, infer_format, read_records
 from kerastune.data.text_corpus import read_text_corpus
 from kerastune.evaluation.character_typos import character_typos
 
 NOISE_KINDS = ("typos",)
-LABELLED_SUFFIXES = (".tsv", ".csv", ".jsonl")
+TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".ndjson")
 
 
 def read_texts(path):
-    """The texts of a file, one per example, with each one's 1-based line: a `.tsv` / `.csv` / `.jsonl`
-    labelled-text file's text column (`read_labelled_text`), or every non-blank line of a text file.
+    """The texts of a file, one per example, with each one's 1-based line: the text column of a `.tsv`,
+    `.csv`, `.jsonl` or `.json` file (the first of `TEXT_COLUMN_GUESSES` it has; any other column, a
+    label too, is not read), or every non-blank line of a text file.
 
     Example:
 
     >>> texts, lines = read_texts("../shared/data/sst2/dev.tsv")  # doctest: +SKIP
     """
     path = os.fspath(path)
-    if path.lower().endswith(LABELLED_SUFFIXES):
-        examples = read_labelled_text(path)
-        return list(examples.texts), list(examples.lines)
-    numbered = [(text, number) for number, text in enumerate(read_text_corpus(path).splitlines(), 1) if text.strip()]
+    if path.lower().endswith(TABLE_SUFFIXES):
+        return _column_texts(path)
+    numbered = [(line.removesuffix("\r"), number)
+                for number, line in enumerate(read_text_corpus(path).split("\n"), 1) if line.strip()]
     return [text for text, _ in numbered], [number for _, number in numbered]
+
+
+def _column_texts(path):
+    texts, lines, column = [], [], None
+    for number, row in read_records(path, infer_format(path)):
+        if isinstance(row, list):  # a TSV / CSV header
+            column = _text_column(row, path)
+            continue
+        column = column or _text_column(list(row), path)
+        text = row.get(column)
+        if not isinstance(text, str) or not text.strip():
+            raise LabelledTextError(f"empty or missing text ({text!r}); remove the row or fill it in", path, number,
+                                    column)
+        texts.append(text)
+        lines.append(number)
+    return texts, lines
+
+
+def _text_column(names, path):
+    for name in TEXT_COLUMN_GUESSES:
+        if name in names:
+            return name
+    raise LabelledTextError(f"no text column: it has {names}, and the text is read from the first of "
+                            f"{list(TEXT_COLUMN_GUESSES)}; rename the column", path)
 
 
 def noisy_pairs(path, noise="typos", rate=0.15, seed=0):

@@ -39,8 +39,8 @@ def stream_text_corpus(path, chunk_bytes=1 << 20):
 
     The pieces joined are `read_text_corpus(path)` exactly, and every error is the same (a bad byte
     is reported by its offset in the whole file). A piece ends at a line end; a line longer than
-    `_LONG_LINE` pieces (a file with no line ends) is cut between two characters instead.
-    `chunk_bytes=None` reads the file in one piece.
+    `_LONG_LINE` chunks (a file with no line ends, such as text8) is cut after a space instead, or
+    between two characters where it has none. `chunk_bytes=None` reads the file in one piece.
 
     Args:
         path: str or `os.PathLike` (local or `tf.io.gfile` URL).
@@ -64,13 +64,13 @@ def stream_text_corpus(path, chunk_bytes=1 << 20):
             if block:
                 # b"\n" never occurs inside a multi-byte UTF-8 character, so a cut after one splits none
                 cut = block.rfind(b"\n") + 1
-                if not cut and pending_size + len(block) < _LONG_LINE * (chunk_bytes or 1):
+                if not cut and (chunk_bytes is None or pending_size + len(block) < _LONG_LINE * chunk_bytes):
                     pending.append(block)  # no line end yet: read on (the blocks are joined once)
                     pending_size += len(block)
                     continue
-                if not cut:  # a very long line: cut before its last character so far
+                if not cut:  # a very long line: cut after its last space so far, else before its last character
                     block, pending = b"".join(pending + [block]), []
-                    cut = _last_character_start(block)
+                    cut = block.rfind(b" ") + 1 or _last_character_start(block)
                 pending.append(block[:cut])
             piece = b"".join(pending)
             pending, pending_size = ([block[cut:]], len(block) - cut) if block else ([], 0)

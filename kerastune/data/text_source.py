@@ -24,7 +24,8 @@ def load_text(source=DEFAULT, data_dir=None, split="train", text_key="text"):
 
 
 def stream_text(source=DEFAULT, data_dir=None, split="train", text_key="text", chunk_bytes=1 << 20):
-    """Yields the text `load_text` returns for the same arguments, in pieces that end at line or example ends.
+    """Yields the text `load_text` returns for the same arguments, in pieces that end at line or example ends
+    (a line longer than 16 chunks at a space: `stream_text_corpus`).
 
     A text file is read about `chunk_bytes` at a time (`stream_text_corpus`) and a TFDS dataset one
     example at a time, so neither is ever whole in memory; a labelled-text file is read whole (its
@@ -66,8 +67,9 @@ def check_text_source(source=DEFAULT, data_dir=None, split="train"):
 
     name = source[len("tfds:"):]
     splits = tfds.builder(name, data_dir=data_dir).info.splits
-    if splits and split.split("[")[0] not in splits:  # an unprepared dataset lists none: tfds.load says more
-        raise ValueError(f"TFDS dataset {name!r} has no split {split!r}; its splits are {sorted(splits)}")
+    for part in split.split("+"):  # "train+test", "train[:10%]"
+        if splits and part.split("[")[0].strip() not in splits:  # an unprepared dataset lists none: tfds.load says
+            raise ValueError(f"TFDS dataset {name!r} has no split {part!r}; its splits are {sorted(splits)}")
 
 
 def _stream_tfds(name, data_dir, split, text_key):

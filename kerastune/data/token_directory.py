@@ -167,7 +167,8 @@ def prepare_token_directory(
 
     The text (`train`, and `validation` when given: any source `load_text` names, a text file, `"tfds:NAME"`
     (its `train` split, and for `validation` its `validation` split) or a labelled-text file) is read
-    about `chunk_bytes` at a time, pieces ending at line or example ends,
+    about `chunk_bytes` at a time, pieces ending at line or example ends (a line longer than 16 chunks
+    at a space),
     and encoded piece by piece, so neither the text nor its ids are ever whole in memory. Without a
     `validation` source, the last `validation_fraction` (default 0.1) of the training tokens become
     `val.bin`, the boundary `split_tokens` draws: for one text file and the character tokenizer, the same
@@ -178,7 +179,8 @@ def prepare_token_directory(
     from its first `tokenizer_sample_characters`), or a tokenizer layer to use as it is (e.g. a pretrained GPT's).
     Ids are stored as `token_dtype(vocabulary_size)`: uint16, nanoGPT's format, up to 65,536 tokens.
     A SentencePiece piece never spans two pieces of the stream (its cuts fall at line ends, about one per
-    `chunk_bytes`); characters encode exactly as the whole text would.
+    `chunk_bytes`, so the ids can differ there from the whole text's); characters encode exactly as the
+    whole text would.
 
     Everything is written into a hidden sibling and renamed to `directory` at the end: an error or a
     crash leaves no half-written directory, and an existing one is never overwritten.

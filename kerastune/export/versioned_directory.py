@@ -72,7 +72,8 @@ def atomic_directory(path, prefix=None):
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     prefix = prefix or f".{os.path.basename(os.path.abspath(path))}-"
-    stale = sorted(name for name in os.listdir(parent) if name.startswith(prefix))
+    stale = sorted(name for name in os.listdir(parent)  # this path's temporaries only: prefix + 12 hex digits
+                   if name.startswith(prefix) and len(name) == len(prefix) + 12)
     if stale:
         warnings.warn(f"{parent!r} holds {stale}, left by an earlier write to {path!r} that was killed; remove them "
                       "to free the space", stacklevel=3)
@@ -84,17 +85,22 @@ def atomic_directory(path, prefix=None):
         if os.path.exists(path):  # another writer won the race while we were writing
             raise FileExistsError(f"{path!r} appeared while writing; nothing was overwritten")
         os.rename(tmp, path)
-        _fsync(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    try:
+        _fsync(parent)  # the rename itself, on disk
+    except OSError:  # some file systems cannot fsync a directory; the files themselves are
+        pass
 
 
 def _flush_to_disk(directory):
     """fsyncs every file and folder under `directory`, so that a power loss after the rename finds them whole."""
     for root, folders, files in os.walk(directory):
         for name in files:
-            _fsync(os.path.join(root, name))
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path):  # a link or a pipe has no data of its own
+                _fsync(path)
         _fsync(root)
 
 

@@ -346,8 +346,9 @@ class GPT(keras.Model):
     def training_flops_per_token(self):
         """FLOPs to train on one token (forward and backward) at full context, as nanoGPT's `estimate_mfu`
         counts them (PaLM, appendix B): `6 * N + 12 * num_layers * hidden_dim * sequence_length`, where N is
-        the parameter count without the learned position table (rotary positions have none) and the second
-        term is attention's score and weighted-sum matmuls. The model must be built.
+        the parameter count without the learned position table (rotary positions have none) and, with
+        untied embeddings, without the input token table (a lookup, not a matmul), and the second term is
+        attention's score and weighted-sum matmuls. The model must be built.
 
         Example:
 
@@ -359,6 +360,8 @@ class GPT(keras.Model):
         parameters = self.count_params()
         if self.position_embedding is not None:
             parameters -= self.sequence_length * self.hidden_dim
+        if not self.tie_embeddings:  # the input table is looked up, not multiplied; the output head is counted
+            parameters -= self.vocabulary_size * self.hidden_dim
         return 6 * parameters + 12 * self.num_layers * self.hidden_dim * self.sequence_length
 
     def get_config(self):

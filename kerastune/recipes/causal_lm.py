@@ -124,16 +124,8 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
         if self.data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {DATA_FORMATS}. Received: data_format={self.data_format!r}")
         ChatTemplate(self.prompt_format, self.end_marker)  # checked now, not after the data is read
-        if is_token_directory(self.data):
-            if self.data_format != "text":
-                raise ValueError(f"data={self.data!r} is a token directory, a corpus for data_format='text'; "
-                                 "instruction pairs are read from a .jsonl, .json, .tsv or .csv file. Received: "
-                                 f"data_format={self.data_format!r}")
-            for field in DIRECTORY_FIELDS:
-                if getattr(self, field) != type(self).__dataclass_fields__[field].default:
-                    raise ValueError(f"{field} is the token directory's (data={self.data!r} was tokenized and split "
-                                     f"when it was prepared): leave it unset. "
-                                     f"Received: {field}={getattr(self, field)!r}")
+        if is_token_directory(self.data):  # checked again when it runs: the directory may be prepared later
+            check_token_directory_settings(self)
         if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
             raise ValueError(f"peft must be one of {GPT_PEFT_METHODS} or None for a GPT. Received: peft={self.peft!r}")
         if self.peft is not None and self.init_from is None:
@@ -298,6 +290,18 @@ class CausalLMRun:
         return save_adapter(self.model, path)
 
 
+def check_token_directory_settings(config):
+    """Raises when a `CausalLMConfig` whose `data` is a token directory sets what the directory fixes."""
+    if config.data_format != "text":
+        raise ValueError(f"data={config.data!r} is a token directory, a corpus for data_format='text'; instruction "
+                         "pairs are read from a .jsonl, .json, .tsv or .csv file. Received: "
+                         f"data_format={config.data_format!r}")
+    for field in DIRECTORY_FIELDS:
+        if getattr(config, field) != CausalLMConfig.__dataclass_fields__[field].default:
+            raise ValueError(f"{field} is the token directory's (data={config.data!r} was tokenized and split when it "
+                             f"was prepared): leave it unset. Received: {field}={getattr(config, field)!r}")
+
+
 def load_pretrained_gpt(path, sequence_length):
     """The GPT saved at `path` (a `.keras` file holding its tokenizer), checked for `sequence_length`."""
     if not str(path).endswith(".keras") or not os.path.isfile(path):
@@ -346,6 +350,8 @@ def causal_lm(config=None, **overrides):
     >>> run.export()  # doctest: +SKIP
     """
     c = config_from(CausalLMConfig, config, overrides)
+    if is_token_directory(c.data):
+        check_token_directory_settings(c)
     strategy = start_run(c)
     template = ChatTemplate(c.prompt_format, c.end_marker) if c.data_format == "instructions" else None
     with strategy.scope():

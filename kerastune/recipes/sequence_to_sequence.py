@@ -173,6 +173,9 @@ def _check(config):
         raise ValueError(f"warmup_fraction must be in [0, 1). Received: warmup_fraction={config.warmup_fraction!r}")
     if not config.learning_rate > 0:
         raise ValueError(f"learning_rate must be positive. Received: learning_rate={config.learning_rate!r}")
+    if config.noise is None and config.noise_rate != SequenceToSequenceConfig.noise_rate:
+        raise ValueError(f"noise_rate is the share of words noise corrupts; without noise it does nothing: set "
+                         f"noise='typos' or leave it unset. Received: noise_rate={config.noise_rate!r}")
     if config.noise is not None:
         if config.noise not in NOISE_KINDS:
             raise ValueError(f"noise must be one of {NOISE_KINDS} or None. Received: noise={config.noise!r}")

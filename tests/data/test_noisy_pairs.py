@@ -31,3 +31,19 @@ def test_sources_are_the_seeded_typos_of_the_targets(tmp_path):
     assert noisy_pairs(str(path), rate=0.5, seed=4).prompts != pairs.prompts
     with pytest.raises(ValueError, match=r"noise must be one of \('typos',\)"):
         noisy_pairs(str(path), noise="shuffle")
+
+
+def test_only_the_text_column_is_read_and_json_arrays_are_tables(tmp_path):
+    (tmp_path / "texts.tsv").write_text("sentence\n" + "".join(f"{t}\n" for t in TEXTS), encoding="utf-8")
+    assert read_texts(str(tmp_path / "texts.tsv"))[0] == TEXTS  # no label column needed
+    (tmp_path / "texts.json").write_text('[{"text": "a b"},\n {"text": "c d", "label": "odd"}]', encoding="utf-8")
+    assert read_texts(str(tmp_path / "texts.json"))[0] == ["a b", "c d"]
+    (tmp_path / "bad.csv").write_text("body\nsomething\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no text column: it has \\['body'\\]"):
+        read_texts(str(tmp_path / "bad.csv"))
+
+
+def test_lines_are_split_at_line_feeds_only(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_bytes("page one\x0cstill line one\r\nline two \u2028 same line\n".encode("utf-8"))
+    assert read_texts(str(path)) == (["page one\x0cstill line one", "line two \u2028 same line"], [1, 2])

@@ -89,14 +89,19 @@ def test_streamed_pieces_end_at_line_ends_and_join_to_the_text(tmp_path, chunk_b
 
 @pytest.mark.parametrize("chunk_bytes", [1, 5, 64])
 def test_a_file_without_line_ends_streams_in_pieces_cut_between_characters(tmp_path, chunk_bytes):
-    """text8-style: one 100 MB line. Cut between two characters after 16 chunks, never inside one, and a bad byte
-    deep in the line is still located by its line and column."""
+    """text8-style: one 100 MB line. Cut after a space once 16 chunks hold no line end (between two characters
+    where the window has no space), never inside a character, and a bad byte deep in the line is still located
+    by its line and column."""
     text = "日本語 über alles " * 400
     path = tmp_path / "one_line.txt"
     path.write_bytes(text.encode("utf-8"))
     pieces = list(stream_text_corpus(path, chunk_bytes=chunk_bytes))
     assert "".join(pieces) == text and len(pieces) > 1
     assert max(len(piece.encode("utf-8")) for piece in pieces) <= 16 * chunk_bytes + 4
+    if chunk_bytes == 64:  # windows of 1,024 bytes always hold a space
+        assert all(piece.endswith(" ") for piece in pieces[:-1])
+    path.write_bytes(("日本語" * 500).encode("utf-8"))  # no space at all
+    assert "".join(stream_text_corpus(path, chunk_bytes=chunk_bytes)) == "日本語" * 500
     path.write_bytes(("日" * 100).encode("utf-8") + b"\xff" + b"abc" * 50)
     with pytest.raises(ValueError, match="byte offset 300 \\(line 1, column 101\\)"):
         list(stream_text_corpus(path, chunk_bytes=chunk_bytes))

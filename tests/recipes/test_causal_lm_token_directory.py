@@ -52,6 +52,14 @@ def test_settings_the_directory_fixes_are_refused(text_and_tokens):
         causal_lm(data=text_and_tokens[1], data_format="instructions", **TINY)
 
 
+def test_a_config_made_before_the_directory_is_checked_when_it_runs(tmp_path):
+    config = CausalLMConfig(data=str(tmp_path / "tokens"), vocabulary_size=500, **TINY)  # not prepared yet: accepted
+    (tmp_path / "text").mkdir()
+    prepare_token_directory(tmp_path / "tokens", corpus(tmp_path / "text"), tokenizer="character")
+    with pytest.raises(ValueError, match="vocabulary_size is the token directory's"):
+        causal_lm(config)
+
+
 def test_fine_tuning_needs_the_pretrained_gpts_vocabulary(tmp_path):
     path, model = pretrained_gpt(tmp_path)
     (tmp_path / "other").mkdir()

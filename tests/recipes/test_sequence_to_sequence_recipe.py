@@ -123,3 +123,5 @@ def test_noise_refuses_the_settings_of_a_pairs_file(tmp_path):
         sequence_to_sequence(train=str(tmp_path / "train.txt"), noise="typos", source_column="text", **TINY)
     with pytest.raises(ValueError, match=r"noise must be one of \('typos',\) or None"):
         sequence_to_sequence(train=str(tmp_path / "train.txt"), noise="blur", **TINY)
+    with pytest.raises(ValueError, match="without noise it does nothing"):
+        sequence_to_sequence(train=str(tmp_path / "train.txt"), noise_rate=0.3, **TINY)

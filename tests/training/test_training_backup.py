@@ -137,3 +137,29 @@ def test_a_crash_while_writing_a_backup_leaves_the_previous_one_whole(tmp_path, 
         np.testing.assert_array_equal(got, want)
     save_backup(model, str(tmp_path), step=6, steps_per_epoch=4)  # the next backup clears the leftover
     assert sorted(os.listdir(tmp_path)) == ["step-2", "step-6"]
+
+
+def test_a_killed_run_on_a_token_directory_resumes_mid_accumulation(tmp_path):
+    """GPT-2 small's path (`recipes/gpt2_small.toml`): a corpus read from a token directory, 2 micro-batches
+    per update, backed up every 3 micro-batches, so the kill's backup falls inside an update (its gradient
+    half accumulated). Resumed, the run ends with the weights of an uninterrupted one."""
+    from kerastune.data import prepare_token_directory
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
+    tokens = prepare_token_directory(tmp_path / "tokens", str(corpus), tokenizer="character")
+    settings = dict(SETTINGS, data=str(tokens.path), run_dir=str(tmp_path / "runs"), logging_dir=str(tmp_path / "tb"),
+                    gradient_accumulation_steps=2, backup_every_steps=3, total_steps=6, warmup_steps=1)
+    backups = tmp_path / "runs" / "t" / "backup"
+    runs = _Runs(settings, tmp_path / "runs.log")
+    try:
+        assert runs.run("step:4") == -signal.SIGKILL, open(runs.log).read()[-3000:]  # before the epoch-end backup
+    finally:
+        runs.close()
+    assert latest_backup(str(backups))[1]["step"] == 3  # one micro-batch into the second update
+    resumed = causal_lm(**settings)
+    resumed.train(verbose=0)
+    uninterrupted = causal_lm(**dict(settings, run_dir=str(tmp_path / "once")))
+    uninterrupted.train(verbose=0)
+    for got, want in zip(resumed.model.get_weights(), uninterrupted.model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

@@ -25,14 +25,16 @@ Prints progress, then one JSON line.
 """
 
 import argparse
+import dataclasses
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+
+from peers.side_by_side import cpu_model  # benchmarks/ is on the path when this script runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "gpt2_small.toml")
@@ -54,28 +56,12 @@ SCALED = dict(num_layers=4, num_heads=4, hidden_dim=256, intermediate_dim=1024, 
               mixed_precision=None, strategy="default")
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
-
-
 def recipe_config(**overrides):
+    """The recipe file's config with `overrides` (None values too, which `--key=value` strings cannot say)."""
     from kerastune.recipe_files import load_recipe_file
 
     _, config = load_recipe_file(RECIPE, {key: str(value) for key, value in overrides.items() if value is not None})
-    for key, value in overrides.items():
-        if value is None:
-            config = _replace(config, key, None)
-    return config
-
-
-def _replace(config, key, value):
-    import dataclasses
-
-    return dataclasses.replace(config, **{key: value})
+    return dataclasses.replace(config, **{key: None for key, value in overrides.items() if value is None})
 
 
 def model_figures():
@@ -265,7 +251,7 @@ def main(argv=None):
     print(f"GPT-2 small as recipes/gpt2_small.toml builds it: {parameters:,} parameters at 50,304 tokens "
           f"({figures[GPT2_VOCABULARY][0]:,} at GPT-2's 50,257, which has {GPT2_PARAMETERS:,}); "
           f"{flops / 1e6:.1f} MFLOP to train on one token", flush=True)
-    result = {"cpu": cpu_name(), "parameters": parameters, "parameters_at_50257": figures[GPT2_VOCABULARY][0],
+    result = {"cpu": cpu_model(), "parameters": parameters, "parameters_at_50257": figures[GPT2_VOCABULARY][0],
               "training_flops_per_token": flops}
     activations = None
     if not args.skip_full_steps:

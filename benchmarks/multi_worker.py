@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from peers.side_by_side import cpu_model  # benchmarks/ is on the path when this script runs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 # GPT settings: the pydoc_gpt recipe's model (4 layers, 4 heads, 128 dims, context 64)
@@ -93,14 +95,6 @@ def cluster_run(count, args, cores):
         return json.load(f)
 
 
-def _cpu():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return None
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch-size", type=int, default=32, help="per worker")
@@ -149,7 +143,7 @@ def main():
         "all_speedups": [round(examples_per_s(two) / examples_per_s(one), 3) for one, two in zip(runs[1], runs[2])],
         "batch_per_worker": args.batch_size, "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats,
         "parameters": best[1]["parameters"], "settings": dict(MODEL, **dict(item.split("=", 1) for item in args.set)),
-        "wall_s": round(time.time() - started, 1), "cpu": _cpu(), "cpu_cores": os.cpu_count(),
+        "wall_s": round(time.time() - started, 1), "cpu": cpu_model(), "cpu_cores": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }))

@@ -17,6 +17,7 @@ import os
 import re
 
 FORMATS = ("tsv", "csv", "jsonl")
+TABLE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".tsv", ".csv")  # the files of rows `read_records` reads
 TEXT_COLUMN_GUESSES = ("text", "sentence", "sentence1", "question", "premise", "review", "content")
 PAIR_COLUMN_GUESSES = ("text_pair", "sentence2", "hypothesis", "question2")
 

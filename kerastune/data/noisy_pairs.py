@@ -3,12 +3,12 @@
 import os
 
 from kerastune.data.instruction_pairs import InstructionPairs
-from kerastune.data.labelled_text import TEXT_COLUMN_GUESSES, LabelledTextError, infer_format, read_records
+from kerastune.data.labelled_text import (TABLE_SUFFIXES, TEXT_COLUMN_GUESSES, LabelledTextError, infer_format,
+                                          read_records)
 from kerastune.data.text_corpus import read_text_corpus
 from kerastune.evaluation.character_typos import character_typos
 
 NOISE_KINDS = ("typos",)
-TABLE_SUFFIXES = (".tsv", ".csv", ".jsonl", ".json", ".ndjson")
 
 
 def read_texts(path):

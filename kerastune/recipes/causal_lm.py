@@ -12,6 +12,7 @@ from kerastune.data.causal_lm_dataset import causal_lm_datasets, split_causal_lm
 from kerastune.data.corpus_tokenizer import build_tokenizer
 from kerastune.data.chat_template import DEFAULT_END_MARKER, DEFAULT_PROMPT_FORMAT, ChatTemplate
 from kerastune.data.instruction_pairs import read_instruction_pairs
+from kerastune.data.labelled_text import TABLE_SUFFIXES
 from kerastune.data.text_encoding import encode_texts
 from kerastune.data.text_source import load_text
 from kerastune.data.token_directory import is_token_directory, load_token_directory
@@ -350,13 +351,14 @@ def causal_lm(config=None, **overrides):
     >>> run.export()  # doctest: +SKIP
     """
     c = config_from(CausalLMConfig, config, overrides)
-    if is_token_directory(c.data):
+    token_directory = is_token_directory(c.data)
+    if token_directory:
         check_token_directory_settings(c)
     strategy = start_run(c)
     template = ChatTemplate(c.prompt_format, c.end_marker) if c.data_format == "instructions" else None
     with strategy.scope():
         pretrained = load_pretrained_gpt(c.init_from, c.sequence_length) if c.init_from else None
-    if is_token_directory(c.data):
+    if token_directory:
         tokenizer, train_ds, val_ds, sample_prompt = _token_directory_data(c, pretrained)
     else:
         tokenizer, train_ds, val_ds, sample_prompt = _text_data(c, template, pretrained)
@@ -404,7 +406,7 @@ def _text_data(c, template, pretrained):
     if template is None:
         text = load_text(c.data, data_dir=c.data_dir)
     else:
-        if os.path.splitext(c.data)[1].lower() not in (".jsonl", ".json", ".ndjson", ".tsv", ".csv"):
+        if os.path.splitext(c.data)[1].lower() not in TABLE_SUFFIXES:
             raise ValueError("data_format='instructions' reads prompt/response pairs from a .jsonl, .json, .tsv or "
                              f".csv file (see read_instruction_pairs). Received: data={c.data!r}")
         pairs = read_instruction_pairs(c.data)

@@ -25,6 +25,7 @@ RECIPE_KINDS = {
     "question_answering": ("kerastune.recipes.question_answering", "QuestionAnsweringConfig", "question_answering"),
     "sequence_to_sequence": ("kerastune.recipes.sequence_to_sequence", "SequenceToSequenceConfig",
                              "sequence_to_sequence"),
+    "preset_causal_lm": ("kerastune.recipes.preset_causal_lm", "PresetCausalLMConfig", "preset_causal_lm"),
 }
 
 

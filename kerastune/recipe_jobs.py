@@ -127,9 +127,34 @@ def _sequence_to_sequence(recipe, config):
     return path
 
 
+def _preset_causal_lm(recipe, config):
+    run = recipe(config)
+    summary = run.trainable_summary()
+    print(f"kerastune: instruction-tuning {config.preset!r} ({summary['total']:,} parameters, "
+          f"{summary['trainable']:,} trained{f' by {config.peft}' if config.peft else ''}) on "
+          f"{len(run.train_data.examples)} pairs of {config.data!r} for {config.epochs} epochs of "
+          f"{run.train_data.steps_per_epoch} steps", flush=True)
+    history = run.fit()
+    report = run.evaluate() if run.validation_data is not None else None
+    if report is not None:
+        print(json.dumps({key: report[key] for key in ("loss", "token_accuracy", *REPORTED_TEXT_TO_TEXT)
+                          if key in report}))
+        prompt = run.validation_pairs.prompts[0]
+        print(f"prompt: {prompt!r}\nresponse: {run.respond(prompt)!r}\n"
+              f"reference: {run.validation_pairs.responses[0]!r}")
+    path = run.export(report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    if config.peft and not config.peft_train_norms:  # the factors alone (save_adapter says how to put them back)
+        adapter = run.save_adapter(os.path.join(path, "adapter.lora.h5"))
+        print(f"saved the LoRA weights ({summary['trainable_percent']:.2f}% of the model) to {adapter}")
+    _draw(history, None, config, path)
+    return path
+
+
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
         "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning,
-        "question_answering": _fine_tuning, "sequence_to_sequence": _sequence_to_sequence}
+        "question_answering": _fine_tuning, "sequence_to_sequence": _sequence_to_sequence,
+        "preset_causal_lm": _preset_causal_lm}
 
 
 def run_recipe(kind, config):

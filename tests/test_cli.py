@@ -71,6 +71,15 @@ def tiny_settings(kind, directory, backbone=None):
         (directory / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
         return EAGER + ["--epochs=1", "--batch_size=8", "--num_layers=1", "--num_heads=2", "--hidden_dim=16",
                         f"--train={directory / 'dev.tsv'}", f"--validation={directory / 'dev.tsv'}"]
+    if kind == "preset_causal_lm":  # a tiny GPT-2 preset stands in for the download, colour questions for Alpaca
+        from tests.tiny_causal_lm import tiny_gpt2, write_tiny_preset
+
+        rows = [{"instruction": f"colour of {thing}?", "input": "", "output": colour}
+                for thing, colour in (("sky", "blue"), ("grass", "green"))] * 4
+        (directory / "pairs.json").write_text(json.dumps(rows), encoding="utf-8")  # Alpaca's layout: one JSON array
+        preset = write_tiny_preset(directory / "gpt2", lambda: tiny_gpt2(max_sequence_length=256))  # Alpaca's prompt
+        return EAGER + [f"--preset={preset}", f"--data={directory / 'pairs.json'}", "--validation_fraction=0.25",
+                        "--sequence_length=192", "--batch_size=2", "--lora_rank=2", "--max_new_tokens=4"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
     return TINY_ENCODER + EAGER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",

@@ -21,6 +21,8 @@ from kerastune.data.prompt_pattern import PromptPattern, PromptTokenizer, verbal
 from kerastune.data.text_encoding import encode_texts  # noqa: F401
 from kerastune.data.chat_template import ChatTemplate  # noqa: F401
 from kerastune.data.instruction_pairs import InstructionPairs, pairs_from_labelled_text, read_instruction_pairs  # noqa: F401
+from kerastune.data.instruction_examples import (InstructionBatches, InstructionExamples,  # noqa: F401
+                                                 encode_instruction_examples, instruction_dataset)
 from kerastune.data.sentence_pairs import SentencePairs, read_sentence_pairs  # noqa: F401
 from kerastune.data.contrastive_dataset import ContrastiveDataset  # noqa: F401
 from kerastune.data.question_answers import (QuestionAnswers, QuestionAnswersError, read_question_answers,  # noqa: F401

@@ -3,7 +3,8 @@
 import keras
 import tensorflow as tf
 
-from kerastune.export.export_writer import check_export_name, check_nonempty, tokenizer_resources, write_export
+from kerastune.export.export_writer import (check_export_name, check_max_new_tokens, check_nonempty,
+                                            tokenizer_resources, track_sampler, write_export)
 from kerastune.models.text_generation import generate_token_ids, make_sampler
 
 
@@ -56,14 +57,13 @@ def export_causal_lm(
     tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
     if tokenizer is None:
         raise ValueError("export_causal_lm needs a tokenizer to take strings: pass tokenizer= or build the model with one")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive integer; received {max_new_tokens!r}")
+    check_max_new_tokens(max_new_tokens)
     check_export_name(name)
     sampler = make_sampler(sampler, temperature=temperature, seed=seed)
 
     def serve(prompts):
         if chat_template is not None:
-            prompts = tf.strings.join([chat_template.prefix, prompts, chat_template.suffix])
+            prompts = chat_template.wrap_prompts(prompts)
         ragged = tokenizer.tokenize(prompts)  # (batch, None) int32
         lengths = ragged.row_lengths()
         with tf.control_dependencies([check_nonempty(lengths, "prompt", "to continue")]):
@@ -76,8 +76,8 @@ def export_causal_lm(
         completion = tokenizer.detokenize(tf.gather(ids, positions, batch_dims=1))
         if chat_template is None:
             return {"generated_text": generated, "completion": completion}
-        pieces = tf.strings.split(completion, sep=chat_template.end_marker, maxsplit=1)  # (batch, 1 or 2)
-        return {"generated_text": generated, "completion": completion, "response": pieces.to_tensor("")[:, 0]}
+        return {"generated_text": generated, "completion": completion,
+                "response": chat_template.responses_from(completion)}
 
     def logits(token_ids):
         out = tf.convert_to_tensor(model(token_ids, training=False))
@@ -88,8 +88,7 @@ def export_causal_lm(
     archive.track(tokenizer)
     for resource in tokenizer_resources(tokenizer):
         archive.track(resource)
-    if sampler.variables:
-        archive._tf_trackable.sampler_variables = list(sampler.variables)
+    track_sampler(archive, sampler)
     archive.add_endpoint("serving_default", serve, input_signature=[tf.TensorSpec([None], tf.string, name="prompts")])
     archive.add_endpoint(
         "next_token_logits", logits, input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")]

@@ -126,6 +126,20 @@ def tokenizer_resources(layer):
     return [value for value in vars(layer).values() if isinstance(value, tables)]
 
 
+def check_max_new_tokens(max_new_tokens):
+    """Raises unless `max_new_tokens` (how many tokens a generating export writes per prompt) is a positive int."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be a positive integer. Received: max_new_tokens={max_new_tokens!r}")
+
+
+def track_sampler(archive, sampler):
+    """Makes `archive` save a KerasHub sampler's variables (a random sampler's seed state), which an endpoint
+    that decodes with it captures: a SavedModel refuses to save a function capturing an untracked variable."""
+    variables = list(getattr(sampler, "variables", None) or [])
+    if variables:
+        archive._tf_trackable.sampler_variables = variables
+
+
 def check_nonempty(lengths, what, purpose):
     """A graph assertion that every row of a string-in request has at least one token (`lengths`,
     one per row): "every {what} needs at least one character/token {purpose}; received an empty {what}"."""

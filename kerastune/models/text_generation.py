@@ -58,6 +58,26 @@ def tied_logits(hidden, token_embedding):
     return ops.cast(ops.matmul(hidden, ops.transpose(table)), "float32")
 
 
+def sampler_arguments(sampler, temperature, seed, top_k, top_p):
+    """`make_sampler` keyword arguments for a recipe's sampler settings: `"top_k"`, `"top_p"` and `"random"`
+    get `temperature` and `seed`, `"top_k"` also `k=top_k` and `"top_p"` also `p=top_p` (with no top-k
+    cutoff); `"greedy"` gets none of them (a temperature cannot change the argmax).
+
+    Example:
+
+    >>> sampler_arguments("top_k", temperature=0.8, seed=1, top_k=10, top_p=0.9)
+    {'sampler': 'top_k', 'temperature': 0.8, 'seed': 1, 'k': 10}
+    """
+    if sampler == "greedy":
+        return {"sampler": sampler}
+    arguments = {"sampler": sampler, "temperature": temperature, "seed": seed}
+    if sampler == "top_k":
+        arguments["k"] = top_k
+    elif sampler == "top_p":
+        arguments["p"] = top_p
+    return arguments
+
+
 def make_sampler(sampler="greedy", temperature=1.0, seed=None, **kwargs):
     """Returns a `keras_hub.samplers.Sampler` from a name, or the instance given (as it is).
 

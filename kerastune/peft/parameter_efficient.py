@@ -175,7 +175,9 @@ def merged_for_export(model):
     should trace); afterwards the wrappers and the base kernels are restored exactly.
 
     Prefix tuning's MLP re-parameterisation is computed once and only the prefix is used. Adapters
-    are not linear in their input and stay as they are.
+    are not linear in their input and stay as they are. Layers with Keras's own LoRA
+    (`Dense` / `EinsumDense.enable_lora`, which KerasHub's `backbone.enable_lora` turns on) are merged
+    the same way: their kernel holds the update and LoRA is off within the block.
 
     Example:
 
@@ -186,7 +188,13 @@ def merged_for_export(model):
     merged = [f for f in found if isinstance(f[2], LowRankProjection)]
     prefixes = [w for _, _, w in found if isinstance(w, PrefixProjection) and w.reparameterize]
     saved = []
+    native = [layer for layer in model._flatten_layers(include_self=False) if getattr(layer, "lora_enabled", False)]
+    native_saved = []
     try:
+        for layer in native:  # Keras's `kernel` property is the base plus the scaled product of the factors
+            native_saved.append(keras.ops.convert_to_numpy(layer._kernel))
+            layer._kernel.assign(keras.ops.cast(layer.kernel, layer._kernel.dtype))
+            layer.lora_enabled = False
         for parent, attribute, wrapper in merged:
             kernel = wrapper.layer.kernel
             saved.append(keras.ops.convert_to_numpy(kernel))
@@ -202,3 +210,6 @@ def merged_for_export(model):
                 replace_sublayer(parent, attribute, wrapper)
         for wrapper in prefixes:
             wrapper.reparameterize = True
+        for layer, values in zip(native, native_saved):
+            layer._kernel.assign(values)
+            layer.lora_enabled = True

@@ -13,3 +13,5 @@ from kerastune.recipes.question_answering import (QuestionAnsweringConfig, Quest
                                                   question_answering)
 from kerastune.recipes.sequence_to_sequence import (SequenceToSequenceConfig, SequenceToSequenceRun,  # noqa: E402,F401
                                                     sequence_to_sequence)
+from kerastune.recipes.preset_causal_lm import (PresetCausalLMConfig, PresetCausalLMRun,  # noqa: E402,F401
+                                                preset_causal_lm)

@@ -20,7 +20,8 @@ from kerastune.distribute import training_loop, worker_dir
 from kerastune.export.causal_lm_export import export_causal_lm
 from kerastune.export.versioned_directory import atomic_file
 from kerastune.models.gpt import GPT
-from kerastune.models.text_generation import check_sampler_settings, decoded_str, generate_responses, make_sampler
+from kerastune.models.text_generation import (check_sampler_settings, decoded_str, generate_responses, make_sampler,
+                                              sampler_arguments)
 from kerastune.peft import METHODS, apply_peft, merged_for_export, save_adapter
 from kerastune.recipes.config import RunConfig, as_dict, compile_execution, config_from, training_fingerprint
 from kerastune.recipes.run_setup import start_run
@@ -125,6 +126,10 @@ class CausalLMConfig(RunConfig, ArchitectureConfig):
         if self.data_format not in DATA_FORMATS:
             raise ValueError(f"data_format must be one of {DATA_FORMATS}. Received: data_format={self.data_format!r}")
         ChatTemplate(self.prompt_format, self.end_marker)  # checked now, not after the data is read
+        if self.data_format == "instructions" and not self.end_marker:
+            raise ValueError("end_marker must be non-empty for kerastune's GPT, which has no end token: the model "
+                             f"learns to stop by writing the marker, e.g. {DEFAULT_END_MARKER!r}. Received: "
+                             "end_marker=''")
         if is_token_directory(self.data):  # checked again when it runs: the directory may be prepared later
             check_token_directory_settings(self)
         if self.peft is not None and self.peft not in GPT_PEFT_METHODS:
@@ -197,22 +202,10 @@ class CausalLMRun:
         return worker_dir(os.path.join(self.config.run_dir, self.config.name), self.strategy)
 
     def sampler_arguments(self, sampler=None):
-        """`GPT.generate` keyword arguments for `sampler` (default: the config's `sampler`).
-
-        `"top_k"`, `"top_p"` and `"random"` get `temperature` and `seed`, and `"top_k"` also
-        `k=top_k`, `"top_p"` also `p=top_p` (with no top-k cutoff); `"greedy"` gets none of them
-        (a temperature cannot change the argmax).
-        """
+        """`GPT.generate` keyword arguments for `sampler` (default: the config's `sampler`) with the config's
+        settings for it (`kerastune.models.text_generation.sampler_arguments`)."""
         c = self.config
-        sampler = c.sampler if sampler is None else sampler
-        if sampler == "greedy":
-            return {"sampler": sampler}
-        arguments = {"sampler": sampler, "temperature": c.temperature, "seed": c.seed}
-        if sampler == "top_k":
-            arguments["k"] = c.top_k
-        elif sampler == "top_p":
-            arguments["p"] = c.top_p
-        return arguments
+        return sampler_arguments(c.sampler if sampler is None else sampler, c.temperature, c.seed, c.top_k, c.top_p)
 
     def respond(self, prompts, max_new_tokens=None, sampler="greedy"):
         """Answers each prompt as instruction tuning taught: wrapped in the chat template, continued with

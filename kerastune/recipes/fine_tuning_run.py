@@ -13,7 +13,8 @@ from kerastune.training.training_backup import fit_with_backups
 
 
 class FineTuningRun:
-    """Base of `TextClassifierRun`, `TokenClassifierRun`, `SentenceEncoderRun` and `MaskedLMRun`.
+    """Base of `TextClassifierRun`, `TokenClassifierRun`, `SentenceEncoderRun`, `MaskedLMRun` and
+    `PresetCausalLMRun` (which exports and saves adapters its own way).
 
     Subclasses set `exporter` (a `staticmethod` of a function `(*exported(), export_dir=, name=,
     version=, sequence_length=, report=, config=, **export_options())` -> path, `exported()` being

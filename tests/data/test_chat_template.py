@@ -70,8 +70,10 @@ def test_bad_templates_and_pairs_are_clear_errors():
         ChatTemplate("{prompt} {prompt}")
     with pytest.raises(ValueError, match=r"must have text after \{prompt\} .* Received: prompt_format='Q: \{prompt\}'"):
         ChatTemplate("Q: {prompt}")
-    with pytest.raises(ValueError, match="end_marker must be a non-empty str"):
-        ChatTemplate(end_marker="")
+    with pytest.raises(ValueError, match="end_marker must be a str"):
+        ChatTemplate(end_marker=None)
+    with pytest.raises(ValueError, match="end_marker is empty, and a token stream of pairs has no end token"):
+        ChatTemplate(end_marker="").encode_pairs(["a"], ["b"], CharacterTokenizer.from_corpus("ab"))
     template = ChatTemplate(end_marker="\n\n")
     tokenizer = CharacterTokenizer.from_corpus("abc \n:InstructionRespe")
     with pytest.raises(ValueError, match=r"pairs.jsonl, line 7: the response contains the end marker '\\n\\n'"):
@@ -82,3 +84,16 @@ def test_bad_templates_and_pairs_are_clear_errors():
         template.encode_pairs(["a", "b"], ["a"], tokenizer)
     with pytest.raises(ValueError, match="no prompt/response pair"):
         template.encode_pairs([], [], tokenizer)
+
+
+def test_an_empty_end_marker_leaves_the_end_to_the_model_and_takes_any_response():
+    template = ChatTemplate("Q: {prompt}\nA: ", end_marker="")
+    assert template.render("2+2?", "4\n\nfour") == ("Q: 2+2?\nA: ", "4\n\nfour")
+    template.check_responses(["a\n\nb", ""])  # nothing to collide with
+    assert template.response_from("4\n\nfour") == "4\n\nfour"
+    import tensorflow as tf
+
+    assert template.responses_from(tf.constant(["4\n\nfour", ""])).numpy().tolist() == [b"4\n\nfour", b""]
+    cut = ChatTemplate(end_marker="\n\n").responses_from(tf.constant(["4\n\nfour", "", "no marker"]))
+    assert cut.numpy().tolist() == [b"4", b"", b"no marker"]
+

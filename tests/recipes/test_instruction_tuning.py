@@ -92,6 +92,8 @@ def test_bad_instruction_settings_are_clear_errors(tmp_path):
         causal_lm(data_format="pairs")
     with pytest.raises(ValueError, match=r"prompt_format must be a str with exactly one '\{prompt\}'"):
         causal_lm(data_format="instructions", prompt_format="Q: ")
+    with pytest.raises(ValueError, match="end_marker must be non-empty for kerastune's GPT, which has no end"):
+        causal_lm(data_format="instructions", end_marker="")
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "a", "response": "one\\n\\ntwo"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.jsonl, line 1: the response contains the end marker"):

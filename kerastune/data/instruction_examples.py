@@ -137,15 +137,23 @@ def instruction_dataset(examples, batch_size, sequence_length, training, seed=0,
     return InstructionBatches(ds.with_options(options).prefetch(tf.data.AUTOTUNE), steps, examples)
 
 
+def offending_pairs(flags, pairs):
+    """`(count, first, where)` of the pairs `flags` (a bool array, one per pair) marks: how many, the first one's
+    index and its place in `pairs.source` (`"line N"`, or `"pair N"` without line numbers); `(0, None, None)`
+    when none is marked."""
+    marked = np.flatnonzero(flags)
+    if not len(marked):
+        return 0, None, None
+    first = int(marked[0])
+    return len(marked), first, (f"line {pairs.lines[first]}" if pairs.lines else f"pair {first}")
+
+
 def _check_lengths(lengths, sequence_length, pairs):
-    too_long = np.flatnonzero(lengths > sequence_length)
-    if not len(too_long):
-        return
-    first = int(too_long[0])
-    where = f"line {pairs.lines[first]}" if pairs.lines else f"pair {first}"
-    raise ValueError(
-        f"{pairs.source or 'the pairs'}, {where}: the pair takes {int(lengths[first])} tokens (start token, wrapped "
-        f"prompt, response, end marker and end token, less the last), more than sequence_length={sequence_length}; "
-        f"{len(too_long)} of {len(lengths)} pairs do (the longest {int(lengths.max())}). Nothing is cut: raise "
-        "sequence_length, or shorten or remove those pairs."
-    )
+    count, first, where = offending_pairs(lengths > sequence_length, pairs)
+    if count:
+        raise ValueError(
+            f"{pairs.source or 'the pairs'}, {where}: the pair takes {int(lengths[first])} tokens (start token, "
+            f"wrapped prompt, response, end marker and end token, less the last), more than sequence_length="
+            f"{sequence_length}; {count} of {len(lengths)} pairs do (the longest {int(lengths.max())}). Nothing is "
+            "cut: raise sequence_length, or shorten or remove those pairs."
+        )

@@ -19,6 +19,7 @@ import json
 import keras
 
 from kerastune.peft.bottleneck_adapter import BottleneckAdapter
+from kerastune.peft.keras_lora import keras_lora_layers, merged_kernel
 from kerastune.peft.low_rank_projection import LowRankProjection
 from kerastune.peft.prefix_tuning import PrefixProjection, pad_attention_mask
 from kerastune.peft.projection_wrapper import ProjectionWrapper
@@ -177,7 +178,8 @@ def merged_for_export(model):
     Prefix tuning's MLP re-parameterisation is computed once and only the prefix is used. Adapters
     are not linear in their input and stay as they are. Layers with Keras's own LoRA
     (`Dense` / `EinsumDense.enable_lora`, which KerasHub's `backbone.enable_lora` turns on) are merged
-    the same way: their kernel holds the update and LoRA is off within the block.
+    the same way, summed in float32 (`kerastune.peft.keras_lora`): their kernel holds the update and
+    LoRA is off within the block.
 
     Example:
 
@@ -188,12 +190,12 @@ def merged_for_export(model):
     merged = [f for f in found if isinstance(f[2], LowRankProjection)]
     prefixes = [w for _, _, w in found if isinstance(w, PrefixProjection) and w.reparameterize]
     saved = []
-    native = [layer for layer in model._flatten_layers(include_self=False) if getattr(layer, "lora_enabled", False)]
+    native = keras_lora_layers(model)
     native_saved = []
     try:
-        for layer in native:  # Keras's `kernel` property is the base plus the scaled product of the factors
+        for layer in native:
             native_saved.append(keras.ops.convert_to_numpy(layer._kernel))
-            layer._kernel.assign(keras.ops.cast(layer.kernel, layer._kernel.dtype))
+            layer._kernel.assign(merged_kernel(layer))
             layer.lora_enabled = False
         for parent, attribute, wrapper in merged:
             kernel = wrapper.layer.kernel

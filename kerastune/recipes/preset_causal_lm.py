@@ -8,10 +8,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerastune.data.chat_template import ChatTemplate
-from kerastune.data.instruction_examples import encode_instruction_examples, instruction_dataset
+from kerastune.data.instruction_examples import encode_instruction_examples, instruction_dataset, offending_pairs
 from kerastune.data.instruction_pairs import read_instruction_pairs
 from kerastune.distribute import training_loop, worker_dir
 from kerastune.evaluation.text_to_text_report import text_to_text_report
+from kerastune.export.export_writer import check_max_new_tokens
 from kerastune.export.preset_causal_lm_export import export_preset_causal_lm
 from kerastune.export.versioned_directory import atomic_directory, atomic_file
 from kerastune.models.preset_causal_lm import end_token_id, load_causal_lm, max_positions
@@ -22,7 +23,9 @@ from kerastune.recipes.fine_tuning_run import FineTuningRun
 from kerastune.recipes.run_setup import start_run
 from kerastune.recipes.training_config import TrainingConfig
 from kerastune.recipes.training_setup import build_optimizer
-from kerastune.training.optimizers import build_optimizer_variables
+from kerastune.peft import merged_for_export
+from kerastune.peft.keras_lora import keras_lora_factors, keras_lora_layers
+from kerastune.training.optimizers import NO_DECAY_NAMES, build_optimizer_variables
 
 PEFT_METHODS = ("lora",)
 ALL_LINEAR = "all-linear"  # peft_targets: every projection of every block (PEFT's name; QLoRA's choice)
@@ -47,16 +50,17 @@ class PresetCausalLMConfig(TrainingConfig):
     (`prompt_format`; `end_marker`, empty by default, is text written after each response) and ends with
     the tokenizer's end token, where generation stops; the loss counts the response only unless
     `loss_on_prompt`. `peft="lora"` (the default) trains rank-`lora_rank` updates of the layers
-    `peft_targets` names (comma-separated layer names such as `"query,value"`; `"all-linear"`: every
-    projection of every block, as QLoRA; None: KerasHub's default, the attention's query and value
-    projections) over the frozen model, biases included (KerasHub's `enable_lora`, whose scale
-    is 1; `save_adapter` writes the factors alone); `peft_train_norms` also trains the layer norms'
-    scales (as `kerastune.peft` does by default; then `save` writes the tuned model, `save_adapter` refuses);
-    `peft=None` tunes every weight. `learning_rate` None
-    is 2e-4 with LoRA, 5e-5 without. `sampler` (with `temperature`, `top_k`, `top_p`) decodes `respond`,
-    `evaluate` and the export, at most `max_new_tokens` tokens. `mixed_precision` is the Keras policy the
+    `peft_targets` names (comma-separated layer names such as `"query,value"`; `"all-linear"`: every Dense
+    and EinsumDense projection inside the transformer blocks, as QLoRA; None: KerasHub's default, the
+    attention's query and value projections) over the frozen model, biases included (KerasHub's
+    `enable_lora`, whose scale is 1; `save_adapter` writes the factors alone; `run.lora_targets` names the
+    adapted layers); `peft_train_norms` also trains the layer norms (scales and offsets, as the encoder
+    recipes' LoRA does by default; then `save` writes the tuned model and `save_adapter` refuses);
+    `peft=None` tunes every weight. `learning_rate` None is 2e-4 with LoRA, 5e-5 without. `sampler` (with
+    `temperature`, `top_k`, `top_p`) decodes `respond`, `evaluate` and the export, at most `max_new_tokens`
+    tokens. `mixed_precision` is the Keras policy the
     model loads in: `"mixed_bfloat16"` computes in bfloat16 over float32 weights, `"bfloat16"` also keeps
-    the weights in bfloat16 (half the memory of a large preset; LoRA's factors then train in bfloat16).
+    the weights in bfloat16 (half the memory of a large preset; Keras keeps LoRA's factors in float32).
     `dropout` is the preset's own and is not read.
     """
 
@@ -99,6 +103,10 @@ class PresetCausalLMConfig(TrainingConfig):
         if self.dropout is not None:
             raise ValueError("dropout is the preset's own and preset_causal_lm does not change it: leave it unset. "
                              f"Received: dropout={self.dropout!r}")
+        if self.peft is None and (self.peft_targets or self.peft_train_norms):
+            raise ValueError("peft_targets and peft_train_norms choose what LoRA trains, and peft=None tunes every "
+                             "weight: set peft='lora' or leave them unset. Received: "
+                             f"peft_targets={self.peft_targets!r}, peft_train_norms={self.peft_train_norms!r}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError("learning_rate must be a positive float, or None for the default (2e-4 with LoRA, 5e-5 "
                              f"without). Received: learning_rate={self.learning_rate!r}")
@@ -118,6 +126,7 @@ class PresetCausalLMRun(FineTuningRun):
         preprocessor: that preprocessor, put back on the model by `save`.
         tokenizer: its tokenizer.
         start_token_id: the token before every prompt (None when the preprocessor adds none).
+        lora_targets: the names of the layers LoRA adapts (`peft_targets` expanded), or None without LoRA.
         train_data, validation_data: `InstructionBatches` (`.dataset`, `.steps_per_epoch`, `.examples`).
         validation_pairs: the validation `InstructionPairs` that `evaluate` answers.
         chat_template: the `ChatTemplate` of training, `respond` and the export.
@@ -133,6 +142,7 @@ class PresetCausalLMRun(FineTuningRun):
             if getattr(preprocessor, "add_start_token", True) else None
         self.validation_pairs = validation_pairs
         self.chat_template = chat_template
+        self.lora_targets = None
         self._responders = {}
 
     def respond(self, prompts, max_new_tokens=None):
@@ -141,8 +151,7 @@ class PresetCausalLMRun(FineTuningRun):
         With the greedy sampler (the default) the export answers the same."""
         single = isinstance(prompts, str)
         limit = self.config.max_new_tokens if max_new_tokens is None else max_new_tokens
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"max_new_tokens must be a positive integer. Received: max_new_tokens={limit!r}")
+        check_max_new_tokens(limit)
         if limit not in self._responders:
             self._responders[limit] = tf.function(
                 lambda texts: preset_responses(self.model, self.tokenizer, self.chat_template, texts, limit,
@@ -156,7 +165,8 @@ class PresetCausalLMRun(FineTuningRun):
         """Scores the answers to `pairs` (default the validation pairs) against their responses.
 
         Returns a dict: `loss` and `token_accuracy` of the response tokens given the reference before them
-        (the training loss: each batch's mean over its response tokens, averaged over the batches), then
+        (the training loss: each batch's mean over its response tokens, averaged over the batches and, under
+        a strategy, the replicas), then
         `exact_match`, `character_error_rate`, `word_error_rate`, `bleu` and `num_examples` of what
         `respond` writes (`text_to_text_report`).
         """
@@ -184,7 +194,7 @@ class PresetCausalLMRun(FineTuningRun):
         another run): LoRA updates are merged into the kernels (Keras saves a LoRA layer's kernel merged), so
         it loads as a plain model of the same architecture. Written into a hidden sibling and renamed into
         place; an existing `path` is never overwritten. Returns `path`."""
-        with atomic_directory(str(path)) as temporary:
+        with atomic_directory(str(path)) as temporary, merged_for_export(self.model):  # merged in float32
             self.model.preprocessor = self.preprocessor
             try:
                 self.model.save_to_preset(temporary)
@@ -195,16 +205,16 @@ class PresetCausalLMRun(FineTuningRun):
     def save_adapter(self, path):
         """Writes only the LoRA factors (KerasHub's `save_lora_weights`, a `.lora.h5` file) to `path`; returns it.
 
-        To put them back on the same preset: `causal_lm.backbone.enable_lora(lora_rank, target_layer_names=...)`
-        with this run's `peft_targets` (skip it for the default targets), then
-        `causal_lm.backbone.load_lora_weights(path)`: the factors are matched to layers by position.
+        To put them back on the same preset: `causal_lm.backbone.enable_lora(lora_rank,
+        target_layer_names=run.lora_targets)`, then `causal_lm.backbone.load_lora_weights(path)` (the factors
+        are matched to layers by position, so the same layers must have LoRA).
         """
         if self.config.peft != "lora":
             raise ValueError(f"save_adapter writes LoRA weights, and this run tunes every weight (peft="
                              f"{self.config.peft!r}): save the whole model with run.save(directory).")
         if self.config.peft_train_norms:
-            raise ValueError("save_adapter writes the LoRA factors alone (KerasHub's format), and this run also trained "
-                             "the layer norms: save the whole model with run.save(directory). "
+            raise ValueError("save_adapter writes the LoRA factors alone (KerasHub's format), and this run also "
+                             "trained the layer norms: save the whole model with run.save(directory). "
                              "Received: peft_train_norms=True")
         if not str(path).endswith(".lora.h5"):
             raise ValueError(f"path must end in .lora.h5 (KerasHub's LoRA weights file). Received: path={path!r}")
@@ -264,11 +274,12 @@ def preset_causal_lm(config=None, **overrides):
     run.validation_data = run._batches(validation_pairs, training=False) if len(validation_pairs) else None
     with strategy.scope():
         if c.peft == "lora":
-            _enable_lora(causal_lm.backbone, c)
+            run.lora_targets = _enable_lora(causal_lm.backbone, c)
         rate = c.learning_rate or (LORA_LEARNING_RATE if c.peft == "lora" else FULL_LEARNING_RATE)
         updates = c.epochs * run.train_data.steps_per_epoch // c.gradient_accumulation_steps
         causal_lm.compile(
-            optimizer=build_optimizer(dataclasses.replace(c, learning_rate=rate), updates),
+            optimizer=build_optimizer(dataclasses.replace(c, learning_rate=rate), updates,
+                                      exclude_from_weight_decay=NO_DECAY_NAMES + ("scale",)),  # RMS norms' weight
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="mean_with_sample_weight"),
             weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="token_accuracy")],
             sampler=make_sampler(**sampler_arguments(c.sampler, c.temperature, c.seed, c.top_k, c.top_p)),
@@ -280,37 +291,48 @@ def preset_causal_lm(config=None, **overrides):
 
 
 def _enable_lora(backbone, config):
-    """KerasHub's `enable_lora` on `config.peft_targets` (None: its defaults), the targets' biases frozen too:
-    `save_lora_weights` writes the factors alone, so an adapter file then holds everything that trained."""
-    if config.peft_targets == ALL_LINEAR:
-        targets = sorted({layer.name for layer in backbone._flatten_layers(include_self=False)
-                          if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))})
+    """KerasHub's `enable_lora` on `config.peft_targets`; only the factors train (and, with `peft_train_norms`, the
+    layer norms). Returns the adapted layers' names, what `load_lora_weights` needs enabled to read an adapter."""
+    projections = (keras.layers.Dense, keras.layers.EinsumDense)
+    blocks = getattr(backbone, "transformer_layers", None) or [backbone]  # not an output head
+    adaptable = sorted({layer.name for block in blocks for layer in block._flatten_layers(include_self=False)
+                        if isinstance(layer, projections)})
+    if config.peft_targets is None:
+        targets = backbone.default_lora_layer_names()
+    elif config.peft_targets == ALL_LINEAR:
+        targets = adaptable
     else:
-        targets = [name.strip() for name in config.peft_targets.split(",")] if config.peft_targets else None
+        targets = [name.strip() for name in config.peft_targets.split(",")]
+    named = {layer.name: layer for layer in backbone._flatten_layers(include_self=False) if layer.weights}
+    given = config.peft_targets not in (None, ALL_LINEAR)  # KerasHub's defaults name other families' layers too
+    if not any(name in named for name in targets) or any(
+            (given and name not in named) or (name in named and not isinstance(named[name], projections))
+            for name in targets):
+        raise ValueError(f"peft_targets={config.peft_targets!r} must name projections of preset={config.preset!r} "
+                         f"(Dense or EinsumDense layers) that LoRA can adapt; its blocks have: {', '.join(adaptable)}")
+    norms = [weight for layer in backbone._flatten_layers(include_self=False) if _is_norm(layer)
+             for weight in layer.trainable_weights] if config.peft_train_norms else []
     backbone.enable_lora(config.lora_rank, target_layer_names=targets)
-    for weight in backbone.trainable_weights:
-        if "lora_kernel" not in weight.path:
-            weight.trainable = False
-    if config.peft_train_norms:
-        for layer in backbone._flatten_layers(include_self=False):
-            if "norm" in type(layer).__name__.lower():  # LayerNormalization, KerasHub's RMS norms
-                for weight in layer.weights:
-                    weight.trainable = True
-    if not backbone.trainable_weights:
-        names = sorted({layer.name for layer in backbone._flatten_layers(include_self=False)
-                        if hasattr(layer, "enable_lora") and layer.weights})
-        raise ValueError(f"peft_targets={config.peft_targets!r} names no layer of preset={config.preset!r} that "
-                         f"LoRA can adapt; its layers that can: {', '.join(names)}")
+    factors = {id(factor) for factor in keras_lora_factors(keras_lora_layers(backbone))}  # quantized: refused now
+    for weight in backbone.trainable_weights:  # enable_lora leaves the targets' biases trainable, and
+        weight.trainable = id(weight) in factors  # save_lora_weights does not write them
+    for weight in norms:
+        weight.trainable = True
+    return sorted(name for name in targets if name in named)
+
+
+def _is_norm(layer):
+    """Whether `layer` normalises (Keras's LayerNormalization, KerasHub's RMS and layer norms)."""
+    return isinstance(layer, keras.layers.LayerNormalization) or type(layer).__name__.lower().endswith(
+        ("layernorm", "layernormalization", "rmsnorm", "rmsnormalization"))
 
 
 def _check_room_to_answer(prompt_lengths, max_new_tokens, limit, pairs):
     """Raises, naming the first, when a prompt leaves no room for `max_new_tokens` in the model's `limit` positions."""
-    too_long = np.flatnonzero(np.asarray(prompt_lengths) + max_new_tokens > limit)
-    if len(too_long):
-        first = int(too_long[0])
-        where = f"line {pairs.lines[first]}" if pairs.lines else f"pair {first}"
+    count, first, where = offending_pairs(np.asarray(prompt_lengths) + max_new_tokens > limit, pairs)
+    if count:
         raise ValueError(f"{pairs.source or 'the validation pairs'}, {where}: the prompt takes "
                          f"{int(prompt_lengths[first])} tokens, and with max_new_tokens={max_new_tokens} its answer "
-                         f"would not fit in the model's {limit} positions ({len(too_long)} prompts do not); lower "
+                         f"would not fit in the model's {limit} positions ({count} prompts do not); lower "
                          "max_new_tokens, or shorten or remove those pairs. "
                          f"Received: max_new_tokens={max_new_tokens}")

@@ -1,11 +1,11 @@
 """Crash-safe training: backups a killed `fit` resumes from, ending with the weights of an uninterrupted run.
 
-A backup holds the weights (the base kernels and factors of Keras's own LoRA layers apart, unmerged), the
-optimizer (its step, hence the schedule's position, its moments and the weight average), the dropout
-layers' random-generator states and the data position (batches trained). Each is written to a temporary
-directory and renamed into place, so a kill while writing leaves the previous backup whole. Keras's own
-`BackupAndRestore` restarts an interrupted epoch from its first batch and writes in place;
-`fit_with_backups` resumes at the batch after the backup.
+A backup holds the weights (Keras's own LoRA layers' base kernels and factors apart:
+`kerastune.peft.keras_lora`), the optimizer (its step, hence the schedule's position, its moments and the
+weight average), the dropout layers' random-generator states and the data position (batches trained).
+Each is written to a temporary directory and renamed into place, so a kill while writing leaves the
+previous backup whole. Keras's own `BackupAndRestore` restarts an interrupted epoch from its first batch
+and writes in place; `fit_with_backups` resumes at the batch after the backup.
 
 The data must be a stream whose batch n depends only on n (e.g. `causal_lm_datasets`'s seeded
 random windows): resuming skips the batches already trained.
@@ -19,27 +19,17 @@ import shutil
 import keras
 import numpy as np
 
+from kerastune.peft.keras_lora import keras_lora_factors, keras_lora_layers, keras_lora_off
+
 _BACKUP = re.compile(r"^step-(\d+)$")
 _WEIGHTS = "backup.weights.h5"
-_LORA = "keras_lora.npz"
+_LORA = "keras_lora_factors.npz"
 _STATE = "state.json"
 
 
 def _seed_states(model):
     """The random-generator states of the model's layers (dropout), which `save_weights` skips."""
     return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
-
-
-def _keras_lora_variables(model):
-    """The base kernels and factors of layers with Keras's own LoRA (`Dense` / `EinsumDense.enable_lora`, what
-    KerasHub's `enable_lora` turns on). `save_weights` writes such a layer's kernel with the update merged in and
-    no factors, and `load_weights` zeroes the factors: a run resumed from it would train LoRA no more (both
-    factors zero, both gradients zero). Backups keep these variables as they are, beside the weights."""
-    variables = []
-    for layer in model._flatten_layers(include_self=False):
-        if getattr(layer, "lora_enabled", False):
-            variables += [layer._kernel, layer.lora_kernel_a, layer.lora_kernel_b]
-    return variables
 
 
 def latest_backup(backup_dir):
@@ -72,10 +62,11 @@ def save_backup(model, backup_dir, step, steps_per_epoch, keep=2, fingerprint=No
     temporary = os.path.join(backup_dir, f".tmp-step-{step}-{os.getpid()}")
     shutil.rmtree(temporary, ignore_errors=True)
     os.makedirs(temporary)
-    model.save_weights(os.path.join(temporary, _WEIGHTS))
-    lora = _keras_lora_variables(model)
-    if lora:
-        np.savez(os.path.join(temporary, _LORA), *[keras.ops.convert_to_numpy(v) for v in lora])
+    lora = keras_lora_layers(model)
+    with keras_lora_off(lora):  # the base kernels as they are, not merged with the update (see keras_lora)
+        model.save_weights(os.path.join(temporary, _WEIGHTS))
+    if lora:  # the factors, which save_weights leaves out (float32 whatever the policy)
+        np.savez(os.path.join(temporary, _LORA), *[keras.ops.convert_to_numpy(v) for v in keras_lora_factors(lora)])
     epoch, step_in_epoch = divmod(step, steps_per_epoch)
     state = {"step": step, "epoch": epoch, "step_in_epoch": step_in_epoch, "fingerprint": fingerprint,
              "seed_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(model)]}
@@ -116,22 +107,22 @@ def restore_backup(model, backup_dir, fingerprint=None):
         )
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    lora = keras_lora_layers(model)
     try:
-        model.load_weights(os.path.join(path, _WEIGHTS))
+        model.load_weights(os.path.join(path, _WEIGHTS))  # Keras's LoRA layers take the base kernel, zero the factors
     except ValueError as error:
         raise ValueError(
             f"The backup {path} was written by a different model ({error}). Resume with the settings it "
             f"was trained with, or start afresh with another backup folder. Received: backup_dir={backup_dir!r}"
         ) from None
-    lora = _keras_lora_variables(model)
     if lora:
         if not os.path.isfile(os.path.join(path, _LORA)):
             raise ValueError(f"The backup {path} holds no LoRA factors, and the model has LoRA layers: it was written "
                              "by a different model. Start afresh with another backup folder. "
                              f"Received: backup_dir={backup_dir!r}")
         with np.load(os.path.join(path, _LORA)) as saved:
-            for index, variable in enumerate(lora):
-                variable.assign(saved[f"arr_{index}"])
+            for index, factor in enumerate(keras_lora_factors(lora)):
+                factor.assign(saved[f"arr_{index}"])
     seeds = _seed_states(model)
     if len(seeds) == len(state.get("seed_states", [])):
         for variable, value in zip(seeds, state["seed_states"]):

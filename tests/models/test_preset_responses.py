@@ -42,8 +42,10 @@ def test_cached_batched_decoding_writes_what_one_prompt_at_a_time_writes_and_sto
     prompts = tf.constant(PROMPTS)
     out = preset_responses(causal_lm, tokenizer, TEMPLATE, prompts, 5, tokenizer.start_token_id)
     starts = prompt_token_ids(tokenizer, TEMPLATE, prompts, tokenizer.start_token_id).to_list()
+    longer = 0
     for prompt_ids, completion in zip(starts, out["completion"].numpy()):
-        new = greedy_reference(causal_lm, prompt_ids, 5, tokenizer.end_token_id)[len(prompt_ids):]
+        new = greedy_reference(causal_lm, prompt_ids, 12, tokenizer.end_token_id)[len(prompt_ids):]
         new = [i for i in new if i != tokenizer.end_token_id]
-        assert len(new) <= 5  # rows of shorter prompts had room for more: each keeps 5 at most
-        assert completion.decode("utf-8", "replace") == tokenizer.detokenize(np.array(new, "int32"))
+        longer += len(new) > 5  # rows of shorter prompts had room for more than 5 in the batch: cut at 5
+        assert completion.decode("utf-8", "replace") == tokenizer.detokenize(np.array(new[:5], "int32"))
+    assert longer >= 2

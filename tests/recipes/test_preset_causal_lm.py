@@ -104,6 +104,8 @@ def test_a_llama_with_a_sentencepiece_vocabulary_tunes_and_exports(files, tmp_pa
     ({"dropout": 0.1}, "dropout is the preset's own"),
     ({"sampler": "top_q"}, "sampler must be one of"),
     ({"max_new_tokens": 0}, "max_new_tokens must be a positive integer"),
+    ({"peft": None, "peft_targets": "all-linear"}, "peft=None tunes every weight"),
+    ({"learning_rate": 0.0}, "learning_rate must be a positive float"),
 ])
 def test_bad_settings_fail_when_the_config_is_made(files, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -115,9 +117,10 @@ def test_settings_the_model_or_data_cannot_take_fail_before_training(files):
         preset_causal_lm(**settings(files, sequence_length=200))
     with pytest.raises(ValueError, match="line 1: the pair takes .* more than sequence_length=8"):
         preset_causal_lm(**settings(files, sequence_length=8))
-    with pytest.raises(ValueError, match="names no layer .* its layers that can: attention_output, "
-                                         "feedforward_intermediate_dense, feedforward_output_dense, key, query"):
-        preset_causal_lm(**settings(files, peft_targets="no_such_layer"))
+    for targets in ("no_such_layer", "query,valeu", "token_embedding"):  # a typo, an Embedding: refused by name
+        with pytest.raises(ValueError, match="must name projections .* its blocks have: attention_output, "
+                                             "feedforward_intermediate_dense, feedforward_output_dense, key, query"):
+            preset_causal_lm(**settings(files, peft_targets=targets))
     # a validation prompt whose answer would not fit in the positions fails now, not in evaluate after training
     long_prompt = files["root"] / "long_prompt.jsonl"
     long_prompt.write_text(json.dumps({"prompt": "x" * 60, "response": "y"}) + "\n", encoding="utf-8")
@@ -141,24 +144,26 @@ def test_a_recipe_file_of_this_kind_runs_and_its_export_answers_through_the_cli(
     assert capsys.readouterr().out.count("\n") == 2  # one answer a prompt (an empty one is a line too)
 
 
-def test_a_crashed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(files, tmp_path):
+@pytest.mark.parametrize("policy", [None, "bfloat16"])
+def test_a_crashed_run_resumes_from_its_backup_and_ends_as_an_uninterrupted_one(files, tmp_path, policy):
     from kerastune.training import latest_backup
     from tests.recipes.test_fine_tuning_backups import PowerCut
 
     run_settings = settings(files, epochs=2, learning_rate=1e-2, lora_rank=2, run_eagerly=True,
+                            peft_targets="all-linear", mixed_precision=policy,
                             backup_dir=str(tmp_path / "backups"), backup_every_steps=2)
     uninterrupted = preset_causal_lm(**run_settings)
     steps = uninterrupted.train_data.steps_per_epoch
     uninterrupted.fit(validate=False, verbose=0)
-    expected = [np.array(w) for w in uninterrupted.model.trainable_weights]
+    expected = [np.array(w, "float32") for w in uninterrupted.model.weights]
 
     with pytest.raises(RuntimeError, match="power cut"):
         preset_causal_lm(**run_settings).fit(validate=False, callbacks=[PowerCut(at=steps + 3)], verbose=0)
     assert steps < latest_backup(str(tmp_path / "backups" / "causal_lm"))[1]["step"] < steps + 3  # mid-epoch 2
     resumed = preset_causal_lm(**run_settings)
     resumed.fit(validate=False, verbose=0)
-    for got, want in zip(resumed.model.trainable_weights, expected):
-        np.testing.assert_allclose(np.array(got), want, rtol=1e-5, atol=1e-6)
+    for got, want in zip(resumed.model.weights, expected):  # the frozen kernels unmerged, the factors trained on
+        np.testing.assert_allclose(np.array(got, "float32"), want, rtol=1e-5, atol=1e-6)
 
 
 def test_lora_on_named_layers_exports_merged_and_its_adapter_loads_onto_the_same_targets(files, tmp_path):
@@ -189,19 +194,26 @@ def test_lora_on_named_layers_exports_merged_and_its_adapter_loads_onto_the_same
     np.testing.assert_allclose(np.asarray(fresh(inputs)), expected, atol=1e-5)
 
 
-def test_the_model_loads_and_trains_in_the_precision_policy_of_the_run(files):
-    run = preset_causal_lm(**settings(files, epochs=1, mixed_precision="mixed_bfloat16"))
-    assert run.model.backbone.dtype_policy.name == "mixed_bfloat16"
-    assert {w.dtype for w in run.model.trainable_weights} == {"float32"}
+@pytest.mark.parametrize("policy, frozen", [("mixed_bfloat16", "float32"), ("bfloat16", "bfloat16")])
+def test_the_model_loads_and_trains_in_the_precision_policy_of_the_run(files, policy, frozen):
+    run = preset_causal_lm(**settings(files, epochs=1, mixed_precision=policy))
+    assert run.model.backbone.dtype_policy.name == policy
+    assert {w.dtype for w in run.model.trainable_weights} == {"float32"}  # Keras keeps LoRA factors in float32
+    assert {w.dtype for w in run.model.non_trainable_weights if "kernel" in w.path} == {frozen}
     history = run.fit(validate=False, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
 
 
 
 def test_lora_can_train_the_layer_norms_too_and_then_saves_the_whole_model_only(files, tmp_path):
-    run = preset_causal_lm(**settings(files, peft_train_norms=True))
-    trainable = [w.path for w in run.model.trainable_weights]
-    norms = [path for path in trainable if "lora_kernel" not in path]
-    assert norms and all("norm" in path for path in norms)  # GPT-2's layer norms: scale and offset, per block
+    run = preset_causal_lm(**settings(files, epochs=1, learning_rate=1e-2, peft_train_norms=True))
+    norms = [w for w in run.model.trainable_weights if "lora_kernel" not in w.path]
+    assert len(norms) == 10 and all("norm" in w.path for w in norms)  # 2 blocks x 2 + the last: scale and offset
+    before = [np.array(w) for w in norms]
+    run.fit(validate=False, verbose=0)
+    assert all(not np.array_equal(np.array(w), b) for w, b in zip(norms, before))
+    saved = keras_hub.models.CausalLM.from_preset(run.save(str(tmp_path / "tuned")))
+    by_path = {w.path: np.array(w) for w in saved.weights}
+    assert all(np.array_equal(by_path[w.path], np.array(w)) for w in norms)
     with pytest.raises(ValueError, match="also trained the layer norms"):
         run.save_adapter(str(tmp_path / "a.lora.h5"))

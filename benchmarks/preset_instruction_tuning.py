@@ -8,7 +8,8 @@ No pretrained causal LM is on disk (the weights of GPT-2, Gemma or Llama are dow
 makes one the way they were made, small: a KerasHub `LlamaCausalLM` (`--num-layers` x `--hidden-dim`,
 grouped-query attention, rotary positions) with a SentencePiece vocabulary (`--vocabulary-size` pieces,
 byte fallback) learned from SST-2's training phrases, pretrained on those phrases as plain text with
-KerasHub's own `fit` (`--pretrain-steps` batches; no labels), and saved with `save_to_preset`. The same
+KerasHub's own `fit` (`--pretrain-steps` batches of `--pretrain-batch-size` phrases; no labels), and saved
+with `save_to_preset` (into `--presets-dir` when given, where a later run of the same settings reuses them). The same
 architecture, untrained, is saved too. Each arm then runs the recipe as a user would:
 `preset_causal_lm(preset=DIR, data=train.jsonl, validation=dev.jsonl, ...)`, `fit()`, `evaluate()`:
 
@@ -58,7 +59,7 @@ def parse_args(argv):
     parser.add_argument("--sequence-length", type=int, default=128)  # the longest pair takes 106 tokens
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--pretrain-learning-rate", type=float, default=1e-3)
-    parser.add_argument("--pretrain-batch-size", type=int, default=16, help="phrases per pretraining step")
+    parser.add_argument("--pretrain-batch-size", type=int, default=64, help="phrases per pretraining step")
     parser.add_argument("--lora-learning-rate", type=float, default=2e-3)
     parser.add_argument("--full-learning-rate", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)

@@ -27,12 +27,24 @@ def find_saved_model(path):
     return os.path.join(path, str(versions[0]))
 
 
+def one_line(text):
+    """`text` on one line, reversibly: a backslash written `\\\\`, a newline `\\n`.
+
+    Example:
+
+    >>> print(one_line("two\\nlines \\\\ here"))
+    two\\nlines \\\\ here
+    """
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
 def predict_lines(path, texts):
     """Loads the export at `path` and returns one printable line per text (or per prompt).
 
     Text classifiers answer `label<TAB>probability<TAB>text` (plus a note for an empty or truncated
     text); token classifiers `word/TAG ...`;
-    causal LMs the prompt and its continuation (an instruction-tuned one its response alone); encoder-decoder
+    causal LMs the prompt and its continuation (an instruction-tuned one its response alone, on one line: newlines
+    in it written `\\n`, backslashes `\\\\`); encoder-decoder
     models what they write for each source; sentence
     encoders, for each text, the most similar other text given and their cosine similarity
     (`text<TAB>nearest: other (cosine 0.8123)`). Pair classifiers take `first<TAB>second` texts, question
@@ -53,8 +65,9 @@ def predict_lines(path, texts):
     outputs = set(signature.structured_outputs)
     if inputs == {"prompts"}:
         out = signature(prompts=tf.constant(texts))
-        key = "response" if "response" in outputs else "generated_text"  # an instruction-tuned GPT: its answer
-        return [t.decode("utf-8", "replace") for t in out[key].numpy()]
+        if "response" not in outputs:
+            return [t.decode("utf-8", "replace") for t in out["generated_text"].numpy()]
+        return [one_line(t.decode("utf-8", "replace")) for t in out["response"].numpy()]  # instruction-tuned
     if inputs == {"question", "context"}:
         return _answer_lines(signature, texts)
     if inputs == {"sources"}:  # an encoder-decoder model: what it writes for each source

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from kerastune.cli import main
 from kerastune.recipes.preset_causal_lm import PresetCausalLMConfig, preset_causal_lm
-from kerastune.saved_model_predict import predict_lines
+from kerastune.saved_model_predict import one_line, predict_lines
 from tests.tiny_causal_lm import tiny_llama, write_tiny_preset
 
 COLOURS = [("sky", "blue"), ("grass", "green"), ("blood", "red"), ("snow", "white")]
@@ -42,7 +42,7 @@ def test_the_tuned_model_answers_and_its_export_answers_the_same(tuned):
     report = tuned.evaluate()
     assert report["exact_match"] == 1.0 and report["num_examples"] == 8 and report["loss"] < 0.5
     path = tuned.export()
-    assert predict_lines(path, prompts) == answers
+    assert predict_lines(path, prompts) == [one_line(answer) for answer in answers]
     served = tf.saved_model.load(path).signatures["serving_default"](prompts=tf.constant(prompts[:1]))
     assert served["generated_text"].numpy()[0].decode() == "### Instruction:\ncolour of sky?\n\n### Response:\nblue"
     assert served["completion"].numpy()[0].decode() == "blue"  # the end token stopped it, and is left out
@@ -95,7 +95,7 @@ def test_a_llama_with_a_sentencepiece_vocabulary_tunes_and_exports(files, tmp_pa
                                       export_dir=str(tmp_path)))
     run.fit(verbose=0)
     prompts = ["colour of sky?", "colour of snow?"]
-    assert predict_lines(run.export(), prompts) == run.respond(prompts)
+    assert predict_lines(run.export(), prompts) == [one_line(answer) for answer in run.respond(prompts)]
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -217,3 +217,11 @@ def test_lora_can_train_the_layer_norms_too_and_then_saves_the_whole_model_only(
     assert all(np.array_equal(by_path[w.path], np.array(w)) for w in norms)
     with pytest.raises(ValueError, match="also trained the layer norms"):
         run.save_adapter(str(tmp_path / "a.lora.h5"))
+
+
+def test_an_answer_of_several_lines_is_printed_on_one_line_and_can_be_read_back():
+    answer = "1. red\n2. blue \\ or green\n"
+    line = one_line(answer)
+    assert "\n" not in line and line == "1. red\\n2. blue \\\\ or green\\n"
+    assert line.encode().decode("unicode_escape") == answer  # the escapes Python reads back
+

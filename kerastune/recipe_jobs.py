@@ -27,6 +27,13 @@ def _draw(history, report, config, export_path=None):
         print(f"pictures: {', '.join(paths)}" + (" (copied beside the export)" if export_path else ""))
 
 
+def _export(run, report=None):
+    """`run.export(report=...)` (the causal LM's takes no report), its path printed; returns the path."""
+    path = run.export() if report is None else run.export(report=report)
+    print(f"exported SavedModel for TF Serving to {path}")
+    return path
+
+
 def _causal_lm(recipe, config):
     from kerastune.recipes.causal_lm import UNMERGED_METHODS
 
@@ -44,8 +51,7 @@ def _causal_lm(recipe, config):
     else:  # answered as the export answers: wrapped in the chat template, cut at its end marker
         response = run.respond(run.sample_prompt, sampler=c.export_sampler)
         print(f"prompt: {run.sample_prompt!r}\nresponse ({c.export_sampler}): {response!r}")
-    path = run.export()
-    print(f"exported SavedModel for TF Serving to {path}")
+    path = _export(run)
     if c.peft in UNMERGED_METHODS:
         saved = os.path.join(run.run_dir(), "adapter.safetensors")
         print(f"saved the {c.peft} weights ({run.save_adapter(saved):,} bytes) to {saved}")
@@ -72,8 +78,7 @@ def finish_fine_tuning(run, history):
     if report is not None:
         print(json.dumps({key: value for key, value in report.items()
                           if key in REPORTED or key.startswith(REPORTED_AT_K)}))
-    path = run.export(report=report)
-    print(f"exported SavedModel for TF Serving to {path}")
+    path = _export(run, report)
     _draw(history, report, config, path)
     if config.peft:  # what fine-tuning trained, alone: kerastune.peft.load_adapter puts it back on the base
         size = run.save_adapter(os.path.join(path, "adapter.safetensors"))
@@ -104,8 +109,7 @@ def _image_classifier(recipe, config):
     history = run.fit()
     report = run.evaluate()
     print(json.dumps({"test_" + key: report[key] for key in REPORTED if key in report}))
-    path = run.export(report=report)
-    print(f"exported SavedModel for TF Serving to {path}")
+    path = _export(run, report)
     _draw(history, report, config, path)
     return path
 
@@ -121,8 +125,7 @@ def _sequence_to_sequence(recipe, config):
     print(json.dumps({key: report[key] for key in REPORTED_TEXT_TO_TEXT if key in report}))
     source, written = run.validation_pairs.prompts[0], run.generate(run.validation_pairs.prompts[:1])[0]
     print(f"source: {source!r}\nwritten: {written!r}\ntarget: {run.validation_pairs.responses[0]!r}")
-    path = run.export(report=report)
-    print(f"exported SavedModel for TF Serving to {path}")
+    path = _export(run, report)
     _draw(history, None, config, path)
     return path
 
@@ -142,8 +145,7 @@ def _preset_causal_lm(recipe, config):
         prompt = run.validation_pairs.prompts[0]
         print(f"prompt: {prompt!r}\nresponse: {run.respond(prompt)!r}\n"
               f"reference: {run.validation_pairs.responses[0]!r}")
-    path = run.export(report=report)
-    print(f"exported SavedModel for TF Serving to {path}")
+    path = _export(run, report)
     if config.peft and not config.peft_train_norms:  # the factors alone (save_adapter says how to put them back)
         adapter = run.save_adapter(os.path.join(path, "adapter.lora.h5"))
         print(f"saved the LoRA weights ({summary['trainable_percent']:.2f}% of the model) to {adapter}")

@@ -54,6 +54,23 @@ def merged_kernel(layer):
 
 
 @contextlib.contextmanager
+def keras_lora_merged(layers):
+    """Within the block each layer's kernel holds its update (`merged_kernel`) and LoRA is off: one matmul per
+    projection, what an export should trace and a saved preset should hold. Afterwards the base kernels are
+    restored exactly and LoRA is on again."""
+    saved = []
+    try:
+        for layer in layers:
+            saved.append(keras.ops.convert_to_numpy(layer._kernel))
+            layer._kernel.assign(merged_kernel(layer))
+        with keras_lora_off(layers):
+            yield layers
+    finally:
+        for layer, values in zip(layers, saved):
+            layer._kernel.assign(values)
+
+
+@contextlib.contextmanager
 def keras_lora_off(layers):
     """Within the block `layers` compute and save their base kernel alone (Keras saves it without the update
     merged in, and without the factors); LoRA is on again afterwards. Loading such weights into layers with

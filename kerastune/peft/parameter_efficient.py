@@ -19,7 +19,7 @@ import json
 import keras
 
 from kerastune.peft.bottleneck_adapter import BottleneckAdapter
-from kerastune.peft.keras_lora import keras_lora_layers, merged_kernel
+from kerastune.peft.keras_lora import keras_lora_layers, keras_lora_merged
 from kerastune.peft.low_rank_projection import LowRankProjection
 from kerastune.peft.prefix_tuning import PrefixProjection, pad_attention_mask
 from kerastune.peft.projection_wrapper import ProjectionWrapper
@@ -190,28 +190,20 @@ def merged_for_export(model):
     merged = [f for f in found if isinstance(f[2], LowRankProjection)]
     prefixes = [w for _, _, w in found if isinstance(w, PrefixProjection) and w.reparameterize]
     saved = []
-    native = keras_lora_layers(model)
-    native_saved = []
-    try:
-        for layer in native:
-            native_saved.append(keras.ops.convert_to_numpy(layer._kernel))
-            layer._kernel.assign(merged_kernel(layer))
-            layer.lora_enabled = False
-        for parent, attribute, wrapper in merged:
-            kernel = wrapper.layer.kernel
-            saved.append(keras.ops.convert_to_numpy(kernel))
-            kernel.assign(keras.ops.cast(wrapper.merged_kernel(), kernel.dtype))
-            replace_sublayer(parent, attribute, wrapper.layer)
-        for wrapper in prefixes:  # the MLP's output, computed once: the prefix alone is exported
-            wrapper.merge()
-        yield model
-    finally:
-        for (parent, attribute, wrapper), values in zip(merged, saved):
-            wrapper.layer.kernel.assign(values)
-            if getattr(parent, attribute) is wrapper.layer:
-                replace_sublayer(parent, attribute, wrapper)
-        for wrapper in prefixes:
-            wrapper.reparameterize = True
-        for layer, values in zip(native, native_saved):
-            layer._kernel.assign(values)
-            layer.lora_enabled = True
+    with keras_lora_merged(keras_lora_layers(model)):  # Keras's own LoRA layers
+        try:
+            for parent, attribute, wrapper in merged:
+                kernel = wrapper.layer.kernel
+                saved.append(keras.ops.convert_to_numpy(kernel))
+                kernel.assign(keras.ops.cast(wrapper.merged_kernel(), kernel.dtype))
+                replace_sublayer(parent, attribute, wrapper.layer)
+            for wrapper in prefixes:  # the MLP's output, computed once: the prefix alone is exported
+                wrapper.merge()
+            yield model
+        finally:
+            for (parent, attribute, wrapper), values in zip(merged, saved):
+                wrapper.layer.kernel.assign(values)
+                if getattr(parent, attribute) is wrapper.layer:
+                    replace_sublayer(parent, attribute, wrapper)
+            for wrapper in prefixes:
+                wrapper.reparameterize = True

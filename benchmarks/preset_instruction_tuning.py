@@ -33,16 +33,17 @@ import argparse
 import io
 import json
 import os
-import random
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
+from sst2_label_pairs import load_or_build_presets, sst2_pairs, write_label_pairs  # noqa: E402
 
+PRESET_SETTINGS = ("pretrain_steps", "vocabulary_size", "num_layers", "hidden_dim", "sequence_length",
+                   "pretrain_batch_size", "pretrain_learning_rate", "seed")  # what the presets are built from
 ARMS = ("pretrained_lora", "pretrained_lora_all", "pretrained_lora_all_norms", "pretrained_full", "random_lora")
-LABEL_WORDS = ["negative", "positive"]
 PROMPT_FORMAT = "review: {prompt}\nsentiment:\n"  # ends in a newline, as the recipe's default: no lone space token
 
 
@@ -114,59 +115,18 @@ def build_models(args, sentences, work):
     return paths, seconds, float(history.history["loss"][-1]), parameters
 
 
-def load_or_build_models(args, sentences, work):
-    """`build_models` into `--presets-dir` when it is given and empty (else a temporary `work`), or the presets a
-    run of the same settings left there: (paths, pretraining seconds, loss, parameters; None when reused)."""
-    directory = args.presets_dir or work
-    manifest = os.path.join(directory, "presets.json")
-    settings = {key: getattr(args, key) for key in ("pretrain_steps", "vocabulary_size", "num_layers", "hidden_dim",
-                                                     "sequence_length", "pretrain_batch_size", "pretrain_learning_rate",
-                                                     "seed")}
-    if args.presets_dir and os.path.exists(manifest):
-        with open(manifest, encoding="utf-8") as f:
-            saved = json.load(f)
-        if saved["settings"] != settings:
-            raise ValueError(f"{directory} holds presets built with {saved['settings']}, not {settings}: "
-                             "pass another --presets-dir")
-        print(f"reusing the presets in {directory} (pretraining not timed in this run)", flush=True)
-        return saved["paths"], None, saved["pretrain_loss"], saved["parameters"]
-    os.makedirs(directory, exist_ok=True)
-    paths, seconds, loss, parameters = build_models(args, sentences, directory)
-    with open(manifest, "w", encoding="utf-8") as f:
-        json.dump({"settings": settings, "paths": paths, "pretrain_loss": round(loss, 4), "parameters": parameters},
-                  f)
-    return paths, round(seconds, 1), round(loss, 4), parameters
-
-
-def write_pairs(path, sentences, labels):
-    with open(path, "w", encoding="utf-8") as f:
-        for sentence, label in zip(sentences, labels):
-            f.write(json.dumps({"prompt": sentence, "response": LABEL_WORDS[label]}) + "\n")
-    return path
-
-
 def main(argv=None):
     args = parse_args(argv)
-    from kerastune.data import read_labelled_text
     from kerastune.recipes.preset_causal_lm import preset_causal_lm
 
-    train = read_labelled_text(os.path.join(args.data_dir, "train.tsv"))
-    dev = read_labelled_text(os.path.join(args.data_dir, "dev.tsv"), label_names=train.label_names,
-                             label_values=train.label_values).head(args.max_dev_examples)
-    if train.label_names != LABEL_WORDS and list(map(str, train.label_names)) != ["0", "1"]:
-        raise ValueError(f"expected SST-2's labels 0/1, found {train.label_names}")
-    sample = random.Random(args.seed).sample(range(len(train.texts)), min(args.train_examples, len(train.texts)))
-    majority = max(set(train.labels), key=train.labels.count)
-    result = {"dev_examples": len(dev), "train_examples": len(sample),
-              "majority_baseline": round(dev.labels.count(majority) / len(dev), 4)}
-    print(f"{len(sample)} training pairs, {len(dev)} dev sentences; majority baseline {result['majority_baseline']}",
-          flush=True)
+    train, dev, sample, result = sst2_pairs(args)
     with tempfile.TemporaryDirectory() as work:
-        presets, seconds, loss, parameters = load_or_build_models(args, train.texts, work)
+        presets, seconds, loss, parameters = load_or_build_presets(
+            args, PRESET_SETTINGS, lambda directory: build_models(args, train.texts, directory), work)
         result.update(pretrain_seconds=seconds, pretrain_loss=loss, parameters=parameters)
-        data = write_pairs(os.path.join(work, "train.jsonl"), [train.texts[i] for i in sample],
-                           [train.labels[i] for i in sample])
-        validation = write_pairs(os.path.join(work, "dev.jsonl"), dev.texts, dev.labels)
+        data = write_label_pairs(os.path.join(work, "train.jsonl"), [train.texts[i] for i in sample],
+                                 [train.labels[i] for i in sample])
+        validation = write_label_pairs(os.path.join(work, "dev.jsonl"), dev.texts, dev.labels)
         for arm in args.arms:
             lora = "lora" in arm
             run = preset_causal_lm(

@@ -26,6 +26,7 @@ RECIPE_KINDS = {
     "sequence_to_sequence": ("kerastune.recipes.sequence_to_sequence", "SequenceToSequenceConfig",
                              "sequence_to_sequence"),
     "preset_causal_lm": ("kerastune.recipes.preset_causal_lm", "PresetCausalLMConfig", "preset_causal_lm"),
+    "preset_seq2seq": ("kerastune.recipes.preset_seq2seq", "PresetSeq2SeqConfig", "preset_seq2seq"),
 }
 
 

@@ -132,8 +132,19 @@ def _sequence_to_sequence(recipe, config):
 
 def _preset_causal_lm(recipe, config):
     run = recipe(config)
+    return _preset_task(run, config, "instruction-tuning", run.respond, ("prompt", "response", "reference"))
+
+
+def _preset_seq2seq(recipe, config):
+    run = recipe(config)
+    return _preset_task(run, config, "fine-tuning", run.generate, ("source", "written", "target"))
+
+
+def _preset_task(run, config, doing, answer, words):
+    """Trains a pretrained-preset run, prints its report and one validation answer (`answer(text)`, labelled
+    `words`: the input, the answer, the reference), exports it and saves its LoRA factors beside the export."""
     summary = run.trainable_summary()
-    print(f"kerastune: instruction-tuning {config.preset!r} ({summary['total']:,} parameters, "
+    print(f"kerastune: {doing} {config.preset!r} ({summary['total']:,} parameters, "
           f"{summary['trainable']:,} trained{f' by {config.peft}' if config.peft else ''}) on "
           f"{len(run.train_data.examples)} pairs of {config.data!r} for {config.epochs} epochs of "
           f"{run.train_data.steps_per_epoch} steps", flush=True)
@@ -142,9 +153,9 @@ def _preset_causal_lm(recipe, config):
     if report is not None:
         print(json.dumps({key: report[key] for key in ("loss", "token_accuracy", *REPORTED_TEXT_TO_TEXT)
                           if key in report}))
-        prompt = run.validation_pairs.prompts[0]
-        print(f"prompt: {prompt!r}\nresponse: {run.respond(prompt)!r}\n"
-              f"reference: {run.validation_pairs.responses[0]!r}")
+        given = run.validation_pairs.prompts[0]
+        print(f"{words[0]}: {given!r}\n{words[1]}: {answer(given)!r}\n"
+              f"{words[2]}: {run.validation_pairs.responses[0]!r}")
     path = _export(run, report)
     if config.peft and not config.peft_train_norms:  # the factors alone (save_adapter says how to put them back)
         adapter = run.save_adapter(os.path.join(path, "adapter.lora.h5"))
@@ -156,7 +167,7 @@ def _preset_causal_lm(recipe, config):
 JOBS = {"causal_lm": _causal_lm, "text_classifier": _fine_tuning, "token_classifier": _fine_tuning,
         "masked_lm": _masked_lm, "image_classifier": _image_classifier, "sentence_encoder": _fine_tuning,
         "question_answering": _fine_tuning, "sequence_to_sequence": _sequence_to_sequence,
-        "preset_causal_lm": _preset_causal_lm}
+        "preset_causal_lm": _preset_causal_lm, "preset_seq2seq": _preset_seq2seq}
 
 
 def run_recipe(kind, config):

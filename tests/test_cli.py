@@ -80,6 +80,18 @@ def tiny_settings(kind, directory, backbone=None):
         preset = write_tiny_preset(directory / "gpt2", lambda: tiny_gpt2(max_sequence_length=256))  # Alpaca's prompt
         return EAGER + [f"--preset={preset}", f"--data={directory / 'pairs.json'}", "--validation_fraction=0.25",
                         "--sequence_length=192", "--batch_size=2", "--lora_rank=2", "--max_new_tokens=4"]
+    if kind == "preset_seq2seq":  # a tiny BART preset stands in for the download, two dialogues for SAMSum
+        from tests.tiny_causal_lm import write_tiny_preset
+        from tests.tiny_seq2seq_lm import tiny_bart
+
+        rows = [{"dialogue": f"Ann: what colour is the {thing}?\nBob: {colour}.",
+                 "summary": f"The {thing} is {colour}."} for thing, colour in (("sky", "blue"), ("grass", "green"))] * 4
+        (directory / "dialogues.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        preset = write_tiny_preset(directory / "bart", tiny_bart)
+        return EAGER + [f"--preset={preset}", f"--data={directory / 'dialogues.jsonl'}",
+                        f"--validation={directory / 'dialogues.jsonl'}", "--max_source_length=64",
+                        "--max_target_length=32", "--batch_size=2", "--lora_rank=2", "--epochs=1",
+                        "--pad_to_multiple_of=8"]
     assert kind == "masked_lm", kind
     (directory / "text.txt").write_text("\n\n".join(f"the film number {i} was good. it was long." for i in range(60)))
     return TINY_ENCODER + EAGER + [f"--data={directory / 'text.txt'}", "--vocabulary_size=60", "--sequence_length=32",

@@ -7,16 +7,25 @@ CORPUS = ("the film was good . the plot was dull . a great movie , worth seeing 
           "colours : red , green , blue . sky is blue . grass is green . answer : yes . answer : no .").split(" . ")
 
 
-def tiny_gpt2(sequence_length=64, max_sequence_length=128):
-    """A 2-layer, 32-wide `GPT2CausalLM` with a byte-level BPE vocabulary (every byte, one merge, the end token)."""
-    import keras_hub
+def gpt2_style_vocabulary(special_tokens):
+    """`(vocabulary, merges)` of a byte-level BPE tokenizer (GPT-2's, BART's): every byte, one merge, then
+    `special_tokens`, in that order."""
     from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
     byte_characters = bytes_to_unicode()[1]
     vocabulary = {(c if isinstance(c, str) else chr(c)): i for i, c in enumerate(byte_characters)}
     vocabulary["\u0120t"] = len(vocabulary)  # "Ġt": a space then "t", GPT-2's spelling of a merged piece
-    vocabulary["<|endoftext|>"] = len(vocabulary)
-    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=["\u0120 t"])
+    for token in special_tokens:
+        vocabulary[token] = len(vocabulary)
+    return vocabulary, ["\u0120 t"]
+
+
+def tiny_gpt2(sequence_length=64, max_sequence_length=128):
+    """A 2-layer, 32-wide `GPT2CausalLM` with a byte-level BPE vocabulary (every byte, one merge, the end token)."""
+    import keras_hub
+
+    vocabulary, merges = gpt2_style_vocabulary(("<|endoftext|>",))
+    tokenizer = keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges)
     backbone = keras_hub.models.GPT2Backbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=2, num_heads=2,
                                              hidden_dim=32, intermediate_dim=64, dropout=0.0,
                                              max_sequence_length=max_sequence_length)

@@ -32,3 +32,5 @@ from kerastune.data.question_context import best_answers, pack_question_context 
 from kerastune.data.sequence_pairs import pair_token_ids, sequence_pair_dataset  # noqa: F401
 from kerastune.data.noisy_pairs import noisy_pairs, read_texts  # noqa: F401
 from kerastune.data.question_answering_dataset import QuestionAnsweringDataset  # noqa: F401
+from kerastune.data.seq2seq_examples import (Seq2SeqLayout, encode_seq2seq_examples,  # noqa: F401
+                                             seq2seq_dataset)

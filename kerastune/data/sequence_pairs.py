@@ -44,36 +44,63 @@ def check_lengths(ids, limit, side, source="", lines=None):
 
 
 def sequence_pair_dataset(source_ids, target_ids, batch_size, seed=None, pad_to_multiple_of=16, training=True):
-    """`tf.data` batches for teacher forcing, batched by length so little is padded.
+    """`tf.data` batches for teacher forcing of `Seq2SeqTransformer`, batched by length so little is padded.
 
-    Each example is `({"encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
-    "decoder_padding_mask"}, labels, sample_weight)`: the source, `[START] target` into the decoder,
-    `target [END]` as the labels (the next token at each decoder position) and weight 1 on them, 0 on
-    padding. Source and decoder sides of an example are padded to one width, the longer of the two,
-    and examples of similar widths are batched together (`length_buckets.batch_by_length`, widths
-    rounded up to `pad_to_multiple_of`, so XLA compiles once per width).
+    The source goes into the encoder as it is, `[START] target` into the decoder and `target [END]` are
+    the labels (`encoder_decoder_batches` batches them).
 
     Args:
         source_ids, target_ids: lists of 1-D int arrays (`pair_token_ids`).
-        batch_size: int.
-        seed: int or None: shuffle the pairs each epoch with this seed (None: keep their order).
-        pad_to_multiple_of: int, the bucket widths' granularity.
-        training: bool; True leaves out each length bucket's last partial batch (one batch shape per
-            width; up to batch_size - 1 pairs a bucket, different ones each pass as the order is
-            reshuffled) and repeats endlessly (fit with `steps_per_epoch=steps`); False keeps every
-            pair, one pass (evaluation).
+        batch_size, seed, pad_to_multiple_of, training: as `encoder_decoder_batches`.
 
     Returns:
         `(dataset, steps)`: the batches and how many make one pass.
     """
-    widths = np.asarray([max(len(s), len(t) + 1) for s, t in zip(source_ids, target_ids)])
-    columns = {name: np.zeros(widths.sum(), "int32") for name in ("source", "decoder", "labels")}
+    decoder_ids = [np.concatenate([[START_ID], target]) for target in target_ids]
+    label_ids = [np.concatenate([target, [END_ID]]) for target in target_ids]
+    return encoder_decoder_batches(source_ids, decoder_ids, label_ids, batch_size, seed, pad_to_multiple_of, training)
+
+
+def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, seed=None, pad_to_multiple_of=16,
+                            training=True):
+    """`tf.data` batches of laid-out encoder-decoder examples, batched by length so little is padded.
+
+    Each example is `({"encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
+    "decoder_padding_mask"}, labels, sample_weight)`: the padding masks and the weights are 1 on every
+    given token, whatever its id, and 0 on padding (id 0). Encoder and decoder sides of an example are
+    padded to one width, the longer of the two, and examples of similar widths are batched together
+    (`length_buckets.batch_by_length`, widths rounded up to `pad_to_multiple_of`, so XLA compiles once
+    per width).
+
+    Args:
+        encoder_ids: list of 1-D int arrays, each source as the encoder reads it.
+        decoder_ids: list of 1-D int arrays, what the decoder reads (its start token(s), then the target).
+        label_ids: list of 1-D int arrays as long as `decoder_ids`: the next token at each decoder position.
+        batch_size: int.
+        seed: int or None: shuffle the examples each epoch with this seed (None: keep their order).
+        pad_to_multiple_of: int, the bucket widths' granularity.
+        training: bool; True leaves out each length bucket's last partial batch (one batch shape per
+            width; up to batch_size - 1 examples a bucket, different ones each pass as the order is
+            reshuffled) and repeats endlessly (fit with `steps_per_epoch=steps`); False keeps every
+            example, one pass (evaluation).
+
+    Returns:
+        `(dataset, steps)`: the batches and how many make one pass.
+    """
+    if any(len(decoder) != len(labels) for decoder, labels in zip(decoder_ids, label_ids)):
+        raise ValueError("each example's labels must be as long as its decoder inputs (the next token at each "
+                         "decoder position)")
+    widths = np.asarray([max(len(e), len(d)) for e, d in zip(encoder_ids, decoder_ids)])
     offsets = np.concatenate([[0], np.cumsum(widths)])
-    for i, (source, target) in enumerate(zip(source_ids, target_ids)):
+    columns = {name: np.zeros(widths.sum(), "int32")
+               for name in ("source", "source_mask", "decoder", "decoder_mask", "labels")}
+    for i, (source, decoder, labels) in enumerate(zip(encoder_ids, decoder_ids, label_ids)):
         start = offsets[i]
         columns["source"][start:start + len(source)] = source
-        columns["decoder"][start:start + len(target) + 1] = np.concatenate([[START_ID], target])
-        columns["labels"][start:start + len(target) + 1] = np.concatenate([target, [END_ID]])
+        columns["source_mask"][start:start + len(source)] = 1
+        columns["decoder"][start:start + len(decoder)] = decoder
+        columns["decoder_mask"][start:start + len(decoder)] = 1
+        columns["labels"][start:start + len(labels)] = labels
     ragged = {name: tf.RaggedTensor.from_row_lengths(values, widths) for name, values in columns.items()}
     dataset = tf.data.Dataset.from_tensor_slices(ragged)
     if seed is not None:
@@ -82,11 +109,11 @@ def sequence_pair_dataset(source_ids, target_ids, batch_size, seed=None, pad_to_
     def example(pair):
         inputs = {
             "encoder_token_ids": pair["source"],
-            "encoder_padding_mask": tf.cast(pair["source"] != PAD_ID, "int32"),
+            "encoder_padding_mask": pair["source_mask"],
             "decoder_token_ids": pair["decoder"],
-            "decoder_padding_mask": tf.cast(pair["decoder"] != PAD_ID, "int32"),
+            "decoder_padding_mask": pair["decoder_mask"],
         }
-        return inputs, pair["labels"], tf.cast(pair["labels"] != PAD_ID, "float32")
+        return inputs, pair["labels"], tf.cast(pair["decoder_mask"], "float32")
 
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     widest = -(-int(widths.max()) // pad_to_multiple_of) * pad_to_multiple_of  # rounded up: every width a multiple

@@ -3,10 +3,9 @@
 import keras
 import tensorflow as tf
 
-from kerastune.export.export_writer import (check_export_name, check_max_new_tokens, tokenizer_resources,
-                                            track_sampler, write_export)
+from kerastune.export.export_writer import check_export_name, check_max_new_tokens
+from kerastune.export.preset_task_export import write_preset_task_export
 from kerastune.models.preset_responses import preset_responses
-from kerastune.peft import merged_for_export
 
 
 def export_preset_causal_lm(causal_lm, tokenizer, chat_template, export_dir="saved_models", name="causal_lm",
@@ -59,8 +58,6 @@ def export_preset_causal_lm(causal_lm, tokenizer, chat_template, export_dir="sav
         out = tf.cast(causal_lm({"token_ids": token_ids, "padding_mask": tf.ones_like(token_ids)}), tf.float32)
         return {"logits": out, "next_token_logits": out[:, -1, :]}
 
-    if not tokenizer.built:  # a tokenizer loaded from a preset and not called yet
-        tokenizer.build(None)
     files = {
         "assets.extra/config.json": {
             "model": type(causal_lm).__name__,
@@ -72,16 +69,8 @@ def export_preset_causal_lm(causal_lm, tokenizer, chat_template, export_dir="sav
         },
         "evaluation.json": report,
     }
-    with merged_for_export(causal_lm):  # traced and saved merged; the factors come back afterwards
-        archive = keras.export.ExportArchive()
-        archive.track(causal_lm)
-        archive.track(tokenizer)
-        for resource in tokenizer_resources(tokenizer):
-            archive.track(resource)
-        track_sampler(archive, causal_lm.sampler)
-        endpoints = {
-            "serving_default": tf.function(serve, input_signature=[tf.TensorSpec([None], tf.string, name="prompts")]),
-            "next_token_logits": tf.function(
-                logits, input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")]),
-        }
-        return write_export(archive, export_dir, name, version, files, endpoints=endpoints)
+    endpoints = {
+        "serving_default": (serve, [tf.TensorSpec([None], tf.string, name="prompts")]),
+        "next_token_logits": (logits, [tf.TensorSpec([None, None], tf.int32, name="token_ids")]),
+    }
+    return write_preset_task_export(causal_lm, tokenizer, export_dir, name, version, files, endpoints)

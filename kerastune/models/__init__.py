@@ -21,3 +21,4 @@ from kerastune.models.image_classifier import ImageClassifier  # noqa: E402,F401
 from kerastune.models.seq2seq_transformer import Seq2SeqTransformer  # noqa: E402,F401
 from kerastune.models.preset_causal_lm import load_causal_lm  # noqa: E402,F401
 from kerastune.models.preset_responses import preset_responses  # noqa: E402,F401
+from kerastune.models.preset_seq2seq_lm import load_seq2seq_lm  # noqa: E402,F401

@@ -3,7 +3,7 @@
 
 import tensorflow as tf
 
-from kerastune.models.preset_causal_lm import end_token_id, max_positions
+from kerastune.models.preset_task import end_token_id, graph_strings, graph_token_ids, max_positions
 
 
 def prompt_token_ids(tokenizer, chat_template, prompts, start_token_id=None):
@@ -19,10 +19,7 @@ def prompt_token_ids(tokenizer, chat_template, prompts, start_token_id=None):
     Returns:
         An int32 `tf.RaggedTensor`, [batch, None].
     """
-    ragged = tokenizer(chat_template.wrap_prompts(prompts))
-    if not isinstance(ragged, (tf.Tensor, tf.RaggedTensor)):  # KerasHub tokenizers answer lists outside a graph
-        ragged = tf.ragged.constant(ragged, tf.int32, ragged_rank=1)
-    ragged = tf.cast(ragged, tf.int32)
+    ragged = graph_token_ids(tokenizer, chat_template.wrap_prompts(prompts))
     if start_token_id is None:
         return ragged
     starts = tf.fill(tf.stack([ragged.nrows(), 1]), tf.constant(start_token_id, tf.int32))
@@ -72,12 +69,7 @@ def preset_responses(causal_lm, tokenizer, chat_template, prompts, max_new_token
     new = tf.logical_and(new, tf.sequence_mask(lengths + max_new_tokens, width))
     for special in getattr(tokenizer, "special_token_ids", None) or [end_token_id(tokenizer)]:
         new = tf.logical_and(new, tf.not_equal(ids, special))
-    completion = _strings(tokenizer.detokenize(tf.ragged.boolean_mask(ids, new)))
+    completion = graph_strings(tokenizer.detokenize(tf.ragged.boolean_mask(ids, new)))
     return {"generated_text": tf.strings.join([chat_template.wrap_prompts(prompts), completion]),
             "completion": completion, "response": chat_template.responses_from(completion)}
 
-
-def _strings(detokenized):
-    """A [batch] tf.string tensor from what a tokenizer's `detokenize` returns (SentencePiece may give bytes
-    of a ragged shape or a dense tensor)."""
-    return tf.reshape(tf.convert_to_tensor(detokenized, tf.string), [-1])

@@ -15,3 +15,4 @@ from kerastune.recipes.sequence_to_sequence import (SequenceToSequenceConfig, Se
                                                     sequence_to_sequence)
 from kerastune.recipes.preset_causal_lm import (PresetCausalLMConfig, PresetCausalLMRun,  # noqa: E402,F401
                                                 preset_causal_lm)
+from kerastune.recipes.preset_seq2seq import PresetSeq2SeqConfig, PresetSeq2SeqRun, preset_seq2seq  # noqa: E402,F401

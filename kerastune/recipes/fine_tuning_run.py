@@ -14,7 +14,7 @@ from kerastune.training.training_backup import fit_with_backups
 
 class FineTuningRun:
     """Base of `TextClassifierRun`, `TokenClassifierRun`, `SentenceEncoderRun`, `MaskedLMRun` and
-    `PresetCausalLMRun` (which exports and saves adapters its own way).
+    `PresetTaskRun` (`PresetCausalLMRun`, `PresetSeq2SeqRun`: they export and save adapters their own way).
 
     Subclasses set `exporter` (a `staticmethod` of a function `(*exported(), export_dir=, name=,
     version=, sequence_length=, report=, config=, **export_options())` -> path, `exported()` being

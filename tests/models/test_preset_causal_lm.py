@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import requests
 
-from kerastune.models.preset_causal_lm import end_token_id, load_causal_lm, max_positions
+from kerastune.models.preset_causal_lm import load_causal_lm
+from kerastune.models.preset_task import end_token_id, max_positions
 from tests.conftest import shared_path
 from tests.tiny_causal_lm import tiny_gpt2, tiny_llama, write_tiny_preset
 

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
 from sst2_label_pairs import load_or_build_presets, sst2_pairs, write_label_pairs  # noqa: E402
 
-PRESET_SETTINGS = ("pretrain_steps", "num_layers", "hidden_dim", "max_source_length", "mask_ratio",
+PRESET_SETTINGS = ("pretrain_steps", "vocabulary_size", "num_layers", "hidden_dim", "max_source_length", "mask_ratio",
                    "pretrain_batch_size", "pretrain_learning_rate", "seed")  # what the presets are built from
 ARMS = ("pretrained_lora", "pretrained_lora_all", "pretrained_full", "random_full", "random_lora")
 MASK = "<mask>"
@@ -57,6 +57,9 @@ def parse_args(argv):
     parser.add_argument("--pretrain-steps", type=int, default=1500)
     parser.add_argument("--train-examples", type=int, default=16000)
     parser.add_argument("--max-dev-examples", type=int, default=None)
+    parser.add_argument("--vocabulary-size", type=int, default=0,
+                        help="byte-level BPE pieces learned from the phrases (Hugging Face `tokenizers`, in the "
+                             "peers extra); 0: bytes alone")
     parser.add_argument("--num-layers", type=int, default=2, help="encoder layers, and as many decoder layers")
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--max-source-length", type=int, default=320)  # SST-2's longest sentence: 267 bytes
@@ -76,15 +79,28 @@ def parse_args(argv):
     return args
 
 
-def byte_tokenizer():
-    """A `BartTokenizer` over bytes: BART's byte-to-unicode table, one merge (a space and `t`: KerasHub's tokenizer
-    needs at least one), BART's special tokens and `<mask>`."""
+def byte_tokenizer(sentences=None, vocabulary_size=0):
+    """A `BartTokenizer`: BART's special tokens and `<mask>`, then BART's byte-to-unicode table with one merge (a
+    space and `t`: KerasHub's tokenizer needs at least one), or with `vocabulary_size` > 0 a byte-level BPE
+    vocabulary of that size learned from `sentences` (as BART's and GPT-2's were; Hugging Face `tokenizers`)."""
     import keras_hub
     from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
-    vocabulary = {(c if isinstance(c, str) else chr(c)): i for i, c in enumerate(bytes_to_unicode()[1])}
-    for token in ("\u0120t", "<s>", "<pad>", "</s>", MASK):
-        vocabulary[token] = len(vocabulary)
+    special = ["<s>", "<pad>", "</s>", MASK]
+    if vocabulary_size:
+        try:
+            import tokenizers
+        except ImportError:
+            raise SystemExit("--vocabulary-size needs Hugging Face's tokenizers: pip install -e '.[peers]'") from None
+        bpe = tokenizers.ByteLevelBPETokenizer()
+        bpe.train_from_iterator(sentences, vocab_size=vocabulary_size, special_tokens=special, show_progress=False)
+        vocabulary = bpe.get_vocab()
+        learned = json.loads(bpe._tokenizer.to_str())["model"]["merges"]  # "a b" strings or [a, b] pairs
+        merges = [m if isinstance(m, str) else " ".join(m) for m in learned]
+        return keras_hub.models.BartTokenizer(vocabulary=vocabulary, merges=merges)
+    vocabulary = {token: i for i, token in enumerate(special)}
+    for piece in [(c if isinstance(c, str) else chr(c)) for c in bytes_to_unicode()[1]] + ["\u0120t"]:
+        vocabulary[piece] = len(vocabulary)
     return keras_hub.models.BartTokenizer(vocabulary=vocabulary, merges=["\u0120 t"])
 
 
@@ -116,7 +132,7 @@ def build_models(args, sentences, work):
     from kerastune.data.text_encoding import encode_texts
 
     keras.utils.set_random_seed(args.seed)
-    tokenizer = byte_tokenizer()
+    tokenizer = byte_tokenizer(sentences, args.vocabulary_size)
     backbone = keras_hub.models.BartBackbone(
         vocabulary_size=tokenizer.vocabulary_size(), num_layers=args.num_layers, num_heads=4,
         hidden_dim=args.hidden_dim, intermediate_dim=4 * args.hidden_dim, dropout=0.1,
@@ -126,8 +142,8 @@ def build_models(args, sentences, work):
     paths = {"random": os.path.join(work, "random_preset"), "pretrained": os.path.join(work, "pretrained_preset")}
     model.save_to_preset(paths["random"])
     parameters = backbone.count_params()
-    print(f"BART-architecture model: {parameters:,} parameters, {tokenizer.vocabulary_size()} byte-level tokens",
-          flush=True)
+    print(f"BART-architecture model: {parameters:,} parameters, {tokenizer.vocabulary_size()} byte-level tokens "
+          f"({'BPE' if args.vocabulary_size else 'bytes'})", flush=True)
 
     layout = Seq2SeqLayout.from_preprocessor(preprocessor)
     mask_id = tokenizer.token_to_id(MASK)

@@ -3,7 +3,7 @@
 The SavedModel is loaded with TensorFlow alone (plus TensorFlow Text's ops), as TF Serving does; its
 `serving_default` signature says what it is: `text` (and `text_pair`) in and `label_names` out is a
 text classifier, `tags` out a token classifier, `embeddings` out a sentence encoder, `prompts` in a causal LM,
-`question` and `context` in a question answerer.
+`question` and `context` in a question answerer, `sources` in an encoder-decoder.
 """
 
 import os
@@ -71,7 +71,8 @@ def predict_lines(path, texts):
     if inputs == {"question", "context"}:
         return _answer_lines(signature, texts)
     if inputs == {"sources"}:  # an encoder-decoder model: what it writes for each source
-        return [t.decode("utf-8", "replace") for t in signature(sources=tf.constant(texts))["targets"].numpy()]
+        targets = signature(sources=tf.constant(texts))["targets"].numpy()
+        return [one_line(t.decode("utf-8", "replace")) for t in targets]
     if "text_pair" in inputs:
         pairs = _tab_pairs(texts, "This classifier takes text pairs: pass each as 'first<TAB>second'.")
         out = signature(text=tf.constant([p[0] for p in pairs]), text_pair=tf.constant([p[1] for p in pairs]))

@@ -7,17 +7,15 @@ CORPUS = ("the film was good . the plot was dull . a great movie , worth seeing 
           "colours : red , green , blue . sky is blue . grass is green . answer : yes . answer : no .").split(" . ")
 
 
-def gpt2_style_vocabulary(special_tokens):
-    """`(vocabulary, merges)` of a byte-level BPE tokenizer (GPT-2's, BART's): every byte, one merge, then
-    `special_tokens`, in that order."""
+def gpt2_style_vocabulary(special_tokens, special_first=False):
+    """`(vocabulary, merges)` of a byte-level BPE tokenizer (GPT-2's, BART's): every byte, one merge and
+    `special_tokens`, these last (GPT-2's `<|endoftext|>`) or with `special_first` first (BART's `<s>` is 0)."""
     from keras_hub.src.tokenizers.byte_pair_tokenizer import bytes_to_unicode
 
-    byte_characters = bytes_to_unicode()[1]
-    vocabulary = {(c if isinstance(c, str) else chr(c)): i for i, c in enumerate(byte_characters)}
-    vocabulary["\u0120t"] = len(vocabulary)  # "Ġt": a space then "t", GPT-2's spelling of a merged piece
-    for token in special_tokens:
-        vocabulary[token] = len(vocabulary)
-    return vocabulary, ["\u0120 t"]
+    pieces = [c if isinstance(c, str) else chr(c) for c in bytes_to_unicode()[1]]
+    pieces.append("\u0120t")  # "Ġt": a space then "t", GPT-2's spelling of a merged piece
+    pieces = list(special_tokens) + pieces if special_first else pieces + list(special_tokens)
+    return {piece: i for i, piece in enumerate(pieces)}, ["\u0120 t"]
 
 
 def tiny_gpt2(sequence_length=64, max_sequence_length=128):

@@ -5,11 +5,12 @@ from tests.tiny_causal_lm import CORPUS, gpt2_style_vocabulary
 
 
 def tiny_bart(encoder_sequence_length=64, decoder_sequence_length=32, max_sequence_length=128):
-    """A 1+1-layer, 32-wide `BartSeq2SeqLM` with a byte-level BPE vocabulary (every byte, one merge, BART's three
-    special tokens)."""
+    """A 1+1-layer, 32-wide `BartSeq2SeqLM` with a byte-level BPE vocabulary: BART's three special tokens with
+    its ids (`<s>` 0, `<pad>` 1, `</s>` 2, so a real token has the id batches are padded with), every byte,
+    one merge."""
     import keras_hub
 
-    vocabulary, merges = gpt2_style_vocabulary(("<s>", "<pad>", "</s>"))
+    vocabulary, merges = gpt2_style_vocabulary(("<s>", "<pad>", "</s>"), special_first=True)
     tokenizer = keras_hub.models.BartTokenizer(vocabulary=vocabulary, merges=merges)
     backbone = keras_hub.models.BartBackbone(vocabulary_size=tokenizer.vocabulary_size(), num_layers=1, num_heads=2,
                                              hidden_dim=32, intermediate_dim=64, dropout=0.0,

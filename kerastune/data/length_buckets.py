@@ -53,8 +53,10 @@ def batch_by_length(ds, lengths, batch_size, multiple, sequence_length, drop_rem
     """Batches `ds` (one example per element, sequences of rank 1) by length bucket.
 
     Args:
-        ds: `tf.data.Dataset` of single examples; every rank-1 component is a sequence of the
-            example's length, scalars (labels) stay scalars.
+        ds: `tf.data.Dataset` of single examples; every rank-1 component of unknown static length is a
+            sequence of the example's length (the first one is measured), padded to its bucket's width;
+            a rank-1 component of a known static length (e.g. an encoder-decoder's decoder side, padded to
+            one width beforehand) keeps it; scalars (labels) stay scalars.
         lengths: np.ndarray, every example's length (to size the buckets and count the steps).
         batch_size, multiple, sequence_length: batch size, padding granularity, longest width.
         drop_remainder: bool; True gives one batch size per bucket (one XLA shape per width).
@@ -66,12 +68,18 @@ def batch_by_length(ds, lengths, batch_size, multiple, sequence_length, drop_rem
     widths_tensor = tf.constant(widths, tf.int64)
 
     def bucket(*element):
-        length = tf.shape(_sequences(element, 1)[0])[:1]
+        variable = [t for t in _sequences(element, 1) if t.shape[0] is None]
+        length = tf.shape(variable[0])[:1]
         return tf.searchsorted(widths_tensor, tf.cast(length, tf.int64), side="left", out_type=tf.int64)[0]
+
+    def padded_shape(spec, width):
+        if spec.shape.rank != 1:
+            return []
+        return width if spec.shape[0] is None else spec.shape
 
     def batch_bucket(key, window):
         width = tf.stack([tf.gather(widths_tensor, key)])
-        shapes = tf.nest.map_structure(lambda spec: width if spec.shape.rank == 1 else [], window.element_spec)
+        shapes = tf.nest.map_structure(lambda spec: padded_shape(spec, width), window.element_spec)
         return window.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
 
     counts = np.bincount(np.searchsorted(widths, lengths, side="left"), minlength=len(widths))

@@ -63,7 +63,10 @@ class Seq2SeqLayout:
         if len(end) != 1:
             raise ValueError(f"{type(preprocessor).__name__} ends targets with {list(end)}, and generation stops at "
                              "one end token: pass a model whose decoder ends each target with one token")
-        return cls(_ids(encoder.start_value), _ids(encoder.end_value), _ids(decoder.start_value), end[0])
+        # T5Gemma's preprocessor packs the source with `add_start_value=add_start_token` (False by default)
+        start = _ids(encoder.start_value) if getattr(preprocessor, "add_start_token", True) else ()
+        source_end = _ids(encoder.end_value) if getattr(preprocessor, "add_end_token", True) else ()
+        return cls(start, source_end, _ids(decoder.start_value), end[0])
 
     @property
     def special_tokens(self):
@@ -142,12 +145,13 @@ def encode_seq2seq_examples(pairs, tokenizer, layout, max_source_length, max_tar
                            pairs.source)
 
 
-def seq2seq_dataset(examples, batch_size, training, seed=0, pad_to_multiple_of=8):
+def seq2seq_dataset(examples, batch_size, training, seed=0, pad_to_multiple_of=8, decoder_width=None, max_width=None):
     """`Seq2SeqBatches` of `examples` for `fit` (teacher forcing) or `evaluate`.
 
     Training: an endless stream, reshuffled each pass (seeded), batched by length bucket with
     `drop_remainder`; `steps_per_epoch` is one pass. Evaluation: every example once, by length bucket.
-    (`kerastune.data.sequence_pairs.encoder_decoder_batches`.)
+    (`kerastune.data.sequence_pairs.encoder_decoder_batches`: with `decoder_width` the decoder side is always
+    that wide and the buckets follow the sources, so a long source does not widen its short target.)
 
     Args:
         examples: `Seq2SeqExamples`.
@@ -155,11 +159,14 @@ def seq2seq_dataset(examples, batch_size, training, seed=0, pad_to_multiple_of=8
         training: bool.
         seed: int, the shuffle seed.
         pad_to_multiple_of: int, padding granularity (few padded shapes, few XLA compilations).
+        decoder_width: int or None, the decoder side's fixed width (None: each example's two sides one width).
+        max_width: int or None, the widest source bucket (the model's positions).
     """
     if not len(examples):
         raise ValueError(f"{examples.source or 'the pairs'} hold no pairs")
     dataset, steps = encoder_decoder_batches(examples.encoder_ids, examples.decoder_ids, examples.label_ids,
-                                             batch_size, seed if training else None, pad_to_multiple_of, training)
+                                             batch_size, seed if training else None, pad_to_multiple_of, training,
+                                             decoder_width=decoder_width, max_width=max_width)
     if training and not steps:
         raise ValueError(f"{examples.source or 'the pairs'} hold {len(examples)} training pairs, which do not fill "
                          f"one batch of {batch_size} (pairs are batched with others of similar length): pass a "

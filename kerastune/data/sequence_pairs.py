@@ -62,15 +62,17 @@ def sequence_pair_dataset(source_ids, target_ids, batch_size, seed=None, pad_to_
 
 
 def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, seed=None, pad_to_multiple_of=16,
-                            training=True):
+                            training=True, decoder_width=None, max_width=None):
     """`tf.data` batches of laid-out encoder-decoder examples, batched by length so little is padded.
 
     Each example is `({"encoder_token_ids", "encoder_padding_mask", "decoder_token_ids",
     "decoder_padding_mask"}, labels, sample_weight)`: the padding masks and the weights are 1 on every
-    given token, whatever its id, and 0 on padding (id 0). Encoder and decoder sides of an example are
-    padded to one width, the longer of the two, and examples of similar widths are batched together
-    (`length_buckets.batch_by_length`, widths rounded up to `pad_to_multiple_of`, so XLA compiles once
-    per width).
+    given token, whatever its id, and 0 on padding (id 0). Examples of similar widths are batched together
+    (`length_buckets.batch_by_length`, widths rounded up to `pad_to_multiple_of`, so XLA compiles once per
+    width). With `decoder_width` None both sides of an example are padded to one width, the longer of the
+    two (sources and targets of similar lengths: translation, correction); with an int the decoder side is
+    always padded to it and the batches are bucketed by the source alone (short targets of long sources:
+    summarisation, labels, where padding the decoder to the source's length would multiply its work).
 
     Args:
         encoder_ids: list of 1-D int arrays, each source as the encoder reads it.
@@ -83,6 +85,9 @@ def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, see
             width; up to batch_size - 1 examples a bucket, different ones each pass as the order is
             reshuffled) and repeats endlessly (fit with `steps_per_epoch=steps`); False keeps every
             example, one pass (evaluation).
+        decoder_width: int or None, the decoder side's fixed width (at least the longest decoder input).
+        max_width: int or None, the widest bucket (a model's positions): widths are rounded up to
+            `pad_to_multiple_of` but never past it.
 
     Returns:
         `(dataset, steps)`: the batches and how many make one pass.
@@ -90,19 +95,24 @@ def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, see
     if any(len(decoder) != len(labels) for decoder, labels in zip(decoder_ids, label_ids)):
         raise ValueError("each example's labels must be as long as its decoder inputs (the next token at each "
                          "decoder position)")
-    widths = np.asarray([max(len(e), len(d)) for e, d in zip(encoder_ids, decoder_ids)])
-    offsets = np.concatenate([[0], np.cumsum(widths)])
-    columns = {name: np.zeros(widths.sum(), "int32")
-               for name in ("source", "source_mask", "decoder", "decoder_mask", "labels")}
-    for i, (source, decoder, labels) in enumerate(zip(encoder_ids, decoder_ids, label_ids)):
-        start = offsets[i]
-        columns["source"][start:start + len(source)] = source
-        columns["source_mask"][start:start + len(source)] = 1
-        columns["decoder"][start:start + len(decoder)] = decoder
-        columns["decoder_mask"][start:start + len(decoder)] = 1
-        columns["labels"][start:start + len(labels)] = labels
-    ragged = {name: tf.RaggedTensor.from_row_lengths(values, widths) for name, values in columns.items()}
-    dataset = tf.data.Dataset.from_tensor_slices(ragged)
+    encoder_lengths = np.asarray([len(e) for e in encoder_ids])
+    decoder_lengths = np.asarray([len(d) for d in decoder_ids])
+    if decoder_width is not None and decoder_lengths.max(initial=0) > decoder_width:
+        raise ValueError(f"a decoder input of {decoder_lengths.max()} tokens does not fit in decoder_width="
+                         f"{decoder_width}; pass a larger decoder_width")
+    widths = encoder_lengths if decoder_width is not None else np.maximum(encoder_lengths, decoder_lengths)
+    columns = {}
+    for name, rows, fixed in (("source", encoder_ids, False), ("decoder", decoder_ids, decoder_width is not None),
+                              ("labels", label_ids, decoder_width is not None)):
+        row_widths = np.full(len(rows), decoder_width) if fixed else widths
+        values, mask = _packed(rows, row_widths)
+        if fixed:  # a dense [examples, decoder_width] column: every example's side has that static width
+            columns[name], columns[name + "_mask"] = values.reshape(len(rows), -1), mask.reshape(len(rows), -1)
+        else:
+            columns[name], columns[name + "_mask"] = (tf.RaggedTensor.from_row_lengths(column, row_widths)
+                                                      for column in (values, mask))
+    del columns["labels_mask"]
+    dataset = tf.data.Dataset.from_tensor_slices(columns)
     if seed is not None:
         dataset = dataset.shuffle(len(widths), seed=seed, reshuffle_each_iteration=True)
 
@@ -117,11 +127,24 @@ def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, see
 
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     widest = -(-int(widths.max()) // pad_to_multiple_of) * pad_to_multiple_of  # rounded up: every width a multiple
+    if max_width is not None:
+        widest = min(widest, max_width)
     dataset, steps = batch_by_length(dataset, widths, batch_size, pad_to_multiple_of, widest, training)
     # Batching by length hides the pass's length from Keras: training repeats (fit with `steps_per_epoch`),
     # evaluation states it.
     dataset = dataset.repeat() if training else dataset.apply(tf.data.experimental.assert_cardinality(steps))
     return dataset.prefetch(tf.data.AUTOTUNE), steps
+
+
+def _packed(rows, widths):
+    """`(values, mask)`, flat int32 arrays: each row left-aligned in its width, zeros after it, and a mask of ones
+    over the row."""
+    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+    values, mask = np.zeros(offsets[-1], "int32"), np.zeros(offsets[-1], "int32")
+    for row, start in zip(rows, offsets):
+        values[start:start + len(row)] = row
+        mask[start:start + len(row)] = 1
+    return values, mask
 
 
 def source_inputs(tokenizer, texts):

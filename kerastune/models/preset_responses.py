@@ -3,7 +3,7 @@
 
 import tensorflow as tf
 
-from kerastune.models.preset_task import end_token_id, graph_strings, graph_token_ids, max_positions
+from kerastune.models.preset_task import end_token_id, graph_token_ids, graph_written_text, max_positions
 
 
 def prompt_token_ids(tokenizer, chat_template, prompts, start_token_id=None):
@@ -67,9 +67,7 @@ def preset_responses(causal_lm, tokenizer, chat_template, prompts, max_new_token
     ids = tf.cast(out["token_ids"], tf.int32)
     new = tf.logical_and(tf.cast(out["padding_mask"], tf.bool), tf.logical_not(prompt_mask))
     new = tf.logical_and(new, tf.sequence_mask(lengths + max_new_tokens, width))
-    for special in getattr(tokenizer, "special_token_ids", None) or [end_token_id(tokenizer)]:
-        new = tf.logical_and(new, tf.not_equal(ids, special))
-    completion = graph_strings(tokenizer.detokenize(tf.ragged.boolean_mask(ids, new)))
+    completion = graph_written_text(tokenizer, ids, new, end_token_id(tokenizer))
     return {"generated_text": tf.strings.join([chat_template.wrap_prompts(prompts), completion]),
             "completion": completion, "response": chat_template.responses_from(completion)}
 

@@ -11,7 +11,7 @@ directory of an architecture KerasHub converts (BART, T5Gemma).
 import keras_hub
 import tensorflow as tf
 
-from kerastune.models.preset_task import graph_strings, graph_token_ids, load_preset_task, max_positions
+from kerastune.models.preset_task import graph_token_ids, graph_written_text, load_preset_task, max_positions
 
 
 def load_seq2seq_lm(name_or_dir, **kwargs):
@@ -44,8 +44,9 @@ def preset_seq2seq_targets(seq2seq_lm, tokenizer, layout, sources, max_source_le
     starts from the layout's start ids and KerasHub's cached decoding (`seq2seq_lm.generate_step`: one
     encoder pass, then one decoder position per step) writes at most `max_new_tokens` tokens, stopping at
     the end token. A source longer than `max_source_length` tokens (the longest trained on) is an error,
-    never cut. The sources are decoded in chunks of a fixed size (the last one padded with empty sources,
-    whose targets are dropped) because KerasHub's T5 decoding step needs a batch of known size.
+    never cut. The sources are decoded in chunks of a fixed size, one chunk after another (the last one
+    padded with copies of the first source, whose targets are dropped), because KerasHub's T5 decoding
+    step needs a batch of known size.
 
     Args:
         seq2seq_lm: a KerasHub `Seq2SeqLM` (its preprocessor is not used: it may be detached).
@@ -61,14 +62,16 @@ def preset_seq2seq_targets(seq2seq_lm, tokenizer, layout, sources, max_source_le
         A tf.string [batch] tensor: each written target, special tokens left out.
     """
     count = tf.size(sources)
-    padded = tf.concat([sources, tf.fill(tf.reshape((chunk_size - count % chunk_size) % chunk_size, [1]), "")], 0)
+    filler = tf.tile(sources[:1], tf.reshape((chunk_size - count % chunk_size) % chunk_size, [1]))  # none if empty
+    padded = tf.concat([sources, filler], 0)
 
     def chunk_targets(chunk):
         return _targets(seq2seq_lm, tokenizer, layout, tf.ensure_shape(chunk, [chunk_size]), max_source_length,
                         max_new_tokens, source_prefix)
 
     written = tf.map_fn(chunk_targets, tf.reshape(padded, [-1, chunk_size]),
-                        fn_output_signature=tf.TensorSpec([chunk_size], tf.string))
+                        fn_output_signature=tf.TensorSpec([chunk_size], tf.string),
+                        parallel_iterations=1)  # one chunk's caches at a time; a sampler's seed advances in order
     return tf.reshape(written, [-1])[:count]
 
 
@@ -98,9 +101,7 @@ def _targets(seq2seq_lm, tokenizer, layout, sources, max_source_length, max_new_
                                    stop_token_ids=(layout.end_token_id,))
     ids = tf.cast(out["decoder_token_ids"], tf.int32)
     new = tf.logical_and(tf.cast(out["decoder_padding_mask"], tf.bool), tf.logical_not(prefix_mask))
-    for special in set(getattr(tokenizer, "special_token_ids", None) or []) | {layout.end_token_id}:
-        new = tf.logical_and(new, tf.not_equal(ids, special))
-    return tf.ensure_shape(graph_strings(tokenizer.detokenize(tf.ragged.boolean_mask(ids, new))), [rows])
+    return tf.ensure_shape(graph_written_text(tokenizer, ids, new, layout.end_token_id), [rows])
 
 
 def check_positions(seq2seq_lm, layout, max_source_length, max_target_length, name="the model"):

@@ -93,3 +93,11 @@ def graph_strings(detokenized):
     """A [batch] tf.string tensor from what a tokenizer's `detokenize` returns (SentencePiece may give bytes
     of a ragged shape or a dense tensor)."""
     return tf.reshape(tf.convert_to_tensor(detokenized, tf.string), [-1])
+
+
+def graph_written_text(tokenizer, token_ids, written, end_token_id):
+    """The text of the tokens `written` marks (a bool [batch, length] mask of what generation wrote) in
+    `token_ids`, the tokenizer's special tokens and the end token left out: a [batch] tf.string tensor."""
+    for special in set(getattr(tokenizer, "special_token_ids", None) or []) | {int(end_token_id)}:
+        written = tf.logical_and(written, tf.not_equal(token_ids, special))
+    return graph_strings(tokenizer.detokenize(tf.ragged.boolean_mask(token_ids, written)))

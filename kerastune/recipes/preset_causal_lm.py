@@ -7,8 +7,7 @@ import tensorflow as tf
 
 from kerastune.data.chat_template import ChatTemplate
 from kerastune.data.instruction_examples import encode_instruction_examples, instruction_dataset, offending_pairs
-from kerastune.distribute import training_loop, worker_dir
-from kerastune.evaluation.text_to_text_report import text_to_text_report
+from kerastune.distribute import worker_dir
 from kerastune.export.export_writer import check_max_new_tokens
 from kerastune.export.preset_causal_lm_export import export_preset_causal_lm
 from kerastune.models.preset_causal_lm import load_causal_lm
@@ -50,9 +49,7 @@ class PresetCausalLMConfig(PresetTuningConfig):
     def __post_init__(self):
         super().__post_init__()
         ChatTemplate(self.prompt_format, self.end_marker)
-        for name in ("sequence_length", "max_new_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={getattr(self, name)!r}")
+        self.check_positive("sequence_length", "max_new_tokens")
 
 
 class PresetCausalLMRun(PresetTaskRun):
@@ -96,24 +93,11 @@ class PresetCausalLMRun(PresetTaskRun):
                    self._responders[limit](tf.constant([prompts] if single else list(prompts), tf.string)).numpy()]
         return answers[0] if single else answers
 
-    def evaluate(self, pairs=None, batch_size=None):
-        """Scores the answers to `pairs` (default the validation pairs) against their responses.
-
-        Returns a dict: `loss` and `token_accuracy` of the response tokens given the reference before them
-        (the training loss: each batch's mean over its response tokens, averaged over the batches weighted by
-        their sizes, as Keras does, and under a strategy over the replicas), then `exact_match`,
-        `character_error_rate`, `word_error_rate`, `bleu` and `num_examples` of what `respond` writes
-        (`text_to_text_report`).
-        """
-        pairs, batches = self.evaluation_set((pairs, None), (self.validation_pairs, self.validation_data))
-        if batches is None:
-            batches = self._batches(pairs, training=False)
-        loss, accuracy = training_loop(self.model, self.strategy).evaluate(batches.dataset, verbose=0)
+    def answers(self, prompts, batch_size=None):
+        """`respond` to each prompt, `batch_size` (default the config's) at a time: a list of str."""
         size = batch_size or self.config.batch_size
-        answers = [answer for start in range(0, len(pairs), size)
-                   for answer in self.respond(pairs.prompts[start:start + size])]
-        return {"loss": float(loss), "token_accuracy": float(accuracy),
-                **text_to_text_report(answers, pairs.responses)}
+        return [answer for start in range(0, len(prompts), size)
+                for answer in self.respond(prompts[start:start + size])]
 
     def export(self, export_dir=None, version=None, report=None):
         """String-in SavedModel under `export_dir/name/version/` (`export_preset_causal_lm`, LoRA merged); `report`

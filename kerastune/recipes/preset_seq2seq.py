@@ -23,10 +23,10 @@ from typing import Optional
 import tensorflow as tf
 
 from kerastune.data.seq2seq_examples import Seq2SeqLayout, encode_seq2seq_examples, seq2seq_dataset
-from kerastune.distribute import training_loop, worker_dir
-from kerastune.evaluation.text_to_text_report import text_to_text_report
+from kerastune.distribute import worker_dir
 from kerastune.export.preset_seq2seq_export import export_preset_seq2seq
 from kerastune.models.preset_seq2seq_lm import check_positions, load_seq2seq_lm, preset_seq2seq_targets
+from kerastune.models.preset_task import max_positions
 from kerastune.recipes.config import as_dict, config_from
 from kerastune.recipes.preset_tuning import PresetTaskRun, PresetTuningConfig, read_pairs
 from kerastune.recipes.run_setup import start_run
@@ -59,9 +59,7 @@ class PresetSeq2SeqConfig(PresetTuningConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("max_source_length", "max_target_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={getattr(self, name)!r}")
+        self.check_positive("max_source_length", "max_target_length")
 
 
 class PresetSeq2SeqRun(PresetTaskRun):
@@ -83,38 +81,28 @@ class PresetSeq2SeqRun(PresetTaskRun):
                          config.max_source_length)
         self.validation_pairs = validation_pairs
         self.layout = layout
-        self._writer = None
+        self._writers = {}
 
     def generate(self, sources, batch_size=None):
         """The target written for each source (the config's sampler, at most `max_target_length` tokens): a str for
         a str source, else a list of str. With the greedy sampler (the default) the export writes the same."""
         single = isinstance(sources, str)
         sources = [sources] if single else list(sources)
-        if self._writer is None:
+        size = min(batch_size or self.config.batch_size, max(len(sources), 1))  # decoded together: one chunk
+        if size not in self._writers:
             c = self.config
-            self._writer = tf.function(
+            self._writers[size] = tf.function(
                 lambda texts: preset_seq2seq_targets(self.model, self.tokenizer, self.layout, texts,
-                                                     c.max_source_length, c.max_target_length + 1, c.source_prefix),
+                                                     c.max_source_length, c.max_target_length + 1, c.source_prefix,
+                                                     chunk_size=size),
                 input_signature=[tf.TensorSpec([None], tf.string)])
-        size = batch_size or self.config.batch_size
         written = [text.decode("utf-8", "replace") for start in range(0, len(sources), size)
-                   for text in self._writer(tf.constant(sources[start:start + size], tf.string)).numpy()]
+                   for text in self._writers[size](tf.constant(sources[start:start + size], tf.string)).numpy()]
         return written[0] if single else written
 
-    def evaluate(self, pairs=None, batch_size=None):
-        """Scores what the model writes for `pairs` (default the validation pairs) against their targets.
-
-        Returns a dict: `loss` and `token_accuracy` of the target tokens given the reference before them
-        (the training loss: each batch's mean over its target tokens, averaged over the batches weighted by their
-        sizes, as Keras does), then `exact_match`, `character_error_rate`,
-        `word_error_rate`, `bleu` and `num_examples` of what `generate` writes (`text_to_text_report`).
-        """
-        pairs, batches = self.evaluation_set((pairs, None), (self.validation_pairs, self.validation_data))
-        if batches is None:
-            batches = self._batches(pairs, training=False)
-        loss, accuracy = training_loop(self.model, self.strategy).evaluate(batches.dataset, verbose=0)
-        return {"loss": float(loss), "token_accuracy": float(accuracy),
-                **text_to_text_report(self.generate(pairs.prompts, batch_size), list(pairs.responses))}
+    def answers(self, sources, batch_size=None):
+        """`generate`'s targets of `sources`: a list of str."""
+        return self.generate(list(sources), batch_size)
 
     def export(self, export_dir=None, version=None, report=None):
         """String-in SavedModel under `export_dir/name/version/` (`export_preset_seq2seq`, LoRA merged): `sources` ->
@@ -129,7 +117,13 @@ class PresetSeq2SeqRun(PresetTaskRun):
         c = self.config
         examples = encode_seq2seq_examples(pairs, self.tokenizer, self.layout, c.max_source_length,
                                            c.max_target_length, c.source_prefix)
-        return seq2seq_dataset(examples, c.batch_size, training, seed=c.seed, pad_to_multiple_of=c.pad_to_multiple_of)
+        limit = max_positions(self.model)
+        decoder_width = -(-(len(self.layout.decoder_start) + c.max_target_length) // c.pad_to_multiple_of) \
+            * c.pad_to_multiple_of  # one decoder width: a long source does not widen its short target
+        if limit is not None:
+            decoder_width = min(decoder_width, limit)
+        return seq2seq_dataset(examples, c.batch_size, training, seed=c.seed, pad_to_multiple_of=c.pad_to_multiple_of,
+                               decoder_width=decoder_width, max_width=limit)
 
 
 def preset_seq2seq(config=None, **overrides):

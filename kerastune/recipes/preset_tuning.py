@@ -8,6 +8,8 @@ from typing import Optional
 import keras
 
 from kerastune.data.instruction_pairs import read_instruction_pairs
+from kerastune.distribute import training_loop
+from kerastune.evaluation.text_to_text_report import text_to_text_report
 from kerastune.export.versioned_directory import atomic_directory, atomic_file
 from kerastune.models.text_generation import check_sampler_settings, make_sampler, sampler_arguments
 from kerastune.peft import merged_for_export
@@ -38,11 +40,13 @@ class PresetTuningConfig(TrainingConfig):
     Dense and EinsumDense projection inside the transformer blocks, as QLoRA; None: KerasHub's default, the
     attention's query and value projections) over the frozen model, biases included (KerasHub's
     `enable_lora`, whose scale is 1; `save_adapter` writes the factors alone; `run.lora_targets` names the
-    adapted layers); `peft_train_norms` also trains the layer norms (then `save` writes the tuned model and
-    `save_adapter` refuses); `peft=None` tunes every weight. `learning_rate` None is 2e-4 with LoRA, 5e-5
+    adapted layers); `peft_train_norms` also trains the layer norms (scales and offsets, as the encoder recipes'
+    LoRA does by default; then `save` writes the tuned model and `save_adapter` refuses); `peft=None` tunes
+    every weight. `learning_rate` None is 2e-4 with LoRA, 5e-5
     without. `sampler` (with `temperature`, `top_k`, `top_p`) decodes what the run and its export write.
     `mixed_precision` is the Keras policy the model loads in: `"mixed_bfloat16"` computes in bfloat16 over
-    float32 weights, `"bfloat16"` also keeps the weights in bfloat16 (Keras keeps LoRA's factors in float32).
+    float32 weights, `"bfloat16"` also keeps the weights in bfloat16 (half the memory of a large preset; Keras
+    keeps LoRA's factors in float32).
     `dropout` is the preset's own and is not read.
     """
 
@@ -90,16 +94,22 @@ class PresetTuningConfig(TrainingConfig):
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ValueError("learning_rate must be a positive float, or None for the default (2e-4 with LoRA, 5e-5 "
                              f"without). Received: learning_rate={self.learning_rate!r}")
-        for name in ("lora_rank", "pad_to_multiple_of"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={getattr(self, name)!r}")
+        self.check_positive("lora_rank", "pad_to_multiple_of")
         check_sampler_settings(self.sampler, self.temperature, p=self.top_p, k=self.top_k,
                                names={"p": "top_p", "k": "top_k"})
 
 
+    def check_positive(self, *names):
+        """Raises unless each setting of `names` is a positive integer."""
+        for name in names:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={getattr(self, name)!r}")
+
+
 class PresetTaskRun(FineTuningRun):
-    """Base of `PresetCausalLMRun` and `PresetSeq2SeqRun`: a KerasHub task tuned on prepared batches, saved as a
-    preset (`save`) or as its LoRA factors (`save_adapter`).
+    """Base of `PresetCausalLMRun` and `PresetSeq2SeqRun`: a KerasHub task tuned on prepared batches, scored on
+    what it writes (`evaluate`), saved as a preset (`save`) or as its LoRA factors (`save_adapter`). Subclasses
+    set `validation_pairs` and define `_batches(pairs, training)` and `answers(texts, batch_size)`.
 
     Attributes:
         preprocessor: the task's preprocessor, detached from the task for `fit` (`task.preprocessor = None`,
@@ -112,6 +122,22 @@ class PresetTaskRun(FineTuningRun):
                          sequence_length)
         self.preprocessor = preprocessor
         self.lora_targets = None
+
+    def evaluate(self, pairs=None, batch_size=None):
+        """Scores what the model writes for `pairs` (default the validation pairs) against their references.
+
+        Returns a dict: `loss` and `token_accuracy` of the reference tokens (responses, targets) given those
+        before them (the training loss: each batch's mean over its counted tokens, averaged over the batches
+        weighted by their sizes, as Keras does, and under a strategy over the replicas), then `exact_match`,
+        `character_error_rate`, `word_error_rate`, `bleu` and `num_examples` of the subclass's `answers`
+        (`text_to_text_report`), `batch_size` (default the config's) at a time.
+        """
+        pairs, batches = self.evaluation_set((pairs, None), (self.validation_pairs, self.validation_data))
+        if batches is None:
+            batches = self._batches(pairs, training=False)
+        loss, accuracy = training_loop(self.model, self.strategy).evaluate(batches.dataset, verbose=0)
+        return {"loss": float(loss), "token_accuracy": float(accuracy),
+                **text_to_text_report(self.answers(pairs.prompts, batch_size), list(pairs.responses))}
 
     def prepare(self, train_pairs, validation_pairs):
         """Detaches the preprocessor (fit and evaluate take the prepared batches as they are), batches the pairs
@@ -197,8 +223,10 @@ def enable_preset_lora(backbone, config):
     blocks = _blocks(backbone)
     adaptable = sorted({layer.name for block in blocks for layer in block._flatten_layers(include_self=False)
                         if isinstance(layer, projections)})
-    if config.peft_targets is None:
+    if config.peft_targets is None:  # KerasHub's defaults; T5 names its projections query_projector, value_projector
         targets = backbone.default_lora_layer_names()
+        if not any(layer.name in targets for layer in backbone._flatten_layers(include_self=False)):
+            targets = [name for name in adaptable if name.split("_")[0] in ("query", "value")]
     elif config.peft_targets == ALL_LINEAR:
         targets = adaptable
     else:
@@ -208,8 +236,10 @@ def enable_preset_lora(backbone, config):
     if not any(name in named for name in targets) or any(
             (given and name not in named) or (name in named and not isinstance(named[name], projections))
             for name in targets):
-        raise ValueError(f"peft_targets={config.peft_targets!r} must name projections of preset={config.preset!r} "
-                         f"(Dense or EinsumDense layers) that LoRA can adapt; its blocks have: {', '.join(adaptable)}")
+        wanted = "KerasHub's default LoRA targets (query and value projections) match no layer of" \
+            if config.peft_targets is None else f"peft_targets={config.peft_targets!r} must name projections of"
+        raise ValueError(f"{wanted} preset={config.preset!r} (Dense or EinsumDense layers) that LoRA can adapt; "
+                         f"pass peft_targets naming some of what its blocks have: {', '.join(adaptable)}")
     norms = [weight for layer in backbone._flatten_layers(include_self=False) if _is_norm(layer)
              for weight in layer.trainable_weights] if config.peft_train_norms else []
     backbone.enable_lora(config.lora_rank, target_layer_names=targets)

@@ -97,3 +97,30 @@ def test_a_preprocessor_without_a_decoder_start_is_refused():
     preprocessor.decoder_packer.start_value = None
     with pytest.raises(ValueError, match="starts the decoder from no token"):
         Seq2SeqLayout.from_preprocessor(preprocessor)
+
+
+def test_a_fixed_decoder_width_keeps_short_targets_short_while_sources_bucket():
+    layout = Seq2SeqLayout(encoder_start=(0,), encoder_end=(2,), decoder_start=(2, 0), end_token_id=2)
+    sources = [np.arange(3, 3 + n) for n in (5, 6, 29, 30)]
+    decoder, labels = zip(*[layout.decoder_ids([7]) for _ in sources])
+    dataset, steps = encoder_decoder_batches([layout.encoder_ids(s) for s in sources], list(decoder), list(labels),
+                                             batch_size=2, pad_to_multiple_of=8, training=False, decoder_width=8)
+    batches = list(dataset)
+    assert steps == 2 and len(batches) == 2
+    assert sorted(x["encoder_token_ids"].shape[1] for x, _, _ in batches) == [8, 32]  # by the source's length
+    assert all(x["decoder_token_ids"].shape[1] == 8 and y.shape[1] == 8 for x, y, _ in batches)
+    assert all(w.numpy().sum() == 2 * 3 for _, _, w in batches)  # </s> <s> 7 -> <s> 7 </s>, nothing lost
+    with pytest.raises(ValueError, match="a decoder input of 3 tokens does not fit in decoder_width=2"):
+        encoder_decoder_batches([layout.encoder_ids(s) for s in sources], list(decoder), list(labels),
+                                batch_size=2, decoder_width=2)
+    capped, _ = encoder_decoder_batches([layout.encoder_ids(s) for s in sources], list(decoder), list(labels),
+                                        batch_size=2, pad_to_multiple_of=24, training=False, decoder_width=8,
+                                        max_width=36)
+    assert max(x["encoder_token_ids"].shape[1] for x, _, _ in capped) == 36  # not rounded past the positions
+
+
+def test_a_preprocessor_that_adds_no_start_token_to_sources_is_followed():
+    preprocessor = tiny_bart().preprocessor
+    preprocessor.add_start_token = False  # as T5Gemma's preprocessor, whose packer has a start value it leaves out
+    layout = Seq2SeqLayout.from_preprocessor(preprocessor)
+    assert layout.encoder_start == () and layout.encoder_end == (preprocessor.tokenizer.end_token_id,)

@@ -107,6 +107,8 @@ def test_a_t5_with_a_source_prefix_tunes_and_exports(files, tmp_path):
     run.fit(verbose=0)
     sources = ["colour of sky?", "colour of snow?"]
     assert predict_lines(run.export(), sources) == run.generate(sources)
+    lora = preset_seq2seq(**settings(files, preset=t5, epochs=1, export_dir=str(tmp_path)))  # KerasHub's defaults
+    assert lora.lora_targets == ["query_projector", "value_projector"]  # name no T5 layer: its query and value
 
 
 @pytest.mark.parametrize("overrides, message", [

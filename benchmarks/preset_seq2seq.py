@@ -1,19 +1,21 @@
 """Fine-tuning a KerasHub encoder-decoder (BART) through `preset_seq2seq`, scored by what it writes for SST-2.
 
-    python benchmarks/preset_seq2seq.py [--data-dir ../shared/data/sst2] [--pretrain-steps 1500]
-        [--train-examples 16000] [--arms pretrained_lora pretrained_lora_all pretrained_full random_full
-        random_lora] [--presets-dir DIR]
+    python benchmarks/preset_seq2seq.py [--data-dir ../shared/data/sst2] [--vocabulary-size 2000 | 0]
+        [--pretrain-steps 1500] [--train-examples 16000] [--arms pretrained_lora pretrained_lora_all
+        pretrained_full random_full random_lora] [--presets-dir DIR]
 
-No pretrained BART or T5 is on disk (their weights are downloads), so this script makes one the way BART
-was made, small: a KerasHub `BartSeq2SeqLM` (`--num-layers` encoder and decoder layers, `--hidden-dim`
-wide) over a byte-level vocabulary (BART's byte-to-unicode table, one merge, BART's special tokens and a
-`<mask>` token), pretrained as a denoising autoencoder on SST-2's training phrases with KerasHub's own `fit`:
-BART's text infilling (spans of Poisson(3) lengths covering `--mask-ratio` of each phrase's tokens, each
-span replaced by one `<mask>`, a span of length 0 inserting one) in the encoder, the phrase to write in the
-decoder, laid out by `kerastune.data.Seq2SeqLayout` (`--pretrain-steps` batches of `--pretrain-batch-size`
-phrases; no labels). It is saved with `save_to_preset` (into `--presets-dir` when given, where a later run of
-the same settings reuses it), and the same architecture untrained too. Each arm then runs the recipe as a
-user would: `preset_seq2seq(preset=DIR, data=train.jsonl, validation=dev.jsonl, ...)`, `fit()`, `evaluate()`:
+No pretrained BART or T5 is on disk (their weights are downloads), so this script makes one the way BART was
+made, small: a KerasHub `BartSeq2SeqLM` (`--num-layers` encoder and decoder layers, `--hidden-dim` wide) over
+a byte-level vocabulary (BART's special tokens and a `<mask>` token, then BART's byte-to-unicode table with
+one merge, or with `--vocabulary-size N` a byte-level BPE of N pieces learned from the phrases, as BART's own
+was: Hugging Face `tokenizers`, in the `peers` extra), pretrained as a denoising autoencoder on SST-2's
+training phrases with KerasHub's own `fit`: BART's text infilling (spans of Poisson(3) lengths covering
+`--mask-ratio` of each phrase's tokens, each span replaced by one `<mask>`, a span of length 0 inserting one)
+in the encoder, the phrase to write in the decoder, laid out by `kerastune.data.Seq2SeqLayout`
+(`--pretrain-steps` batches of `--pretrain-batch-size` phrases; no labels). It is saved with `save_to_preset`
+(into `--presets-dir` when given, where a later run of the same settings reuses it), and the same architecture
+untrained too. Each arm then runs the recipe as a user would: `preset_seq2seq(preset=DIR, data=train.jsonl,
+validation=dev.jsonl, ...)`, `fit()`, `evaluate()`:
 
 - `pretrained_lora`: LoRA (rank 8, KerasHub's default targets: the query and value projections) over the
   frozen pretrained model;
@@ -57,9 +59,9 @@ def parse_args(argv):
     parser.add_argument("--pretrain-steps", type=int, default=1500)
     parser.add_argument("--train-examples", type=int, default=16000)
     parser.add_argument("--max-dev-examples", type=int, default=None)
-    parser.add_argument("--vocabulary-size", type=int, default=0,
+    parser.add_argument("--vocabulary-size", type=int, default=2000,
                         help="byte-level BPE pieces learned from the phrases (Hugging Face `tokenizers`, in the "
-                             "peers extra); 0: bytes alone")
+                             "peers extra); 0: bytes alone (no arm learned in one epoch with them)")
     parser.add_argument("--num-layers", type=int, default=2, help="encoder layers, and as many decoder layers")
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--max-source-length", type=int, default=320)  # SST-2's longest sentence: 267 bytes

@@ -44,7 +44,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
-from sst2_label_pairs import load_or_build_presets, sst2_pairs, write_label_pairs  # noqa: E402
+from sst2_label_pairs import (load_or_build_presets, pretraining_progress, score_arm, sst2_pairs,  # noqa: E402
+                              write_label_pairs)
 
 PRESET_SETTINGS = ("pretrain_steps", "vocabulary_size", "num_layers", "hidden_dim", "max_source_length", "mask_ratio",
                    "pretrain_batch_size", "pretrain_learning_rate", "seed")  # what the presets are built from
@@ -165,9 +166,7 @@ def build_models(args, sentences, work):
     epochs = 5
     start = time.perf_counter()
     history = model.fit(batches, epochs=epochs, steps_per_epoch=args.pretrain_steps // epochs, verbose=0,
-                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: print(
-                            f"pretraining: epoch {e + 1}/{epochs}, loss {logs['loss']:.3f}, "
-                            f"{time.perf_counter() - start:.0f} s", flush=True))])
+                        callbacks=[pretraining_progress(epochs)])
     seconds = time.perf_counter() - start
     model.preprocessor = preprocessor
     model.save_to_preset(paths["pretrained"])
@@ -196,19 +195,7 @@ def main(argv=None):
                 peft="lora" if lora else None, peft_targets="all-linear" if "_all" in arm else None,
                 learning_rate=args.lora_learning_rate if lora else args.full_learning_rate,
                 export_dir=os.path.join(work, "exports"))
-            trainable = run.trainable_summary()["trainable"]
-            start = time.perf_counter()
-            run.fit(validate=False, verbose=0)
-            train_seconds = time.perf_counter() - start
-            report = run.evaluate(batch_size=64)
-            steps = run.train_data.steps_per_epoch
-            print(f"{arm}: {steps} steps in {train_seconds:.0f} s, {trainable:,} trainable; dev accuracy of the "
-                  f"written label {report['exact_match']:.4f}, dev target loss {report['loss']:.4f}", flush=True)
-            result.update({f"dev_accuracy_{arm}": round(report["exact_match"], 4),
-                           f"dev_loss_{arm}": round(report["loss"], 4),
-                           f"train_seconds_{arm}": round(train_seconds, 1),
-                           f"ms_per_step_{arm}": round(1000 * train_seconds / steps, 1),
-                           f"trainable_parameters_{arm}": trainable})
+            score_arm(run, arm, result, batch_size=64)
     result.update(cpu=cpu_model(), cpu_cores=cpu_cores())
     print(json.dumps(result))
 

@@ -4,6 +4,7 @@ phrase and its label word, and pretrained presets built once and reused from `--
 import json
 import os
 import random
+import time
 
 LABEL_WORDS = ["negative", "positive"]
 
@@ -57,3 +58,32 @@ def load_or_build_presets(args, keys, build, work):
         json.dump({"settings": settings, "paths": paths, "pretrain_loss": round(loss, 4), "parameters": parameters},
                   f)
     return paths, round(seconds, 1), round(loss, 4), parameters
+
+
+def score_arm(run, arm, result, batch_size=None):
+    """Fits one arm's recipe run (one epoch, no validation), scores it (`run.evaluate`) and adds its figures to
+    `result`: `dev_accuracy_<arm>` (the written label's exact match), `dev_loss_<arm>`, `train_seconds_<arm>`,
+    `ms_per_step_<arm>`, `trainable_parameters_<arm>`."""
+    trainable = run.trainable_summary()["trainable"]
+    start = time.perf_counter()
+    run.fit(validate=False, verbose=0)
+    train_seconds = time.perf_counter() - start
+    report = run.evaluate(batch_size=batch_size)
+    steps = run.train_data.steps_per_epoch
+    print(f"{arm}: {steps} steps in {train_seconds:.0f} s, {trainable:,} trainable; dev accuracy of the written "
+          f"label {report['exact_match']:.4f}, dev loss of the reference tokens {report['loss']:.4f}", flush=True)
+    result.update({f"dev_accuracy_{arm}": round(report["exact_match"], 4),
+                   f"dev_loss_{arm}": round(report["loss"], 4),
+                   f"train_seconds_{arm}": round(train_seconds, 1),
+                   f"ms_per_step_{arm}": round(1000 * train_seconds / steps, 1),
+                   f"trainable_parameters_{arm}": trainable})
+
+
+def pretraining_progress(epochs):
+    """A Keras callback printing `pretraining: epoch E/epochs, loss L, S s` at each epoch's end."""
+    import keras
+
+    start = time.perf_counter()
+    return keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: print(
+        f"pretraining: epoch {e + 1}/{epochs}, loss {logs['loss']:.3f}, {time.perf_counter() - start:.0f} s",
+        flush=True))

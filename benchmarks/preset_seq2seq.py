@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 
 from peers.side_by_side import cpu_cores, cpu_model  # noqa: E402
 from sst2_label_pairs import (load_or_build_presets, pretraining_progress, score_arm, sst2_pairs,  # noqa: E402
-                              write_label_pairs)
+                              write_train_and_dev)
 
 PRESET_SETTINGS = ("pretrain_steps", "vocabulary_size", "num_layers", "hidden_dim", "max_source_length", "mask_ratio",
                    "pretrain_batch_size", "pretrain_learning_rate", "seed")  # what the presets are built from
@@ -179,13 +179,9 @@ def main(argv=None):
 
     train, dev, sample, result = sst2_pairs(args)
     with tempfile.TemporaryDirectory() as work:
-        presets, seconds, loss, parameters = load_or_build_presets(
-            args, PRESET_SETTINGS, lambda directory: build_models(args, train.texts, directory), work)
-        result.update(pretrain_seconds=seconds, pretrain_loss=loss, parameters=parameters)
-        data = write_label_pairs(os.path.join(work, "train.jsonl"), [train.texts[i] for i in sample],
-                                 [train.labels[i] for i in sample], columns=("source", "target"))
-        validation = write_label_pairs(os.path.join(work, "dev.jsonl"), dev.texts, dev.labels,
-                                       columns=("source", "target"))
+        presets = load_or_build_presets(args, PRESET_SETTINGS,
+                                        lambda directory: build_models(args, train.texts, directory), work, result)
+        data, validation = write_train_and_dev(work, train, dev, sample, columns=("source", "target"))
         for arm in args.arms:
             lora = "lora" in arm
             run = preset_seq2seq(

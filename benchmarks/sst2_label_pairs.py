@@ -37,10 +37,23 @@ def write_label_pairs(path, sentences, labels, columns=("prompt", "response")):
     return path
 
 
-def load_or_build_presets(args, keys, build, work):
+def write_train_and_dev(work, train, dev, sample, columns=("prompt", "response")):
+    """`(train.jsonl, dev.jsonl)` under `work`: the sampled training phrases and every dev sentence as pairs."""
+    data = write_label_pairs(os.path.join(work, "train.jsonl"), [train.texts[i] for i in sample],
+                             [train.labels[i] for i in sample], columns)
+    return data, write_label_pairs(os.path.join(work, "dev.jsonl"), dev.texts, dev.labels, columns)
+
+
+def load_or_build_presets(args, keys, build, work, result):
     """`build(directory)` (-> paths, seconds, loss, parameters) into `--presets-dir` when it is given and empty (else
-    a temporary `work`), or the presets a run of the same settings (`keys` of `args`) left there: returns (paths,
-    pretraining seconds (None when reused), loss, parameters)."""
+    a temporary `work`), or the presets a run of the same settings (`keys` of `args`) left there. Adds
+    `pretrain_seconds` (None when reused), `pretrain_loss` and `parameters` to `result`; returns the paths."""
+    paths, seconds, loss, parameters = _presets(args, keys, build, work)
+    result.update(pretrain_seconds=seconds, pretrain_loss=loss, parameters=parameters)
+    return paths
+
+
+def _presets(args, keys, build, work):
     directory = args.presets_dir or work
     manifest = os.path.join(directory, "presets.json")
     settings = {key: getattr(args, key) for key in keys}

@@ -13,6 +13,18 @@ import numpy as np
 import tensorflow as tf
 
 
+def padded_width(length, multiple, limit=None):
+    """`length` rounded up to a multiple of `multiple`, at most `limit` (when given).
+
+    Example:
+
+    >>> padded_width(10, 16), padded_width(1022, 48, limit=1024)
+    (16, 1024)
+    """
+    width = -(-int(length) // multiple) * multiple
+    return width if limit is None else min(width, limit)
+
+
 def bucket_widths(lengths, multiple, sequence_length, min_bucket_size=1):
     """Ascending padded widths of the length buckets: multiples of `multiple`, capped at `sequence_length`.
 

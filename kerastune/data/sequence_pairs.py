@@ -8,7 +8,7 @@ target, 2 ends it. The model's vocabulary is the tokenizer's plus these three.
 import numpy as np
 import tensorflow as tf
 
-from kerastune.data.length_buckets import batch_by_length
+from kerastune.data.length_buckets import batch_by_length, padded_width
 from kerastune.data.text_encoding import encode_texts
 
 PAD_ID, START_ID, END_ID = 0, 1, 2
@@ -126,9 +126,7 @@ def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, see
         return inputs, pair["labels"], tf.cast(pair["decoder_mask"], "float32")
 
     dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-    widest = -(-int(widths.max()) // pad_to_multiple_of) * pad_to_multiple_of  # rounded up: every width a multiple
-    if max_width is not None:
-        widest = min(widest, max_width)
+    widest = padded_width(widths.max(), pad_to_multiple_of, max_width)  # rounded up: every width a multiple
     dataset, steps = batch_by_length(dataset, widths, batch_size, pad_to_multiple_of, widest, training)
     # Batching by length hides the pass's length from Keras: training repeats (fit with `steps_per_epoch`),
     # evaluation states it.

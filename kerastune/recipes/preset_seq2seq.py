@@ -22,6 +22,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from kerastune.data.length_buckets import padded_width
 from kerastune.data.seq2seq_examples import Seq2SeqLayout, encode_seq2seq_examples, seq2seq_dataset
 from kerastune.distribute import worker_dir
 from kerastune.export.preset_seq2seq_export import export_preset_seq2seq
@@ -118,10 +119,8 @@ class PresetSeq2SeqRun(PresetTaskRun):
         examples = encode_seq2seq_examples(pairs, self.tokenizer, self.layout, c.max_source_length,
                                            c.max_target_length, c.source_prefix)
         limit = max_positions(self.model)
-        decoder_width = -(-(len(self.layout.decoder_start) + c.max_target_length) // c.pad_to_multiple_of) \
-            * c.pad_to_multiple_of  # one decoder width: a long source does not widen its short target
-        if limit is not None:
-            decoder_width = min(decoder_width, limit)
+        # one decoder width, the longest target's: a long source does not widen its short target
+        decoder_width = padded_width(len(self.layout.decoder_start) + c.max_target_length, c.pad_to_multiple_of, limit)
         return seq2seq_dataset(examples, c.batch_size, training, seed=c.seed, pad_to_multiple_of=c.pad_to_multiple_of,
                                decoder_width=decoder_width, max_width=limit)
 

@@ -43,22 +43,31 @@ def check_lengths(ids, limit, side, source="", lines=None):
         )
 
 
-def sequence_pair_dataset(source_ids, target_ids, batch_size, seed=None, pad_to_multiple_of=16, training=True):
+def sequence_pair_dataset(source_ids, target_ids, batch_size, seed=None, pad_to_multiple_of=16, training=True,
+                          max_target_length=None):
     """`tf.data` batches for teacher forcing of `Seq2SeqTransformer`, batched by length so little is padded.
 
     The source goes into the encoder as it is, `[START] target` into the decoder and `target [END]` are
-    the labels (`encoder_decoder_batches` batches them).
+    the labels (`encoder_decoder_batches` batches them). By default both sides of a pair share one width
+    (sources and targets of similar lengths: translation, correction). With `max_target_length` the decoder
+    side is always `max_target_length + 1` wide (rounded up to `pad_to_multiple_of`) and the batches are
+    bucketed by their sources alone: short targets of long sources (summarisation) then do not pay for the
+    source's width in the decoder.
 
     Args:
         source_ids, target_ids: lists of 1-D int arrays (`pair_token_ids`).
         batch_size, seed, pad_to_multiple_of, training: as `encoder_decoder_batches`.
+        max_target_length: int or None, the longest target (without its start or end token); None gives
+            each pair's two sides one width.
 
     Returns:
         `(dataset, steps)`: the batches and how many make one pass.
     """
     decoder_ids = [np.concatenate([[START_ID], target]) for target in target_ids]
     label_ids = [np.concatenate([target, [END_ID]]) for target in target_ids]
-    return encoder_decoder_batches(source_ids, decoder_ids, label_ids, batch_size, seed, pad_to_multiple_of, training)
+    decoder_width = None if max_target_length is None else padded_width(max_target_length + 1, pad_to_multiple_of)
+    return encoder_decoder_batches(source_ids, decoder_ids, label_ids, batch_size, seed, pad_to_multiple_of, training,
+                                   decoder_width=decoder_width)
 
 
 def encoder_decoder_batches(encoder_ids, decoder_ids, label_ids, batch_size, seed=None, pad_to_multiple_of=16,

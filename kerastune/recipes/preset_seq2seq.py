@@ -44,7 +44,7 @@ class PresetSeq2SeqConfig(PresetTuningConfig):
     and the export (T5's task prefixes: `"summarize: "`). A source takes at most `max_source_length`
     tokens (its prefix included, the model's special tokens not) and a target at most `max_target_length`:
     a longer pair is an error naming its line, never cut. `generate`, `evaluate` and the export write at most
-    `max_target_length` tokens and the end token.
+    `max_target_length + 1` tokens, the end token included (all of them text when no end token comes).
     """
 
     RECIPE = "preset_seq2seq"
@@ -85,8 +85,11 @@ class PresetSeq2SeqRun(PresetTaskRun):
         self._writers = {}
 
     def generate(self, sources, batch_size=None):
-        """The target written for each source (the config's sampler, at most `max_target_length` tokens): a str for
-        a str source, else a list of str. With the greedy sampler (the default) the export writes the same."""
+        """The target written for each source (the config's sampler): a str for a str source, else a list of str.
+
+        Writing stops at the end token or after `max_target_length + 1` tokens (the longest trained target and
+        its end token), so a model that writes no end token answers with `max_target_length + 1` tokens. With
+        the greedy sampler (the default) the export writes the same."""
         single = isinstance(sources, str)
         sources = [sources] if single else list(sources)
         size = min(batch_size or self.config.batch_size, max(len(sources), 1))  # decoded together: one chunk

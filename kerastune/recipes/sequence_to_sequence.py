@@ -57,6 +57,10 @@ class SequenceToSequenceConfig(RunConfig):
         vocabulary_size: int, SentencePiece's pieces.
         max_source_length, max_target_length: int, the most tokens of a source / target; a longer pair
             is an error naming it (nothing is cut). The written target may have as many tokens.
+        fixed_decoder_width: bool, pad every decoder input to `max_target_length + 1` and batch pairs by
+            their sources' lengths alone (summarisation: short targets of long sources, whose decoder would
+            otherwise be padded to the source's width). False gives each pair's two sides one width
+            (translation, correction: sides of similar lengths).
         num_layers, num_heads, hidden_dim, intermediate_dim, dropout: the Transformer's (`Seq2SeqTransformer`).
         epochs, batch_size: int.
         learning_rate: float, AdamW's peak rate; warmup over `warmup_fraction` of the steps, then
@@ -82,6 +86,7 @@ class SequenceToSequenceConfig(RunConfig):
     vocabulary_size: int = 1000
     max_source_length: int = 128
     max_target_length: int = 128
+    fixed_decoder_width: bool = False
     num_layers: int = 3
     num_heads: int = 4
     hidden_dim: int = 128
@@ -232,10 +237,11 @@ def sequence_to_sequence(config=None, **settings):
     if config.tokenizer == "character":
         corpus += validation.prompts + validation.responses
     tokenizer = build_tokenizer(config.tokenizer, "\n".join(corpus), config.vocabulary_size, config.seed)
+    target_width = config.max_target_length if config.fixed_decoder_width else None
     train_data, steps_per_epoch = sequence_pair_dataset(*_token_ids(tokenizer, train, config), config.batch_size,
-                                                        seed=config.seed)
+                                                        seed=config.seed, max_target_length=target_width)
     validation_data, _ = sequence_pair_dataset(*_token_ids(tokenizer, validation, config), config.batch_size,
-                                               training=False)
+                                               training=False, max_target_length=target_width)
     if not steps_per_epoch:
         raise ValueError(f"{len(train)} training pairs do not fill one batch of batch_size={config.batch_size} (pairs "
                          "are batched with others of similar length); pass a smaller batch_size or more pairs")

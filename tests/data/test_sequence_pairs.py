@@ -18,14 +18,17 @@ def pairs(n=40, seed=0):
     return sources, targets
 
 
-def test_every_pair_comes_back_once_as_shifted_teacher_forcing_batches():
+@pytest.mark.parametrize("max_target_length", [None, 29])
+def test_every_pair_comes_back_once_as_shifted_teacher_forcing_batches(max_target_length):
     sources, targets = pairs()
     source_ids, target_ids = pair_token_ids(TOKENIZER, sources), pair_token_ids(TOKENIZER, targets)
-    dataset, steps = sequence_pair_dataset(source_ids, target_ids, batch_size=8, pad_to_multiple_of=8, training=False)
-    seen = []
+    dataset, steps = sequence_pair_dataset(source_ids, target_ids, batch_size=8, pad_to_multiple_of=8, training=False,
+                                           max_target_length=max_target_length)
+    seen, widths = [], set()
     for inputs, labels, weights in dataset:
         inputs, labels, weights = {k: v.numpy() for k, v in inputs.items()}, labels.numpy(), weights.numpy()
         assert inputs["encoder_token_ids"].shape[1] % 8 == 0 and labels.shape == inputs["decoder_token_ids"].shape
+        widths.add((inputs["encoder_token_ids"].shape[1], labels.shape[1]))
         for row in range(len(labels)):
             source = inputs["encoder_token_ids"][row][inputs["encoder_padding_mask"][row] == 1]
             decoder = inputs["decoder_token_ids"][row][inputs["decoder_padding_mask"][row] == 1]
@@ -36,6 +39,10 @@ def test_every_pair_comes_back_once_as_shifted_teacher_forcing_batches():
             seen.append((TOKENIZER.decode_text(source - NUM_SPECIAL_IDS),
                          TOKENIZER.decode_text(label[:-1] - NUM_SPECIAL_IDS)))
     assert sorted(seen) == sorted(zip(sources, targets)) and len(list(dataset)) == steps
+    if max_target_length is None:  # both sides of a batch one width
+        assert all(source == decoder for source, decoder in widths)
+    else:  # the decoder always 29 + 1 rounded up to 8, the sources bucketed by their own widths
+        assert {decoder for _, decoder in widths} == {32} and {source for source, _ in widths} == {8, 16, 24, 32}
 
 
 def test_training_passes_are_full_batches_of_distinct_pairs_reshuffled_by_seed():

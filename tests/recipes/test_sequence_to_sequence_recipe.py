@@ -69,6 +69,23 @@ def test_sentencepiece_pairs_and_a_held_out_fraction(tmp_path):
     assert [t.decode("utf-8") for t in serve(sources=tf.constant(["abc", "fed"]))["targets"].numpy()] == written
 
 
+def test_a_fixed_decoder_width_pads_short_targets_of_long_sources_to_their_own_limit(tmp_path):
+    rng = np.random.default_rng(3)
+    sources = ["".join(rng.choice(list("abcdef"), rng.integers(20, 40))) for _ in range(200)]
+    lines = "".join(f"{s}\t{s[:3].translate(CIPHER)}\n" for s in sources)  # a 3-letter "summary"
+    (tmp_path / "pairs.tsv").write_text("source\ttarget\n" + lines, encoding="utf-8")
+    settings = {**TINY, "max_source_length": 40, "max_target_length": 4}
+    run = sequence_to_sequence(train=str(tmp_path / "pairs.tsv"), fixed_decoder_width=True, epochs=1, **settings)
+    widths = {(inputs["encoder_token_ids"].shape[1], labels.shape[1])
+              for inputs, labels, _ in run.validation_data}
+    assert {decoder for _, decoder in widths} == {16} and {source for source, _ in widths} >= {32, 48}
+    shared = sequence_to_sequence(train=str(tmp_path / "pairs.tsv"), epochs=1, **settings)
+    assert all(source == decoder for source, decoder in
+               ((inputs["encoder_token_ids"].shape[1], labels.shape[1]) for inputs, labels, _ in shared.validation_data))
+    run.fit(verbose=0)
+    assert all(len(text) <= 5 for text in run.generate(sources[:4]))  # at most max_target_length + 1
+
+
 def test_a_pair_longer_than_the_limits_is_an_error_naming_its_line(tmp_path):
     write_pairs(tmp_path / "pairs.tsv", 50, seed=3)
     with open(tmp_path / "pairs.tsv", "a", encoding="utf-8") as handle:

@@ -1,11 +1,13 @@
 """Benchmark (not a test): fine-tune a BERT encoder on a local TSV data set, side by side with KerasHub.
 
     python benchmarks/text_classifier.py --data ../shared/data/sst2 \
-        --backbone ../shared/models/all-MiniLM-L6-v2 --epochs 2 [--export-dir saved_models]
+        --backbone ../shared/models/all-MiniLM-L6-v2 [--epochs 3] [--export-dir saved_models]
 
 Unset options take the recipe's defaults (`text_classifier`), the best configuration measured
 (benchmarks/README.md): lr 1e-4 with layer-wise decay 0.85, mean pooling, EMA 0.999 of the weights
-(capped to the run's length), the word-piece table frozen, batch 32.
+(capped to the run's length), the word-piece table frozen, batch 32. The benchmark trains 3 epochs
+unless told otherwise (the recipe's default is 2): on SST-2 the third epoch raised the dev accuracy
+over three seeds (benchmarks/README.md), at the same cost per example on every side.
 
 Trains with `kerastune.recipes.text_classifier` (length-bucketed dynamic padding, XLA), reports dev
 accuracy and macro-F1, then measures stock KerasHub `BertTextClassifier.from_preset(dir,
@@ -118,7 +120,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="directory with train(.tsv|_subset.tsv) and dev/test.tsv")
     parser.add_argument("--backbone", required=True, help="KerasHub preset or Hugging Face directory")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--export-dir", default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=None)

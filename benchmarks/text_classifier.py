@@ -7,7 +7,7 @@ Unset options take the recipe's defaults (`text_classifier`), the best configura
 (benchmarks/README.md): lr 1e-4 with layer-wise decay 0.85, mean pooling, EMA 0.999 of the weights
 (capped to the run's length), the word-piece table frozen, batch 32. The benchmark trains 3 epochs
 unless told otherwise (the recipe's default is 2): on SST-2 a third epoch raised the mean dev accuracy
-over seeds 0-2 to 90.21 (benchmarks/README.md); the peers train the same epochs.
+over seeds 0-2 to 90.21 (benchmarks/README.md); the Hugging Face Trainer peer trains the same epochs.
 
 Trains with `kerastune.recipes.text_classifier` (length-bucketed dynamic padding, XLA), reports dev
 accuracy and macro-F1, then measures stock KerasHub `BertTextClassifier.from_preset(dir,

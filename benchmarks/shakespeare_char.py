@@ -18,11 +18,13 @@ JSON object holding only what this run measured: val_loss (nanoGPT's estimate: m
 `--eval-iters` random validation batches), val_loss_full (every non-overlapping validation
 window), train_loss, ms_per_iter (median train step in `fit`, after warm-up), tokens_per_s, mfu
 (against a float32 matmul peak measured here, FLOPs per token as nanoGPT counts them:
-6N + 12*L*H*Q*T), wall_s, and the CPU it ran on (`cpu`: the model name /proc/cpuinfo gives, or
-null; `cpu_cores`). `--with-peer` then runs nanoGPT's configuration in PyTorch on the same data,
-iterations and machine (`benchmarks/peers/nanogpt_cpu.py`, or a nanoGPT checkout with
-`--nanogpt-dir`) and adds `nanogpt_ms_per_iter`, `nanogpt_val_loss` and `speedup_vs_nanogpt`
-(nanoGPT's ms over ours: > 1 means kerastune is faster). No peer figure is ever typed in.
+6N + 12*L*H*Q*T), wall_s, and the CPU it ran on (`cpu`: the model name /proc/cpuinfo gives with its
+family, model and kernel-deciding extensions, or null; `cpu_cores`; `kernel_environment`: the variables
+set that hold the libraries to other kernels or threads, e.g. `XLA_FLAGS`). `--with-peer` then runs
+nanoGPT's configuration in PyTorch on the same data, iterations and machine
+(`benchmarks/peers/nanogpt_cpu.py`, or a nanoGPT checkout with `--nanogpt-dir`) and adds
+`nanogpt_ms_per_iter`, `nanogpt_val_loss` and `speedup_vs_nanogpt` (nanoGPT's ms over ours: > 1 means
+kerastune is faster). No peer figure is ever typed in.
 """
 
 import argparse
@@ -36,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from matmul_speed import matmul_gflops  # noqa: E402
-from peers.side_by_side import cpu_cores, cpu_model, run_peer  # noqa: E402
+from peers.side_by_side import cpu_cores, cpu_model, kernel_environment, run_peer  # noqa: E402
 
 # nanoGPT's configuration has no biases (`bias=False`); 8 steps per call into the compiled step. Together, side by
 # side with the peer on a Zen 4 EPYC (2026-12-06), they took 34.4-35.0 ms per step against the recipe defaults'
@@ -250,6 +252,7 @@ def main(argv=None):
         "overrides": args.set,
         "cpu": cpu_model(),
         "cpu_cores": cpu_cores(),
+        "kernel_environment": kernel_environment(),
     }
     if profile is not None:
         result["profile_top_ops"] = profile

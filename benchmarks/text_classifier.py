@@ -36,7 +36,7 @@ import tensorflow as tf  # noqa: E402
 from kerastune.data.labelled_text import read_labelled_text  # noqa: E402
 from kerastune.recipes.text_classifier import text_classifier  # noqa: E402
 from kerastune.recipes.training_setup import layerwise_lr_decay, peak_learning_rate  # noqa: E402
-from peers.side_by_side import cpu_model, run_peer  # noqa: E402
+from peers.side_by_side import cpu_model, kernel_environment, run_peer  # noqa: E402
 
 TUNING = ("learning_rate", "warmup_ratio", "pooling", "ema_momentum", "freeze_token_embedding", "layerwise_lr_decay")
 TRAIN_FILES = ("train.tsv", "train_subset.tsv", "train.csv", "train.jsonl")
@@ -214,6 +214,7 @@ def main(argv=None):
     result["wall_seconds"] = round(time.perf_counter() - start, 1)
     result["fit_seconds"] = round(fit_seconds, 1)
     result["cpu"] = cpu_model()
+    result["kernel_environment"] = kernel_environment()
     print(json.dumps(result))
 
 

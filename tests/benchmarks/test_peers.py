@@ -62,3 +62,40 @@ def test_cpu_cores_counts_the_cores_this_process_may_use(monkeypatch):
     assert side_by_side.cpu_cores() == len(os.sched_getaffinity(0))
     monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows have no affinity call
     assert side_by_side.cpu_cores() == os.cpu_count()
+
+
+def _cpuinfo(tmp_path, blocks):
+    path = tmp_path / "cpuinfo"
+    path.write_text("\n\n".join("\n".join(f"{k}\t: {v}" for k, v in block.items()) for block in blocks) + "\n")
+    return str(path)
+
+
+def test_cpu_model_tells_apart_processors_that_share_a_model_name(tmp_path):
+    """Three processors have reported "AMD EPYC"; family, model and ISA flags separate them."""
+    avx2_only = {"processor": 0, "model name": "AMD EPYC", "cpu family": 23, "model": 49,
+                 "flags": "fpu sse avx fma avx2 bmi2"}
+    zen5 = {"processor": 0, "model name": "AMD EPYC", "cpu family": 26, "model": 2,
+            "flags": "avx2 avx512bw avx512_bf16 fma avx512f avx512_vnni avx_vnni"}
+    assert side_by_side.cpu_model(_cpuinfo(tmp_path, [avx2_only, {**zen5, "processor": 1}])) == (
+        "AMD EPYC (family 23 model 49; avx2 fma)"  # the first processor's block only
+    )
+    assert side_by_side.cpu_model(_cpuinfo(tmp_path, [zen5])) == (
+        "AMD EPYC (family 26 model 2; avx2 fma avx_vnni avx512f avx512_vnni avx512_bf16)"
+    )
+    xeon = {"model name": "Intel(R) Xeon(R) Processor", "cpu family": 6, "model": 143,
+            "flags": "avx2 fma avx512f amx_bf16 amx_tile amx_int8"}
+    assert side_by_side.cpu_model(_cpuinfo(tmp_path, [xeon])).endswith("avx2 fma avx512f amx_bf16 amx_int8)")
+    old = {"model name": "Old CPU", "flags": "sse sse2"}
+    assert side_by_side.cpu_model(_cpuinfo(tmp_path, [old])) == "Old CPU (no AVX2)"
+    assert side_by_side.cpu_model(_cpuinfo(tmp_path, [{"processor": 0, "BogoMIPS": 50}])) is None  # no name (Arm)
+    assert side_by_side.cpu_model(str(tmp_path / "missing")) is None
+
+
+def test_kernel_environment_records_only_the_variables_that_are_set(monkeypatch):
+    for name in side_by_side.KERNEL_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    assert side_by_side.kernel_environment() == {}
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_max_isa=AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("UNRELATED", "1")
+    assert side_by_side.kernel_environment() == {"XLA_FLAGS": "--xla_cpu_max_isa=AVX2", "ATEN_CPU_CAPABILITY": "avx2"}

@@ -33,7 +33,8 @@ def cpu_model(cpuinfo_path="/proc/cpuinfo"):
 
     E.g. "AMD EPYC (family 26 model 2; avx2 fma avx512f avx512_vnni avx512_bf16)". Reads the first
     processor's block of /proc/cpuinfo (`KERNEL_ISA_FLAGS` says which flags are named); None where
-    the file cannot be read (macOS, Windows). Without a "flags" line only the name and numbers are given.
+    the file cannot be read (macOS, Windows) or names no model (Arm). Without a "flags" line only the
+    name and numbers are given.
     """
     try:
         with open(cpuinfo_path, encoding="utf-8") as f:
